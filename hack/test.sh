@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing, then runs
+# every tier. Tiers: lint, unit + kernel + csi-sanity (go test -race as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib.sh
+
+step "dependencies" hack/deps.sh
+step "lint" hack/lint.sh
+step "unit, kernel and conformance tests" go test -race -count=1 ./...
+summary
