@@ -55,11 +55,24 @@ type Publication struct {
 	TargetPath string          `json:"targetPath"`
 	Pod        throttle.PodRef `json:"pod"`
 	ReadOnly   bool            `json:"readOnly,omitempty"`
+	// SingleWriter: published with SINGLE_NODE_SINGLE_WRITER
+	// (ReadWriteOncePod), so no second publication is allowed.
+	SingleWriter bool `json:"singleWriter,omitempty"`
 }
 
 // Group is the throttle group key of a publication.
 func (r *Record) Group(p Publication) throttle.Key {
 	return throttle.Key{VolumeID: r.ID, PodUID: p.Pod.UID}
+}
+
+// SharesGroup reports whether another publication than target uses key.
+func (r *Record) SharesGroup(target string, key throttle.Key) bool {
+	for t, p := range r.Publications {
+		if t != target && r.Group(p) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // InUse reports whether the volume is staged or published anywhere.
