@@ -171,3 +171,15 @@ func MountsUnder(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// AssertClean fails the test if a loop device backed by the state dir or a
+// mount below the test's dirs is left.
+func (h *Harness) AssertClean(t *testing.T) {
+	t.Helper()
+	if left := LoopsBackedUnder(t, h.StateDir); len(left) > 0 {
+		t.Errorf("loop devices left attached: %v", left)
+	}
+	if left := MountsUnder(t, filepath.Dir(h.StateDir)); len(left) > 0 {
+		t.Errorf("mounts left: %v", left)
+	}
+}

@@ -16,8 +16,7 @@ func TestSanity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("csi-sanity formats and mounts dozens of loop devices; not in -short")
 	}
-	throttler := newThrottler(t)
-	h := drivertest.Start(t, throttler)
+	h := drivertest.Start(t, drivertest.NewThrottler(t))
 
 	cfg := sanity.NewTestConfig()
 	cfg.Address = h.Endpoint
@@ -30,10 +29,5 @@ func TestSanity(t *testing.T) {
 	cfg.TestVolumeParameters = map[string]string{"writeBytesPerSecond": "100Mi", "readIOPS": "10000"}
 	sanity.Test(t, cfg)
 
-	if left := drivertest.LoopsBackedUnder(t, h.StateDir); len(left) > 0 {
-		t.Errorf("loop devices left attached after the suite: %v", left)
-	}
-	if left := drivertest.MountsUnder(t, filepath.Dir(h.StateDir)); len(left) > 0 {
-		t.Errorf("mounts left after the suite: %v", left)
-	}
+	h.AssertClean(t)
 }

@@ -1,4 +1,4 @@
-package sanity
+package drivertest
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 )
 
-// TEMPORARY until the throttle core lands on main: a recording throttler.
+// TEMPORARY until the throttle core lands on main: a throttler that
+// accepts everything.
 type recorder struct{}
 
 func (recorder) Ensure(context.Context, throttle.Key, throttle.Spec) (throttle.Phase, error) {
@@ -17,4 +18,5 @@ func (recorder) Ensure(context.Context, throttle.Key, throttle.Spec) (throttle.P
 func (recorder) Update(throttle.Key, throttle.Limits) error { return nil }
 func (recorder) Remove(throttle.Key) error                  { return nil }
 
-func newThrottler(t *testing.T) driver.Throttler { return recorder{} }
+// NewThrottler returns the throttler the conformance tests run against.
+func NewThrottler(t *testing.T) driver.Throttler { return recorder{} }
