@@ -125,20 +125,11 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 	if req.GetCapacityRange() == nil {
 		return nil, status.Error(codes.InvalidArgument, "capacity_range is required")
 	}
-	release, err := d.lock(id)
+	r, release, err := d.open(id, req.GetVolumeCapability())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	r, err := d.record(id)
-	if err != nil {
-		return nil, err
-	}
-	if c := req.GetVolumeCapability(); c != nil {
-		if err := matchVolume(r, c); err != nil {
-			return nil, err
-		}
-	}
 	size, err := d.grow(r, req.GetCapacityRange())
 	if err != nil {
 		return nil, err

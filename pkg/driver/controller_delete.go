@@ -16,18 +16,14 @@ import (
 // its disk under it.
 func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest) (*csi.DeleteVolumeResponse, error) {
 	id := req.GetVolumeId()
-	release, err := d.lock(id)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	r, err := d.record(id)
+	r, release, err := d.open(id, nil)
 	if status.Code(err) == codes.NotFound {
 		return &csi.DeleteVolumeResponse{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if r.InUse() {
 		var where []string
 		if r.Staging != nil {

@@ -22,20 +22,11 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	if path == "" {
 		return nil, status.Error(codes.InvalidArgument, "volume_path is required")
 	}
-	release, err := d.lock(id)
+	r, release, err := d.open(id, req.GetVolumeCapability())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	r, err := d.record(id)
-	if err != nil {
-		return nil, err
-	}
-	if c := req.GetVolumeCapability(); c != nil {
-		if err := matchVolume(r, c); err != nil {
-			return nil, err
-		}
-	}
 	if _, published := r.Publications[path]; !published && (r.Staging == nil || r.Staging.Path != path) {
 		return nil, status.Errorf(codes.NotFound, "volume %s is neither staged nor published at %s", id, quote(path))
 	}

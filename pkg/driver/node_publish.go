@@ -41,10 +41,7 @@ func podRef(vc map[string]string) (throttle.PodRef, error) {
 // a volume is never published unthrottled (DESIGN.md invariant 3).
 func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
 	id, target := req.GetVolumeId(), req.GetTargetPath()
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	if err := checkPath("target_path", target); err != nil {
+	if err := checkIDAndPath(id, "target_path", target); err != nil {
 		return nil, err
 	}
 	if _, _, err := checkCapability(req.GetVolumeCapability()); err != nil {
@@ -61,18 +58,11 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 	if err := checkPath("staging_target_path", staging); err != nil {
 		return nil, err
 	}
-	release, err := d.lock(id)
+	r, release, err := d.open(id, req.GetVolumeCapability())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	r, err := d.record(id)
-	if err != nil {
-		return nil, err
-	}
-	if err := matchVolume(r, req.GetVolumeCapability()); err != nil {
-		return nil, err
-	}
 	if r.Staging == nil || r.Staging.Path != staging {
 		return nil, status.Errorf(codes.FailedPrecondition, "volume %s is not staged at %s; call NodeStageVolume first", id, staging)
 	}
@@ -196,18 +186,10 @@ func (d *Driver) rollbackPublish(r *volume.Record, pub volume.Publication) {
 // also unstages and deletes it.
 func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
 	id, target := req.GetVolumeId(), req.GetTargetPath()
-	if err := checkID(id); err != nil {
+	if err := checkIDAndPath(id, "target_path", target); err != nil {
 		return nil, err
 	}
-	if err := checkPath("target_path", target); err != nil {
-		return nil, err
-	}
-	release, err := d.lock(id)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	r, err := d.record(id)
+	r, release, err := d.open(id, nil)
 	if status.Code(err) == codes.NotFound {
 		// An inline volume is deleted by its last unpublish; a retry of that
 		// call finds no record and nothing at the target, which is success.
@@ -218,6 +200,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if pub, ok := r.Publications[target]; ok && !r.SharesGroup(target, r.Group(pub)) {
 		if err := d.deps.Throttler.Remove(r.Group(pub)); err != nil {
 			return nil, status.Errorf(codes.Internal, "remove throttle group %s: %v", r.Group(pub), err)

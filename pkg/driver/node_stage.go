@@ -18,27 +18,17 @@ import (
 // blank and mount it at the staging path.
 func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {
 	id, staging := req.GetVolumeId(), req.GetStagingTargetPath()
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	if err := checkPath("staging_target_path", staging); err != nil {
+	if err := checkIDAndPath(id, "staging_target_path", staging); err != nil {
 		return nil, err
 	}
 	if _, _, err := checkCapability(req.GetVolumeCapability()); err != nil {
 		return nil, err
 	}
-	release, err := d.lock(id)
+	r, release, err := d.open(id, req.GetVolumeCapability())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	r, err := d.record(id)
-	if err != nil {
-		return nil, err
-	}
-	if err := matchVolume(r, req.GetVolumeCapability()); err != nil {
-		return nil, err
-	}
 	if r.Ephemeral {
 		return nil, status.Errorf(codes.InvalidArgument, "volume %s is an inline ephemeral volume; it is staged by NodePublishVolume", id)
 	}
@@ -119,21 +109,14 @@ func (d *Driver) mountStaging(r *volume.Record, dev, path string, mountFlags []s
 // detach the loop device.
 func (d *Driver) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolumeRequest) (*csi.NodeUnstageVolumeResponse, error) {
 	id, staging := req.GetVolumeId(), req.GetStagingTargetPath()
-	if err := checkID(id); err != nil {
+	if err := checkIDAndPath(id, "staging_target_path", staging); err != nil {
 		return nil, err
 	}
-	if err := checkPath("staging_target_path", staging); err != nil {
-		return nil, err
-	}
-	release, err := d.lock(id)
+	r, release, err := d.open(id, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	r, err := d.record(id)
-	if err != nil {
-		return nil, err
-	}
 	if r.Staging != nil && r.Staging.Path != staging {
 		return nil, status.Errorf(codes.FailedPrecondition, "volume %s is staged at %s, not at %s", id, r.Staging.Path, staging)
 	}

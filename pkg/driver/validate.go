@@ -3,6 +3,7 @@ package driver
 import (
 	"errors"
 	"fmt"
+	"github.com/container-storage-interface/spec/lib/go/csi"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -57,6 +58,31 @@ func checkPath(field, p string) error {
 		}
 	}
 	return nil
+}
+
+// checkIDAndPath validates the ID and one path argument of a node call.
+func checkIDAndPath(id, field, path string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	return checkPath(field, path)
+}
+
+// open claims id (see lock), loads its record (NotFound when there is none)
+// and, when c is set, checks that the capability fits the volume. On
+// success the caller must call release; on error nothing is held.
+func (d *Driver) open(id string, c *csi.VolumeCapability) (r *volume.Record, release func(), err error) {
+	if release, err = d.lock(id); err != nil {
+		return nil, nil, err
+	}
+	if r, err = d.record(id); err == nil && c != nil {
+		err = matchVolume(r, c)
+	}
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return r, release, nil
 }
 
 // lock validates id and claims it for this call; a concurrent call on the
