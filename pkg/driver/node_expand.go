@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -44,7 +45,11 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	}
 	if r.AccessType == volume.AccessMount {
 		if _, err := d.deps.Resizer.Resize(r.Staging.Device, r.Staging.Path); err != nil {
-			return nil, status.Errorf(codes.Internal, "grow %s filesystem of volume %s: %v", r.Params.FsType, id, err)
+			hint := ""
+			if strings.Contains(err.Error(), "Permission denied") {
+				hint = " (growing a mounted ext4 filesystem needs CAP_SYS_RESOURCE: run the plugin privileged)"
+			}
+			return nil, status.Errorf(codes.Internal, "grow %s filesystem of volume %s: %v%s", r.Params.FsType, id, err, hint)
 		}
 	}
 	klog.V(2).InfoS("Volume expanded on the node", "volumeID", id, "bytes", size)
