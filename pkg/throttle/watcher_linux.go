@@ -22,8 +22,8 @@ type inotifyWatcher struct {
 
 	mu     sync.Mutex // guards the maps and closed; no IO under it besides the watch syscalls
 	closed bool
-	byDir map[string]int32
-	byWD  map[int32]*watch
+	byDir  map[string]int32
+	byWD   map[int32]*watch
 }
 
 type watch struct {
