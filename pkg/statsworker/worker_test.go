@@ -74,7 +74,7 @@ type fixture struct {
 
 // newFixture: a real table on a fake v1 tree, a worker whose queue the
 // table notifies, one recording sink, a fake clock.
-func newFixture(t *testing.T, o Options) *fixture {
+func newFixture(t testing.TB, o Options) *fixture {
 	t.Helper()
 	fx := &fixture{fake: testutil.NewFakeCgroupV1(t), sink: &recSink{}, clock: clocktesting.NewFakePassiveClock(time.Unix(1000, 0))}
 	if o.Sinks == nil {
@@ -101,7 +101,7 @@ func newFixture(t *testing.T, o Options) *fixture {
 	return fx
 }
 
-func (fx *fixture) ensure(t *testing.T, u string, scope throttle.Scope) throttle.Key {
+func (fx *fixture) ensure(t testing.TB, u string, scope throttle.Scope) throttle.Key {
 	t.Helper()
 	k := throttle.Key{VolumeID: "vol-1", PodUID: u}
 	if _, err := fx.table.Ensure(context.Background(), k, throttle.Spec{

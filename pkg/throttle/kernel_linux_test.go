@@ -30,7 +30,7 @@ type kernelFixture struct {
 	table  *Table
 }
 
-func newKernelFixture(t *testing.T) *kernelFixture {
+func newKernelFixture(t testing.TB) *kernelFixture {
 	t.Helper()
 	testutil.RequireBlkioV1(t)
 	kf := &kernelFixture{parent: testutil.NewCgroupParentV1(t), loop: testutil.NewLoop(t, 256*mib)}
@@ -47,7 +47,7 @@ func newKernelFixture(t *testing.T) *kernelFixture {
 	return kf
 }
 
-func (kf *kernelFixture) podDir(t *testing.T, uid string) string {
+func (kf *kernelFixture) podDir(t testing.TB, uid string) string {
 	return testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+uid)
 }
 
@@ -60,7 +60,7 @@ func (kf *kernelFixture) spec(uid string, scope Scope) (Key, Spec) {
 func (kf *kernelFixture) line() string { return fmt.Sprintf("%s %d", kf.dev, limitBPS) }
 
 // hasLine reports whether the v1 knob file of dir holds line.
-func hasLine(t *testing.T, dir string, knob V1Knob, line string) bool {
+func hasLine(t testing.TB, dir string, knob V1Knob, line string) bool {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, string(knob)))
 	if err != nil {

@@ -3,7 +3,6 @@ package throttle
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 )
 
@@ -118,7 +117,7 @@ func (t *Table) place(g *group, spec Spec) error {
 			return fmt.Errorf("listing containers of %s: %w", tg.watch, err)
 		}
 		for _, k := range kids {
-			if err := add(k); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := add(k); err != nil && !t.cgroupGone(k, spec.Device, err) {
 				return err
 			}
 		}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 )
 
@@ -68,14 +70,34 @@ func (t *Table) placeChildLocked(g *group, dir, child string) (bool, error) {
 		return false, nil
 	}
 	if err := t.entries.hold(id, g.inc, g.spec.Limits); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil // gone again already
+		if t.cgroupGone(child, id.dev, err) {
+			return false, nil // removed again already: nothing to throttle
 		}
 		return false, err
 	}
 	g.held[id] = struct{}{}
 	g.publish(t.backend.Version())
 	return true, nil
+}
+
+// cgroupGone reports whether err came from writing to a cgroup that has
+// been removed meanwhile: the file is gone (ENOENT), or the cgroup is
+// dying, for which v1 blkio answers ENODEV like for a missing device.
+// A dying cgroup can still be listed for a moment after the write failed,
+// so ENODEV while the device itself is known to the kernel
+// (/sys/dev/block/MAJ:MIN exists) also counts as the cgroup going away.
+func (t *Table) cgroupGone(dir string, dev Device, err error) bool {
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if _, serr := t.backend.FS().Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+		return true
+	}
+	if errors.Is(err, unix.ENODEV) {
+		_, derr := os.Stat("/sys/dev/block/" + dev.String())
+		return derr == nil
+	}
+	return false
 }
 
 // Reconcile is the stats worker's placement pass over one group: a

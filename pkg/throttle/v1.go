@@ -46,8 +46,23 @@ func (b *V1) Description() string {
 
 // WriteLimits writes all four knobs, unlimited ones as "MAJ:MIN 0", so that
 // a knob left over from an earlier run or an earlier spec is cleared too.
+// The limits that are set go first: on a new container cgroup they are what
+// closes the unthrottled window, the clears only tidy up.
 func (b *V1) WriteLimits(dir string, dev Device, l Limits) error {
-	for i, e := range V1Entries(dev, l) {
+	es := V1Entries(dev, l)
+	order := make([]int, 0, len(es))
+	for i, e := range es {
+		if e.Value != 0 {
+			order = append(order, i)
+		}
+	}
+	for i, e := range es {
+		if e.Value == 0 {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		e := es[i]
 		name := filepath.Join(dir, string(V1Knobs[i]))
 		if err := b.fs.WriteFile(name, []byte(e.String())); err != nil {
 			if errors.Is(err, unix.ENODEV) {
