@@ -8,8 +8,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // benchUID makes a distinct, valid pod UID for i.
@@ -122,10 +120,11 @@ func BenchmarkV1ContainerLimitWindow(b *testing.B) {
 		}
 	}
 	slices.Sort(windows)
-	q := func(p float64) float64 { return float64(windows[int(p*float64(len(windows)-1))]) / float64(time.Millisecond) }
+	q := func(p float64) float64 {
+		return float64(windows[int(p*float64(len(windows)-1))]) / float64(time.Millisecond)
+	}
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
 	b.ReportMetric(float64(len(windows)), "containers")
-	_ = testutil.Prefix
 }
