@@ -108,3 +108,15 @@ func CommandInCgroup(t testing.TB, cgroup, name string, args ...string) *exec.Cm
 	})
 	return cmd
 }
+
+// RemoveCgroupV1 removes one (empty) test cgroup, as runc does when a
+// container exits.
+func RemoveCgroupV1(t testing.TB, dir string) {
+	t.Helper()
+	if !strings.HasPrefix(dir, filepath.Join(BlkioV1, Prefix+"-")) {
+		t.Fatalf("%s is not a test cgroup", dir)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+}

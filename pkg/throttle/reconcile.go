@@ -43,13 +43,16 @@ func (h watchHandler) ChildRemoved(key Key, dir, child string) {
 		return
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	id := entryID{child, g.spec.Device}
 	if _, ok := g.held[id]; ok && !g.removed && g.watching == dir {
 		t.entries.forget(id, g.inc)
 		delete(g.held, id)
 		g.publish(t.backend.Version())
 	}
+	g.mu.Unlock()
+	// v1 drops a removed cgroup's counts from its ancestors' recursive
+	// files some milliseconds after rmdir: a prompt sample keeps them.
+	t.notify(key)
 }
 
 func (h watchHandler) Overflow(keys []Key) {

@@ -9,10 +9,12 @@ import (
 )
 
 // Files of the v1 blkio controller the backend reads for stats. The
-// _recursive variants sum a cgroup and its descendants; measured here, a pod
-// cgroup's recursive file keeps the counts of a container cgroup after it is
-// removed, while the root's recursive file drops a removed subtree's counts
-// (the stats worker carries such drops over so totals never go down).
+// _recursive variants sum a cgroup and its live descendants. Measured on
+// this kernel (6.18): when a container cgroup is removed, its counts drop
+// out of the pod's (and the root's) recursive file ~20 ms after rmdir. The
+// table therefore notifies the worker on the container's IN_DELETE so that
+// it samples before the drop, and the worker carries drops over so totals
+// never go down.
 const (
 	v1ServiceBytesRecursive = "blkio.throttle.io_service_bytes_recursive"
 	v1ServicedRecursive     = "blkio.throttle.io_serviced_recursive"
