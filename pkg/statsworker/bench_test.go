@@ -12,8 +12,6 @@ import (
 	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 )
 
-func benchUID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000000", i) }
-
 // BenchmarkEnsureWhileSinkBlocks: Ensure (+ Remove, untimed) of a new group
 // while the worker runs with a healthy sink and with a sink that blocks
 // forever; the publish path must not care (compare the two ns/op).
@@ -30,8 +28,8 @@ func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
 			go func() { fx.worker.Run(ctx, 2); close(done) }()
 			b.Cleanup(func() { cancel(); <-done })
 			for i := range 10 { // keep the workers busy
-				fx.fake.Mkdir(b, "kroot/kubepods/burstable/pod"+benchUID(i))
-				fx.ensure(b, benchUID(i), throttle.ScopePod)
+				fx.fake.Mkdir(b, "kroot/kubepods/burstable/pod"+testutil.PodUID(i))
+				fx.ensure(b, testutil.PodUID(i), throttle.ScopePod)
 			}
 			if blocked {
 				<-sink.entered
@@ -70,12 +68,12 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 		var keys []throttle.Key
 		var pods []string
 		for i := range n {
-			pods = append(pods, testutil.MkdirCgroupV1(b, parent+"/kubepods/burstable/pod"+benchUID(i)))
-			testutil.MkdirCgroupV1(b, parent+"/kubepods/burstable/pod"+benchUID(i)+"/ctr")
-			k := throttle.Key{VolumeID: "vol", PodUID: benchUID(i)}
+			pods = append(pods, testutil.MkdirCgroupV1(b, parent+"/kubepods/burstable/pod"+testutil.PodUID(i)))
+			testutil.MkdirCgroupV1(b, parent+"/kubepods/burstable/pod"+testutil.PodUID(i)+"/ctr")
+			k := throttle.Key{VolumeID: "vol", PodUID: testutil.PodUID(i)}
 			if _, err := tb.Ensure(context.Background(), k, throttle.Spec{
 				Device: throttle.Device{Major: loop.Major, Minor: loop.Minor}, Scope: throttle.ScopePod,
-				Limits: throttle.Limits{WriteBytesPerSecond: 1 << 30}, Pod: throttle.PodRef{UID: benchUID(i)},
+				Limits: throttle.Limits{WriteBytesPerSecond: 1 << 30}, Pod: throttle.PodRef{UID: testutil.PodUID(i)},
 			}); err != nil {
 				b.Fatal(err)
 			}

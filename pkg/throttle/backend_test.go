@@ -113,15 +113,7 @@ func TestV2BackendWritesKernelLines(t *testing.T) {
 
 func TestBackendCounters(t *testing.T) {
 	for _, v := range []int{1, 2} {
-		var f *testutil.FakeCgroup
-		var b Backend
-		if v == 1 {
-			f = testutil.NewFakeCgroupV1(t)
-			b = NewV1(f.Root, f)
-		} else {
-			f = testutil.NewFakeCgroupV2(t)
-			b = NewV2(f.Root, f)
-		}
+		f, b := fakeBackend(t, v)
 		dir := f.Mkdir(t, "a")
 		c, err := b.ReadCounters(dir, testDev)
 		if err != nil || c != (Counters{}) {

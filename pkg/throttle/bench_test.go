@@ -8,10 +8,9 @@ import (
 	"slices"
 	"testing"
 	"time"
-)
 
-// benchUID makes a distinct, valid pod UID for i.
-func benchUID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000000", i) }
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
+)
 
 // BenchmarkEnsure: the cost of creating one group (Ensure of a new key in
 // an existing pod cgroup: pod lookup, inotify watch, four limit writes,
@@ -21,17 +20,17 @@ func BenchmarkEnsure(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		kf := newKernelFixture(b)
 		for i := range n {
-			kf.podDir(b, benchUID(i))
-			k, s := kf.spec(benchUID(i), ScopePod)
+			kf.podDir(b, testutil.PodUID(i))
+			k, s := kf.spec(testutil.PodUID(i), ScopePod)
 			ensure(b, kf.table, k, s)
 		}
 		const pool = 100 // pod cgroups the measured groups go into
 		for i := range pool {
-			kf.podDir(b, benchUID(n+i))
+			kf.podDir(b, testutil.PodUID(n+i))
 		}
 		b.Run(fmt.Sprintf("v1/groups=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				uid := benchUID(n + i%pool)
+				uid := testutil.PodUID(n + i%pool)
 				k, s := kf.spec(uid, ScopePod)
 				k.VolumeID = fmt.Sprint("bench-", i)
 				if _, err := kf.table.Ensure(context.Background(), k, s); err != nil {
@@ -57,12 +56,12 @@ func BenchmarkEnsureFakeTree(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		fx := newFixture(b, 2)
 		for i := range n {
-			k, s := podSpec(benchUID(i), limit8M, ScopeVolume) // kubepods: no pod cgroup needed
+			k, s := podSpec(testutil.PodUID(i), limit8M, ScopeVolume) // kubepods: no pod cgroup needed
 			s.Device = Device{Major: 7, Minor: uint32(i)}
 			k.VolumeID = fmt.Sprint("vol-", i)
 			ensure(b, fx.table, k, s)
 		}
-		pod := benchUID(n)
+		pod := testutil.PodUID(n)
 		fx.pod(b, pod)
 		b.Run(fmt.Sprintf("v2/groups=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {

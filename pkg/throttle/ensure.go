@@ -76,6 +76,21 @@ func (t *Table) ensureLocked(g *group, spec Spec) error {
 	return t.place(g, spec)
 }
 
+// lockPlaced returns the key's group, placed and not removed, with its mu
+// held.
+func (t *Table) lockPlaced(key Key) (*group, error) {
+	g := t.lookup(key)
+	if g == nil {
+		return nil, fmt.Errorf("%w: %s", ErrGroupNotFound, key)
+	}
+	g.mu.Lock()
+	if g.removed || !g.placed {
+		g.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrGroupNotFound, key)
+	}
+	return g, nil
+}
+
 func withLimits(s Spec, l Limits) Spec {
 	s.Limits = l
 	return s
@@ -83,15 +98,11 @@ func withLimits(s Spec, l Limits) Spec {
 
 // Update applies new limits to every entry of the group, live.
 func (t *Table) Update(key Key, l Limits) error {
-	g := t.lookup(key)
-	if g == nil {
-		return fmt.Errorf("%w: %s", ErrGroupNotFound, key)
+	g, err := t.lockPlaced(key)
+	if err != nil {
+		return err
 	}
-	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.removed || !g.placed {
-		return fmt.Errorf("%w: %s", ErrGroupNotFound, key)
-	}
 	if g.spec.Limits == l {
 		return nil
 	}

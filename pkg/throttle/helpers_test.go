@@ -41,6 +41,17 @@ func (n *notes) count(k Key) int {
 	return c
 }
 
+// fakeBackend returns a fake tree of cgroup version v and its backend.
+func fakeBackend(t testing.TB, v int) (*testutil.FakeCgroup, Backend) {
+	t.Helper()
+	if v == 1 {
+		f := testutil.NewFakeCgroupV1(t)
+		return f, NewV1(f.Root, f)
+	}
+	f := testutil.NewFakeCgroupV2(t)
+	return f, NewV2(f.Root, f)
+}
+
 type fixture struct {
 	fake  *testutil.FakeCgroup
 	table *Table
@@ -53,13 +64,7 @@ func newFixture(t testing.TB, version int, opts ...func(*Options)) *fixture {
 	t.Helper()
 	fx := &fixture{notes: &notes{}}
 	var b Backend
-	if version == 1 {
-		fx.fake = testutil.NewFakeCgroupV1(t)
-		b = NewV1(fx.fake.Root, fx.fake)
-	} else {
-		fx.fake = testutil.NewFakeCgroupV2(t)
-		b = NewV2(fx.fake.Root, fx.fake)
-	}
+	fx.fake, b = fakeBackend(t, version)
 	o := Options{Backend: b, KubeletCgroupRoot: "kroot", Notify: fx.notes.notify}
 	for _, f := range opts {
 		f(&o)

@@ -87,42 +87,50 @@ func parseMaxOr(s string) (uint64, error) {
 	return v, nil
 }
 
-// ParseIOMax reads a cgroup v2 io.max file:
-// "7:256 rbps=10485760 wbps=max riops=max wiops=max" per limited device.
-func ParseIOMax(data []byte) (map[Device]Limits, error) {
-	out := map[Device]Limits{}
-	err := eachLine(data, func(f []string) error {
+// eachKeyedLine parses v2 lines "MAJ:MIN key=value ...": for each line it
+// asks fields for the destinations of the keys it wants (others are
+// skipped: the kernel adds keys with other controllers) and fills them
+// with conv.
+func eachKeyedLine(data []byte, conv func(string) (uint64, error), line func(dev Device) map[string]*uint64) error {
+	return eachLine(data, func(f []string) error {
 		dev, err := ParseDevice(f[0])
 		if err != nil {
 			return err
 		}
-		var l Limits
+		dst := line(dev)
 		for _, kv := range f[1:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
 				return fmt.Errorf("field %q is not key=value", kv)
 			}
-			var dst *uint64
-			switch k {
-			case "rbps":
-				dst = &l.ReadBytesPerSecond
-			case "wbps":
-				dst = &l.WriteBytesPerSecond
-			case "riops":
-				dst = &l.ReadIOPS
-			case "wiops":
-				dst = &l.WriteIOPS
-			default:
-				continue // e.g. latency targets of io.low kernels
-			}
-			if *dst, err = parseMaxOr(v); err != nil {
-				return fmt.Errorf("%s: %w", k, err)
+			if p := dst[k]; p != nil {
+				if *p, err = conv(v); err != nil {
+					return fmt.Errorf("%s: %w", k, err)
+				}
 			}
 		}
-		out[dev] = l
 		return nil
 	})
-	return out, err
+}
+
+// ParseIOMax reads a cgroup v2 io.max file:
+// "7:256 rbps=10485760 wbps=max riops=max wiops=max" per limited device.
+func ParseIOMax(data []byte) (map[Device]Limits, error) {
+	out := map[Device]*Limits{}
+	err := eachKeyedLine(data, parseMaxOr, func(dev Device) map[string]*uint64 {
+		l := &Limits{}
+		out[dev] = l
+		return map[string]*uint64{"rbps": &l.ReadBytesPerSecond, "wbps": &l.WriteBytesPerSecond, "riops": &l.ReadIOPS, "wiops": &l.WriteIOPS}
+	})
+	return deref(out), err
+}
+
+func deref[V any](m map[Device]*V) map[Device]V {
+	out := make(map[Device]V, len(m))
+	for k, v := range m {
+		out[k] = *v
+	}
+	return out
 }
 
 // Counters are a cgroup's cumulative IO counts for one device.
@@ -189,37 +197,11 @@ func ParseV1Stat(data []byte) (map[Device]V1Stat, error) {
 // Keys the kernel adds with other controllers (cost.*, io.latency's
 // depth/avg_lat, ...) are skipped.
 func ParseIOStat(data []byte) (map[Device]Counters, error) {
-	out := map[Device]Counters{}
-	err := eachLine(data, func(f []string) error {
-		dev, err := ParseDevice(f[0])
-		if err != nil {
-			return err
-		}
-		var c Counters
-		for _, kv := range f[1:] {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				return fmt.Errorf("field %q is not key=value", kv)
-			}
-			var dst *uint64
-			switch k {
-			case "rbytes":
-				dst = &c.ReadBytes
-			case "wbytes":
-				dst = &c.WriteBytes
-			case "rios":
-				dst = &c.ReadIOs
-			case "wios":
-				dst = &c.WriteIOs
-			default:
-				continue
-			}
-			if *dst, err = strconv.ParseUint(v, 10, 64); err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-		}
+	out := map[Device]*Counters{}
+	err := eachKeyedLine(data, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }, func(dev Device) map[string]*uint64 {
+		c := &Counters{}
 		out[dev] = c
-		return nil
+		return map[string]*uint64{"rbytes": &c.ReadBytes, "wbytes": &c.WriteBytes, "rios": &c.ReadIOs, "wios": &c.WriteIOs}
 	})
-	return out, err
+	return deref(out), err
 }

@@ -22,15 +22,7 @@ func TestFindPodCgroupEveryDriverAndQoS(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		for name, rel := range layouts {
 			for _, kroot := range []string{"", "csiblkio-test-x"} {
-				var f *testutil.FakeCgroup
-				var b Backend
-				if v == 1 {
-					f = testutil.NewFakeCgroupV1(t)
-					b = NewV1(f.Root, f)
-				} else {
-					f = testutil.NewFakeCgroupV2(t)
-					b = NewV2(f.Root, f)
-				}
+				f, b := fakeBackend(t, v)
 				want := f.Mkdir(t, filepath.Join(kroot, rel))
 				// Another pod beside it must not be found instead.
 				f.Mkdir(t, filepath.Join(kroot, strings.Replace(rel, "5f1d", "0000", 1)))

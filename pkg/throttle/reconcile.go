@@ -110,15 +110,11 @@ func (t *Table) cgroupGone(dir string, dev Device, err error) bool {
 // inotify event — and entries of containers that went away are dropped.
 // Its IO is bounded like Ensure's.
 func (t *Table) Reconcile(key Key) error {
-	g := t.lookup(key)
-	if g == nil {
-		return fmt.Errorf("%w: %s", ErrGroupNotFound, key)
+	g, err := t.lockPlaced(key)
+	if err != nil {
+		return err
 	}
-	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.removed || !g.placed {
-		return fmt.Errorf("%w: %s", ErrGroupNotFound, key)
-	}
 	if g.degraded {
 		if err := t.place(g, g.spec); err != nil {
 			return fmt.Errorf("retrying placement of %s: %w", key, err)
