@@ -54,11 +54,12 @@ func serve(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	throttler, stopThrottle, err := newThrottleCore(ctx, o)
+	core, err := newThrottleCore(ctx, o)
 	if err != nil {
 		return fmt.Errorf("start throttle core: %w", err)
 	}
-	defer stopThrottle()
+	defer core.stop()
+	klog.V(2).InfoS("Throttle core started", "backend", core.backend.Description())
 
 	exec := utilexec.New()
 	d, err := driver.New(driver.Config{
@@ -68,7 +69,8 @@ func serve(ctx context.Context, o Options) error {
 		Loop:      loop.NewKernel(),
 		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
 		Resizer:   mount.NewResizeFs(exec),
-		Throttler: throttler,
+		Throttler: core.table,
+		Kernel:    core.backend,
 		Ready:     readiness(o),
 	})
 	if err != nil {

@@ -38,8 +38,8 @@ type Harness struct {
 	Loop    loop.Attacher
 }
 
-// Start runs the driver with throttler until the test ends.
-func Start(t *testing.T, throttler driver.Throttler) *Harness {
+// Start runs the driver on the real throttle core until the test ends.
+func Start(t *testing.T, th *Throttle) *Harness {
 	t.Helper()
 	testutil.RequireRoot(t)
 	base := t.TempDir()
@@ -67,7 +67,8 @@ func Start(t *testing.T, throttler driver.Throttler) *Harness {
 		Loop:      h.Loop,
 		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
 		Resizer:   mount.NewResizeFs(exec),
-		Throttler: throttler,
+		Throttler: th.Table,
+		Kernel:    th.Backend,
 	})
 	if err != nil {
 		t.Fatal(err)

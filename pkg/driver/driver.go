@@ -60,6 +60,9 @@ type Deps struct {
 	Mounter   *mount.SafeFormatAndMount
 	Resizer   Resizer
 	Throttler Throttler
+	// Kernel, when set, lets NodeGetVolumeHealth read the limits back from
+	// the cgroups (normally the table's throttle.Backend).
+	Kernel KernelReader
 	// Ready answers Probe: nil when the node can serve volumes, otherwise
 	// why not (no cgroup backend, no loop support).
 	Ready func(context.Context) error

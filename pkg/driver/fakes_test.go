@@ -81,6 +81,13 @@ func (f *fakeThrottler) Ensure(_ context.Context, k throttle.Key, s throttle.Spe
 
 func (f *fakeThrottler) Update(k throttle.Key, l throttle.Limits) error { return nil }
 
+func (f *fakeThrottler) Get(k throttle.Key) (throttle.GroupStatus, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.groups[k]
+	return throttle.GroupStatus{Key: k, Spec: s, Phase: throttle.PhaseActive}, ok
+}
+
 func (f *fakeThrottler) Remove(k throttle.Key) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

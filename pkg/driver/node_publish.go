@@ -2,9 +2,9 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -23,13 +23,9 @@ const (
 	ctxEphemeral    = "csi.storage.k8s.io/ephemeral"
 )
 
-// podUIDPattern: UUIDs, and the hex hashes static pods get. The UID names a
-// cgroup directory, so it must never hold "/" or ".".
-var podUIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
 func podRef(vc map[string]string) (throttle.PodRef, error) {
 	p := throttle.PodRef{UID: vc[ctxPodUID], Name: vc[ctxPodName], Namespace: vc[ctxPodNamespace]}
-	if p.UID != "" && !podUIDPattern.MatchString(p.UID) {
+	if p.UID != "" && !throttle.ValidPodUID(p.UID) {
 		return throttle.PodRef{}, status.Errorf(codes.InvalidArgument, "%s %s is not a pod UID", ctxPodUID, quote(p.UID))
 	}
 	return p, nil
@@ -123,6 +119,9 @@ func (d *Driver) publishSteps(ctx context.Context, r *volume.Record, pub volume.
 	phase, err := d.deps.Throttler.Ensure(ctx, r.Group(pub), throttle.Spec{
 		Device: dev, Limits: r.Params.Limits, Scope: r.Params.Scope, Pod: pub.Pod,
 	})
+	if errors.Is(err, throttle.ErrInvalidSpec) {
+		return status.Errorf(codes.InvalidArgument, "throttle limits for volume %s: %v", r.ID, err)
+	}
 	if err != nil {
 		return status.Errorf(codes.Internal, "place throttle limits for volume %s: %v", r.ID, err)
 	}

@@ -17,4 +17,13 @@ type Throttler interface {
 	// Remove lifts a group's limits and forgets it; removing an unknown
 	// group succeeds.
 	Remove(key throttle.Key) error
+	// Get returns a copy of a group's status (placement, cgroups, stats).
+	Get(key throttle.Key) (throttle.GroupStatus, bool)
+}
+
+// KernelReader reads back the limits the kernel holds for a device on one
+// cgroup; throttle.Backend satisfies it. NodeGetVolumeHealth uses it to
+// check that the limits the table believes in are really in the kernel.
+type KernelReader interface {
+	ReadLimits(dir string, dev throttle.Device) (throttle.Limits, error)
 }

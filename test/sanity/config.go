@@ -20,7 +20,7 @@ func Run(t *testing.T, accessType string, params map[string]string) {
 	if testing.Short() {
 		t.Skip("csi-sanity formats and mounts dozens of loop devices; not in -short")
 	}
-	h := drivertest.Start(t, drivertest.NewThrottler(t))
+	h := drivertest.Start(t, drivertest.NewThrottle(t))
 	cfg := sanity.NewTestConfig()
 	cfg.Address = h.Endpoint
 	cfg.TargetPath = filepath.Join(h.WorkDir, "target")
