@@ -102,10 +102,7 @@ func diskOf(dir string) string {
 			model += ", driver " + filepath.Base(drv)
 		}
 	}
-	kind := "SSD"
-	if read("queue/rotational") == "1" {
-		kind = "rotational flag set"
-	}
+	kind := "rotational=" + read("queue/rotational")
 	size, _ := strconv.ParseFloat(read("size"), 64)
 	return fmt.Sprintf("%s (%s, %s, %.0f GiB), holds %s", name, model, kind, size*512/(1<<30), dir)
 }
