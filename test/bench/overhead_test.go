@@ -16,7 +16,7 @@ import (
 func TestLoopOverhead(t *testing.T) {
 	e := newEnv(t, nil)
 	size := pick(512*mib, 32*mib)
-	runtime, ramp := pick(2500*time.Millisecond, 400*time.Millisecond), pick(500*time.Millisecond, 100*time.Millisecond)
+	runtime, ramp := pick(2*time.Second, 400*time.Millisecond), pick(500*time.Millisecond, 100*time.Millisecond)
 
 	v := e.volume(gib, nil) // no limits
 	name := filepath.Base(fill(t, filepath.Join(v.staging, "data"), size))
