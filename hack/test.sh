@@ -9,4 +9,5 @@ step "dependencies" hack/deps.sh
 step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
+step "benchmarks still run (hack/bench --smoke)" hack/bench --smoke
 summary

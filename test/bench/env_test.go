@@ -252,6 +252,22 @@ func fill(t *testing.T, path string, size int64) string {
 	return path
 }
 
+// fillInterleaved fills files with size bytes each, 16 MiB of each in
+// turn, so that none was written more recently than the others.
+func fillInterleaved(t *testing.T, size int64, files ...string) {
+	t.Helper()
+	const chunk = 16 * mib
+	for off := int64(0); off < size; off += chunk {
+		for _, f := range files {
+			out, err := exec.Command("dd", "if=/dev/zero", "of="+f, "bs=1M", fmt.Sprint("count=", min(chunk, size-off)/mib),
+				fmt.Sprint("seek=", off/mib), "conv=notrunc", "oflag=direct", "status=none").CombinedOutput()
+			if err != nil {
+				t.Fatalf("fill %s: %v\n%s", f, err, out)
+			}
+		}
+	}
+}
+
 // bareLoop is a direct-IO loop device with ext4 (made with the options
 // mount-utils uses, mounted with quietExt4), attached and mounted by the
 // test itself: no driver, no cgroup limits.
