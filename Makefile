@@ -24,3 +24,7 @@ unit: ## Run only the unit tests (no root needed).
 .PHONY: lint
 lint: ## gofmt and go vet.
 	hack/lint.sh
+
+.PHONY: generate
+generate: ## Regenerate the ThrottleGroup deepcopy code and CRD (controller-gen, built once).
+	hack/generate.sh
