@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Regenerates what controller-gen derives from pkg/apis (the ThrottleGroup
-# deepcopy functions and CRD). `make generate` runs it in place; the test
-# pkg/apis/blkio/v1alpha1.TestGeneratedFilesAreCurrent runs it into a
-# temporary directory and fails when the checked-in files differ.
+# Regenerates every derived file: the ThrottleGroup deepcopy functions and CRD
+# (controller-gen, from pkg/apis) and the chart's README (helm-docs, from
+# values.yaml and README.md.gotmpl). Both tools are built once into $CACHE.
 #
-#   hack/generate.sh               # write into the tree
-#   hack/generate.sh OBJDIR CRDDIR # write elsewhere (for the drift test)
+#   hack/generate.sh         # write into the tree (make generate)
+#   hack/generate.sh OUTDIR  # write all three files flat into OUTDIR; the
+#                            # drift tests compare them with the tree
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-obj_dir=${1:-pkg/apis/blkio/v1alpha1}
-crd_dir=${2:-charts/csi-blkio/files}
+out=${1:-}
+obj_dir=${out:-pkg/apis/blkio/v1alpha1}
+crd_dir=${out:-charts/csi-blkio/files}
 controller_gen=$(hack/tools/controller-gen.sh)
+helm_docs=$(hack/tools/go-install.sh helm-docs v1.14.2 github.com/norwoodj/helm-docs/cmd/helm-docs)
 
 "$controller_gen" object paths=./pkg/apis/... output:object:dir="$obj_dir"
 "$controller_gen" crd paths=./pkg/apis/... output:crd:dir="$crd_dir"
+if [ -n "$out" ]; then
+	"$helm_docs" --log-level warning --chart-search-root charts --dry-run >"$out/README.md"
+else
+	"$helm_docs" --log-level warning --chart-search-root charts
+fi

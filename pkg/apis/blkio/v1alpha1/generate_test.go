@@ -19,15 +19,15 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 		t.Skip("-short: builds and runs controller-gen")
 	}
 	root := testutil.RepoRoot(t)
-	objDir, crdDir := t.TempDir(), t.TempDir()
-	cmd := exec.Command(filepath.Join(root, "hack/generate.sh"), objDir, crdDir)
+	out := t.TempDir()
+	cmd := exec.Command(filepath.Join(root, "hack/generate.sh"), out)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/generate.sh: %v\n%s", err, out)
 	}
 	for generated, checkedIn := range map[string]string{
-		filepath.Join(objDir, "zz_generated.deepcopy.go"):          filepath.Join(root, "pkg/apis/blkio/v1alpha1/zz_generated.deepcopy.go"),
-		filepath.Join(crdDir, "blkio.csi.dev_throttlegroups.yaml"): filepath.Join(root, "charts/csi-blkio/files/blkio.csi.dev_throttlegroups.yaml"),
+		filepath.Join(out, "zz_generated.deepcopy.go"):          filepath.Join(root, "pkg/apis/blkio/v1alpha1/zz_generated.deepcopy.go"),
+		filepath.Join(out, "blkio.csi.dev_throttlegroups.yaml"): filepath.Join(root, "charts/csi-blkio/files/blkio.csi.dev_throttlegroups.yaml"),
 	} {
 		want, err := os.ReadFile(generated)
 		if err != nil {
