@@ -8,4 +8,5 @@ source hack/lib.sh
 step "dependencies" hack/deps.sh
 step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
+step "helm chart" hack/test-chart.sh
 summary
