@@ -76,6 +76,14 @@ storageClasses:
 		t.Errorf("helm history:\n%s", history)
 	}
 
+	// What the chart README warns about: StorageClass parameters are
+	// immutable, so changing a class's limits fails the upgrade.
+	_, stderr, err := c.helm.run(append([]string{"upgrade", release, c.helm.chart, "--namespace", ns},
+		valuesFile(t, "storageClasses: [{name: throttled-standard, parameters: {writeBytesPerSecond: 5Mi}}]\n")...)...)
+	if err == nil || !strings.Contains(stderr, "updates to parameters are forbidden") {
+		t.Errorf("changing a StorageClass's parameters: err=%v\n%s", err, stderr)
+	}
+
 	c.mustHelm(t, "", "uninstall", release, "--namespace", ns)
 	c.gone(t, ns, append(installed, upgraded...))
 	// Nothing else of the release either: no object with its instance label
