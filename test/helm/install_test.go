@@ -79,8 +79,15 @@ storageClasses:
 	// What the chart README warns about: StorageClass parameters are
 	// immutable, so changing a class's limits fails the upgrade.
 	_, stderr, err := c.helm.run(append([]string{"upgrade", release, c.helm.chart, "--namespace", ns},
-		valuesFile(t, "storageClasses: [{name: throttled-standard, parameters: {writeBytesPerSecond: 5Mi}}]\n")...)...)
-	if err == nil || !strings.Contains(stderr, "updates to parameters are forbidden") {
+		valuesFile(t, sidecarsOff+`
+metrics: {port: 9900}
+storageClasses:
+  - name: throttled-standard
+    parameters: {writeBytesPerSecond: 5Mi}
+  - name: throttled-volume
+    parameters: {writeBytesPerSecond: 10Mi, scope: volume}
+`)...)...)
+	if err == nil || !strings.Contains(stderr, "field is immutable") {
 		t.Errorf("changing a StorageClass's parameters: err=%v\n%s", err, stderr)
 	}
 

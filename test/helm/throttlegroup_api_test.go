@@ -38,7 +38,7 @@ func throttleGroupAPI(t *testing.T, c *cluster, ns string) {
 	c.mustKubectl(t, "", "patch", "throttlegroup/writer-data", "-n", ns, "--subresource=status", "--type=merge", "-p",
 		`{"status":{"phase":"Active","backend":"cgroup v1","device":"7:256","cgroups":["kubepods/besteffort/pod0b6c7a2e/ctr"],
 		  "rates":{"readBytesPerSecond":0,"writeBytesPerSecond":20971520,"readIOPS":0,"writeIOPS":20},
-		  "totals":{"readBytes":0,"writeBytes":1073741824,"readIOs":0,"writeIOs":1024},
+		  "totals":{"readBytes":0,"writeBytes":1073741824,"readOperations":0,"writeOperations":1024},
 		  "saturationPercent":100,"saturatedLimit":"writeBytesPerSecond","lastSampleTime":"2026-11-24T21:00:00Z",
 		  "conditions":[{"type":"LimitsApplied","status":"True","reason":"Applied","message":"limits in the kernel","lastTransitionTime":"2026-11-24T21:00:00Z"}]}}`)
 
@@ -92,8 +92,9 @@ func throttleGroupAPI(t *testing.T, c *cluster, ns string) {
 	c.refused(t, `Unsupported value: "Running"`, "", "patch", "throttlegroup/writer-data", "-n", ns, "--subresource=status", "--type=merge",
 		"-p", `{"status":{"phase":"Running"}}`)
 
-	describe := c.mustKubectl(t, "", "describe", "throttlegroup", "writer-data", "-n", ns)
-	for _, w := range []string{"Write Bytes Per Second:  10Mi", "Saturated Limit:", "LimitsApplied"} {
+	// describe aligns its columns; compare with single spaces.
+	describe := strings.Join(strings.Fields(c.mustKubectl(t, "", "describe", "throttlegroup", "writer-data", "-n", ns)), " ")
+	for _, w := range []string{"Write Bytes Per Second: 10Mi", "Write Operations: 1024", "Saturated Limit: writeBytesPerSecond", "Type: LimitsApplied"} {
 		if !strings.Contains(describe, w) {
 			t.Errorf("kubectl describe lacks %q:\n%s", w, describe)
 		}

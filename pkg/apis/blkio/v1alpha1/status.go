@@ -89,16 +89,17 @@ type Rates struct {
 	WriteIOPS int64 `json:"writeIOPS"`
 }
 
-// Totals are counters since the group was created.
+// Totals are counters since the group was created. Operations, not
+// "IOs": kubectl describe would print "Read I Os".
 type Totals struct {
 	// +kubebuilder:validation:Minimum=0
 	ReadBytes int64 `json:"readBytes"`
 	// +kubebuilder:validation:Minimum=0
 	WriteBytes int64 `json:"writeBytes"`
 	// +kubebuilder:validation:Minimum=0
-	ReadIOs int64 `json:"readIOs"`
+	ReadOperations int64 `json:"readOperations"`
 	// +kubebuilder:validation:Minimum=0
-	WriteIOs int64 `json:"writeIOs"`
+	WriteOperations int64 `json:"writeOperations"`
 }
 
 // Phase is where a group's placement stands.
