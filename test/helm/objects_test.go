@@ -48,29 +48,21 @@ func decode(t *testing.T, manifests string) *objects {
 		var target any
 		switch head.Kind {
 		case "DaemonSet":
-			o.daemonSet = &appsv1.DaemonSet{}
-			target = o.daemonSet
+			target = fresh(&o.daemonSet)
 		case "CSIDriver":
-			o.csiDriver = &storagev1.CSIDriver{}
-			target = o.csiDriver
+			target = fresh(&o.csiDriver)
 		case "ServiceAccount":
-			o.serviceAccount = &corev1.ServiceAccount{}
-			target = o.serviceAccount
+			target = fresh(&o.serviceAccount)
 		case "Service":
-			o.service = &corev1.Service{}
-			target = o.service
+			target = fresh(&o.service)
 		case "ClusterRole":
-			o.clusterRole = &rbacv1.ClusterRole{}
-			target = o.clusterRole
+			target = fresh(&o.clusterRole)
 		case "ClusterRoleBinding":
-			o.clusterRoleBinding = &rbacv1.ClusterRoleBinding{}
-			target = o.clusterRoleBinding
+			target = fresh(&o.clusterRoleBinding)
 		case "Role":
-			o.role = &rbacv1.Role{}
-			target = o.role
+			target = fresh(&o.role)
 		case "RoleBinding":
-			o.roleBinding = &rbacv1.RoleBinding{}
-			target = o.roleBinding
+			target = fresh(&o.roleBinding)
 		case "StorageClass":
 			o.storageClasses = append(o.storageClasses, storagev1.StorageClass{})
 			target = &o.storageClasses[len(o.storageClasses)-1]
@@ -86,6 +78,12 @@ func decode(t *testing.T, manifests string) *objects {
 		}
 	}
 	return o
+}
+
+// fresh points *field at a new zero T and returns it, to decode into.
+func fresh[T any](field **T) *T {
+	*field = new(T)
+	return *field
 }
 
 func stripComments(doc string) string {
