@@ -61,3 +61,30 @@ storageClasses: []
 		})
 	}
 }
+
+// TestPackagedChartRendersTheSame packages the chart as a user receives it
+// (.helmignore applied) and renders the archive: it must give the same
+// manifests as the directory, e.g. files/ with the CRD must be inside.
+func TestPackagedChartRendersTheSame(t *testing.T) {
+	h := newHelm(t)
+	dir := t.TempDir()
+	out, stderr, err := h.run("package", h.chart, "--destination", dir)
+	if err != nil {
+		t.Fatalf("helm package: %v\n%s", err, stderr)
+	}
+	_, archive, ok := strings.Cut(strings.TrimSpace(out), "saved it to: ")
+	if !ok {
+		t.Fatalf("helm package output: %s", out)
+	}
+	packaged, stderr, err := h.run("template", releaseName, archive, "--namespace", namespace)
+	if err != nil {
+		t.Fatalf("helm template %s: %v\n%s", archive, err, stderr)
+	}
+	if fromDir := h.template(t, ""); packaged != fromDir {
+		t.Error("the packaged chart renders differently from charts/csi-blkio")
+	}
+	list, _, err := h.run("show", "chart", archive)
+	if err != nil || !strings.Contains(list, "name: csi-blkio") {
+		t.Errorf("helm show chart: %v\n%s", err, list)
+	}
+}
