@@ -305,3 +305,12 @@ func TestPortClashIsRefused(t *testing.T) {
 		t.Errorf("metrics.port == node.healthPort rendered: err=%v\n%s", err, stderr)
 	}
 }
+
+func TestExtraEnvReachesTheAPIClients(t *testing.T) {
+	ds := newHelm(t).render(t, everythingOn).daemonSet
+	for _, name := range []string{"csi-blkio", "csi-provisioner"} {
+		if got := downwardEnv(container(t, ds, name))["KUBERNETES_SERVICE_HOST"]; got != "value:127.0.0.1" {
+			t.Errorf("%s: KUBERNETES_SERVICE_HOST %q", name, got)
+		}
+	}
+}

@@ -103,6 +103,7 @@ node:
   hostNetwork: true
   podAnnotations: {a: b}
   podLabels: {team: storage}
+  extraEnv: [{name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}]
 imagePullSecrets: [{name: regcred}]
 metrics:
   serviceMonitor: {enabled: true, labels: {release: prom}}
