@@ -314,3 +314,13 @@ func TestExtraEnvReachesTheAPIClients(t *testing.T) {
 		}
 	}
 }
+
+func TestHostNetworkKeepsClusterDNS(t *testing.T) {
+	h := newHelm(t)
+	if spec := h.render(t, "").daemonSet.Spec.Template.Spec; spec.HostNetwork || spec.DNSPolicy != "" {
+		t.Errorf("default: hostNetwork %v dnsPolicy %q", spec.HostNetwork, spec.DNSPolicy)
+	}
+	if spec := h.render(t, everythingOn).daemonSet.Spec.Template.Spec; !spec.HostNetwork || spec.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+		t.Errorf("hostNetwork: hostNetwork %v dnsPolicy %q", spec.HostNetwork, spec.DNSPolicy)
+	}
+}
