@@ -1,0 +1,154 @@
+# Helpers shared by hack/cluster/*.sh. Source it; do not run it.
+#
+# A cluster directory DIR holds everything one cluster needs and makes:
+#   env            KEY=VALUE lines for callers (see README.md)
+#   pids/NAME.pid  one file per process started, killed by `down`
+#   logs/NAME.log  the process's stdout and stderr
+#   pki/           CA, serving certificates, service-account key, token file
+# Every process started here carries DIR in its command line; `down` checks
+# that before it signals a PID, so a recycled PID is never killed by mistake.
+
+CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$CLUSTER_DIR/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$REPO_DIR/hack/lib.sh"
+
+log() { echo "[$(date +%T)] $*" >&2; }
+die() { echo "error: $*" >&2; exit 1; }
+
+# abs_dir DIR: DIR as an absolute path (created if missing). PIDs are matched
+# by the directory in their command line, so it must be written one way only.
+abs_dir() {
+	mkdir -p "$1"
+	(cd "$1" && pwd -P)
+}
+
+# --- ports -------------------------------------------------------------------
+
+_taken_ports=" "
+
+# free_port VAR: sets VAR to a TCP port that nothing listens on (a variable,
+# not stdout: a $(...) subshell would forget the ports already handed out). Other engineers run
+# their own clusters on this machine, so no well-known port (2379, 6443, 10250)
+# is assumed free. Ports come from 20000-31999, below the kernel's ephemeral
+# range (32768+), so outgoing connections do not take them meanwhile.
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 12000))
+		case $_taken_ports in *" $p "*) continue ;; esac
+		if [ -z "$(ss -Htln "sport = :$p")" ]; then
+			_taken_ports+="$p "
+			printf -v "$1" '%s' "$p"
+			return 0
+		fi
+	done
+	die "no free TCP port found in 20000-31999"
+}
+
+# --- processes -----------------------------------------------------------------
+
+# start_proc DIR NAME CMD...: starts CMD in the background in its own session
+# (so a Ctrl-C meant for the caller does not kill it before `down` has torn
+# things down in order), logs to DIR/logs/NAME.log, records its PID.
+start_proc() {
+	local dir=$1 name=$2; shift 2
+	mkdir -p "$dir/pids" "$dir/logs"
+	# Without job control a background child is not a process group leader,
+	# so setsid(1) calls setsid(2) and execs CMD: $! is CMD's own PID.
+	setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
+	echo $! >"$dir/pids/$name.pid"
+	log "started $name (pid $!, log $dir/logs/$name.log)"
+}
+
+# proc_ours DIR PID: true when PID is alive and its command line mentions DIR.
+# A zombie has an empty command line and counts as gone.
+proc_ours() {
+	local dir=$1 pid=$2
+	[ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
+}
+
+# proc_running DIR NAME: true when the process recorded as NAME is ours and alive.
+proc_running() {
+	local pidfile="$1/pids/$2.pid"
+	[ -f "$pidfile" ] && proc_ours "$1" "$(cat "$pidfile")"
+}
+
+# kill_pid DIR PID [TIMEOUT]: SIGTERM, then SIGKILL after TIMEOUT seconds
+# (default 10); does nothing unless the PID is ours.
+kill_pid() {
+	local dir=$1 pid=$2 timeout=${3:-10}
+	proc_ours "$dir" "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	local deadline=$((SECONDS + timeout))
+	while proc_ours "$dir" "$pid"; do
+		if [ $SECONDS -ge $deadline ]; then
+			log "pid $pid did not stop after SIGTERM: SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+			sleep 0.2
+			break
+		fi
+		sleep 0.1
+	done
+}
+
+# stop_proc DIR NAME [TIMEOUT]: stops the process recorded as NAME.
+stop_proc() {
+	local dir=$1 name=$2 pidfile="$1/pids/$2.pid"
+	[ -f "$pidfile" ] || return 0
+	kill_pid "$dir" "$(cat "$pidfile")" "${3:-10}"
+	rm -f "$pidfile"
+}
+
+# wait_for DESC TIMEOUT CMD...: retries CMD every 0.2 s until it succeeds;
+# fails after TIMEOUT seconds, naming DESC.
+wait_for() {
+	local desc=$1 timeout=$2; shift 2
+	local deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $deadline ] || { log "timed out after ${timeout}s waiting for $desc"; return 1; }
+		sleep 0.2
+	done
+}
+
+# require_running DIR NAME...: fails, with the end of its log, if a process died.
+require_running() {
+	local dir=$1; shift
+	for name in "$@"; do
+		if ! proc_running "$dir" "$name"; then
+			log "$name exited; last lines of $dir/logs/$name.log:"
+			tail -n 30 "$dir/logs/$name.log" >&2 || true
+			return 1
+		fi
+	done
+}
+
+# try CMD...: runs a teardown step; a failure is logged and teardown goes
+# on (bash ignores set -e inside CMD here, so a step does all it can).
+try() {
+	"$@" || log "teardown step failed (exit $?): $*"
+}
+
+# --- env file ------------------------------------------------------------------
+
+# env_set DIR KEY VALUE: records KEY=VALUE in DIR/env (read by `env`).
+env_set() {
+	touch "$1/env"
+	sed -i "/^$2=/d" "$1/env"
+	printf '%s=%s\n' "$2" "$3" >>"$1/env"
+}
+
+# env_get DIR KEY: prints the value of KEY from DIR/env.
+env_get() {
+	[ -f "$1/env" ] || return 0
+	sed -n "s/^$2=//p" "$1/env" | tail -n 1
+}
+
+# print_env DIR: DIR/env as `export KEY='VALUE'` lines for eval.
+print_env() {
+	[ -f "$1/env" ] || die "$1/env missing: is a cluster up in $1?"
+	local k v
+	while IFS='=' read -r k v; do
+		printf "export %s='%s'\n" "$k" "$v"
+	done <"$1/env"
+}
