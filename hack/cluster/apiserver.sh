@@ -73,6 +73,7 @@ apiserver_up() {
 	env_set "$dir" CSI_BLKIO_TEST_CLUSTER_DIR "$dir"
 	env_set "$dir" CSI_BLKIO_TEST_KUBECONFIG "$dir/kubeconfig"
 	env_set "$dir" KUBECONFIG "$dir/kubeconfig"
+	env_set "$dir" KUBECACHEDIR "$dir/kube-cache"
 	env_set "$dir" CSI_BLKIO_TEST_APISERVER "$url"
 	env_set "$dir" CSI_BLKIO_TEST_APISERVER_PORT "$api_port"
 	env_set "$dir" CSI_BLKIO_TEST_TOKEN "$token"
@@ -168,6 +169,8 @@ main() {
 	[ $# -eq 2 ] || die "usage: $0 up|down|env DIR"
 	local cmd=$1 dir
 	dir=$(abs_dir "$2")
+	# kubectl's discovery and HTTP caches (default ~/.kube/cache) go in DIR.
+	export KUBECACHEDIR=$dir/kube-cache
 	case $cmd in
 	up)
 		local start=$SECONDS

@@ -56,7 +56,13 @@ start_proc() {
 	mkdir -p "$dir/pids" "$dir/logs"
 	# Without job control a background child is not a process group leader,
 	# so setsid(1) calls setsid(2) and execs CMD: $! is CMD's own PID.
-	setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
+	# CMD must not inherit the fd of node.sh's lock (a flock lives as long as
+	# any process holding its fd: `down` could never take it).
+	if [ -n "${node_lock_fd:-}" ]; then
+		setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null {node_lock_fd}>&- &
+	else
+		setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
+	fi
 	echo $! >"$dir/pids/$name.pid"
 	log "started $name (pid $!, log $dir/logs/$name.log)"
 }
@@ -66,6 +72,15 @@ start_proc() {
 proc_ours() {
 	local dir=$1 pid=$2
 	[ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
+}
+
+# pgrep_live PGREP_ARGS...: like pgrep, without zombies. Killed daemons are
+# re-parented to PID 1, which may reap them late; a zombie holds nothing.
+pgrep_live() {
+	local pid
+	for pid in $(pgrep "$@"); do
+		case $(ps -o stat= -p "$pid" 2>/dev/null) in Z* | "") ;; *) echo "$pid" ;; esac
+	done
 }
 
 # proc_running DIR NAME: true when the process recorded as NAME is ours and alive.

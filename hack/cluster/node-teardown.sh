@@ -11,7 +11,8 @@
 # create when missing (children before parents). `up` records which existed;
 # `down` removes the others when they are empty.
 HOST_DIRS=(/var/log/containers /var/log/pods /run/containerd/s /run/containerd/fifo /run/containerd/runc/k8s.io
-	/run/containerd/runc /run/containerd /var/lib/cni/results /var/lib/cni)
+	/run/containerd/runc /run/containerd /var/lib/cni/results /var/lib/cni
+	/var/lib/kubelet/device-plugins /var/lib/kubelet)
 
 # node_down DIR: tears the node in DIR down and removes DIR.
 node_down() {
@@ -91,7 +92,7 @@ remove_tasks() {
 # node created (a container whose shim was killed).
 kill_leftover_processes() {
 	local dir=$1 pid cg
-	for pid in $(pgrep -f containerd-shim || true); do
+	for pid in $(pgrep_live -f containerd-shim); do
 		kill_pid "$dir" "$pid" 5
 	done
 	for cg in $(new_pod_cgroups "$dir"); do
@@ -159,9 +160,9 @@ created_by_node() {
 
 # remove_host_files DIR SOCK ID...: what kubelet, containerd and CNI write
 # outside DIR at hard-coded paths: /var/log/containers symlinks into DIR,
-# the shim sockets /run/containerd/s/<sha256(SOCK/k8s.io/ID)> of the
-# containers ID..., CNI result caches of this network, and the directories
-# holding them when this node created them and they are empty now.
+# the shim sockets /run/containerd/s/<sha256(SOCK/k8s.io/ID)> and CNI result
+# caches of the containers ID..., kubelet's device-plugin socket, and the
+# directories holding them when this node created them and they are empty.
 remove_host_files() {
 	local dir=$1 sock=$2; shift 2
 	local f id
@@ -172,8 +173,14 @@ remove_host_files() {
 	for id in "$@"; do
 		rm -f "/run/containerd/s/$(printf '%s' "$sock/k8s.io/$id" | sha256sum | cut -d' ' -f1)"
 		rm -rf "/run/containerd/runc/k8s.io/$id"
+		rm -f /var/lib/cni/results/*-"$id"-*
 	done
-	rm -f /var/lib/cni/results/"$CNI_NETWORK"-*
+	# The device-plugin registration socket's path is hard-coded in kubelet;
+	# with kubelet stopped nothing listens on it.
+	local devsock=/var/lib/kubelet/device-plugins/kubelet.sock
+	if [ -S "$devsock" ] && [ -z "$(ss -Hxl "src $devsock")" ]; then
+		rm -f "$devsock"
+	fi
 	for f in "${HOST_DIRS[@]}"; do
 		if [ -d "$f" ] && created_by_node "$dir" "$f"; then
 			rmdir "$f" 2>/dev/null || log "left $f: not empty"

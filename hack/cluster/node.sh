@@ -44,7 +44,8 @@ refuse_second_node() {
 			fi
 		done
 	fi
-	if pid=$(pgrep -x kubelet | head -n 1) && [ -n "$pid" ]; then
+	pid=$(pgrep_live -x kubelet | head -n 1)
+	if [ -n "$pid" ]; then
 		die "a kubelet not started by node.sh runs on this machine (pid $pid); refusing to start a second one"
 	fi
 }
@@ -199,7 +200,8 @@ node_up() {
 		--kubeconfig="$kubeconfig" --leader-elect=false --secure-port=0 \
 		--service-account-private-key-file="$dir/pki/sa.key" --root-ca-file="$dir/pki/ca.crt" \
 		--cluster-signing-cert-file="$dir/pki/ca.crt" --cluster-signing-key-file="$dir/pki/ca.key" \
-		--service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+		--service-cluster-ip-range="$SERVICE_CIDR" --profiling=false \
+		--flex-volume-plugin-dir="$dir/kcm-volume-plugins"
 	start_proc "$dir" kube-scheduler "$kube/kube-scheduler" \
 		--kubeconfig="$kubeconfig" --leader-elect=false --secure-port=0 --profiling=false
 
@@ -240,6 +242,8 @@ node_main() {
 	[ $# -eq 2 ] || die "usage: $0 up|down|env DIR"
 	local cmd=$1 dir
 	dir=$(abs_dir "$2")
+	# kubectl's discovery and HTTP caches (default ~/.kube/cache) go in DIR.
+	export KUBECACHEDIR=$dir/kube-cache
 	case $cmd in
 	up)
 		local start=$SECONDS

@@ -6,7 +6,7 @@
 # directives of external-provisioner's go.mod (replaces only apply in the main
 # module, and without them its k8s.io dependencies do not resolve as released).
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PROVISIONER_VERSION=$(module_version csi-provisioner github.com/kubernetes-csi/external-provisioner/v6)
 

@@ -4,7 +4,7 @@
 # etcd cannot be `go install`ed (replace directives in its go.mod), so
 # hack/tools/etcd/ is a wrapper module calling etcdmain.Main.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ETCD_VERSION=$(module_version etcd go.etcd.io/etcd/server/v3)
 

@@ -8,7 +8,7 @@
 # tag. All five come from one `go build` so the shared packages compile once.
 # Per-binary scripts (kubectl.sh, kubelet.sh, ...) print one binary's path.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KUBE_VERSION=$(module_version kube k8s.io/kubernetes)
 KUBE_BINARIES=(kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet)

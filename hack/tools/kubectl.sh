@@ -2,5 +2,5 @@
 # Prints the path of kubectl, building it (with the other Kubernetes
 # binaries, see kube.sh) on first use.
 set -euo pipefail
-dir=$("$(dirname "$0")/kube.sh")
+dir=$("$(dirname "${BASH_SOURCE[0]}")/kube.sh")
 echo "$dir/kubectl"
