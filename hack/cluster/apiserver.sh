@@ -48,7 +48,7 @@ apiserver_up() {
 		--initial-advertise-peer-urls="http://127.0.0.1:$etcd_peer_port" \
 		--initial-cluster="default=http://127.0.0.1:$etcd_peer_port" \
 		--unsafe-no-fsync --log-level=warn
-	wait_for "etcd /health" 30 curl -sf "http://127.0.0.1:$etcd_port/health" || { require_running "$dir" etcd; return 1; }
+	wait_proc "$dir" etcd "etcd /health" 30 curl -sf "http://127.0.0.1:$etcd_port/health"
 
 	# --endpoint-reconciler-type=none: the default reconciler refuses a
 	# loopback advertise address. The kubelet CA lets the apiserver verify the
@@ -67,8 +67,8 @@ apiserver_up() {
 	local url="https://127.0.0.1:$api_port"
 	write_kubeconfig "$dir" "$url" "$token"
 
-	wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" \
-		-H "Authorization: Bearer $token" "$url/readyz" || { require_running "$dir" etcd kube-apiserver; return 1; }
+	wait_proc "$dir" kube-apiserver "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" \
+		-H "Authorization: Bearer $token" "$url/readyz"
 
 	env_set "$dir" CSI_BLKIO_TEST_CLUSTER_DIR "$dir"
 	env_set "$dir" CSI_BLKIO_TEST_KUBECONFIG "$dir/kubeconfig"
@@ -175,7 +175,8 @@ main() {
 	up)
 		local start=$SECONDS
 		# A failed or interrupted start must not leave half a cluster behind.
-		trap 'rc=$?; [ $rc -eq 0 ] || { log "apiserver up failed: tearing down"; apiserver_down "$dir"; }' EXIT
+		# (DIR is expanded now: the trap runs after this function's locals are gone.)
+		trap "rc=\$?; [ \$rc -eq 0 ] || { log 'apiserver up failed: tearing down'; apiserver_down '$dir'; }" EXIT
 		apiserver_up "$dir"
 		trap - EXIT
 		log "apiserver up in $((SECONDS - start)) s: $(env_get "$dir" CSI_BLKIO_TEST_APISERVER), KUBECONFIG=$dir/kubeconfig"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by hack/cluster/*.sh. Source it; do not run it.
 #
 # A cluster directory DIR holds everything one cluster needs and makes:
@@ -122,6 +123,18 @@ wait_for() {
 	local deadline=$((SECONDS + timeout))
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -lt $deadline ] || { log "timed out after ${timeout}s waiting for $desc"; return 1; }
+		sleep 0.2
+	done
+}
+
+# wait_proc DIR NAME DESC TIMEOUT CMD...: wait_for, but fails at once (with
+# the end of NAME's log) when the process recorded as NAME has exited.
+wait_proc() {
+	local dir=$1 name=$2 desc=$3 timeout=$4; shift 4
+	local deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		require_running "$dir" "$name" || return 1
+		[ $SECONDS -lt $deadline ] || { log "timed out after ${timeout}s waiting for $desc (log: $dir/logs/$name.log)"; return 1; }
 		sleep 0.2
 	done
 }

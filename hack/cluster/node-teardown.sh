@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Teardown of a node started by node.sh. Source it (node.sh does).
 #
 # Order matters: pods are deleted while kubelet, containerd and any CSI plugin

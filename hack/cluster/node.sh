@@ -208,7 +208,7 @@ node_up() {
 	write_containerd_config "$dir" "$pause"
 	local sock=$dir/containerd/containerd.sock
 	start_proc "$dir" containerd containerd --config "$dir/containerd/config.toml"
-	wait_for "containerd" 30 ctr --address "$sock" version || { require_running "$dir" containerd; return 1; }
+	wait_proc "$dir" containerd "containerd" 30 ctr --address "$sock" --connect-timeout 1s version
 	"$REPO_DIR/hack/images/pause.sh" --import "$sock" >/dev/null
 	"$REPO_DIR/hack/images/busybox.sh" --import "$sock" >/dev/null
 
@@ -222,14 +222,14 @@ node_up() {
 		--kubeconfig="$kubeconfig" --root-dir="$dir/kubelet" --cert-dir="$dir/kubelet/pki" \
 		--hostname-override="$NODE_NAME" -v=2
 
-	wait_for "node $NODE_NAME registered" 60 "$kubectl" --kubeconfig "$kubeconfig" get node "$NODE_NAME" ||
-		{ require_running "$dir" kubelet containerd; return 1; }
-	wait_for "node $NODE_NAME Ready" 60 "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready \
-		--timeout=5s node "$NODE_NAME" || { require_running "$dir" kubelet containerd; return 1; }
+	wait_proc "$dir" kubelet "node $NODE_NAME registered" 60 "$kubectl" --kubeconfig "$kubeconfig" get node "$NODE_NAME"
+	wait_proc "$dir" kubelet "node $NODE_NAME Ready" 60 "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready \
+		--timeout=5s node "$NODE_NAME"
 	# The node lifecycle controller lifts the not-ready taint shortly after
 	# Ready; scheduled pods (PVC binding tests) need it gone.
-	wait_for "node $NODE_NAME untainted" 60 bash -c '[ -z "$("$1" --kubeconfig "$2" get node "$3" -o jsonpath="{.spec.taints}")" ]' \
-		_ "$kubectl" "$kubeconfig" "$NODE_NAME" || { require_running "$dir" kube-controller-manager; return 1; }
+	wait_proc "$dir" kube-controller-manager "node $NODE_NAME untainted" 60 \
+		bash -c '[ -z "$("$1" --kubeconfig "$2" get node "$3" -o jsonpath="{.spec.taints}")" ]' \
+		_ "$kubectl" "$kubeconfig" "$NODE_NAME"
 
 	env_set "$dir" CSI_BLKIO_TEST_NODE_NAME "$NODE_NAME"
 	env_set "$dir" CSI_BLKIO_TEST_CONTAINERD_SOCK "$sock"
@@ -251,7 +251,8 @@ node_main() {
 		lock_node
 		refuse_second_node "$dir"
 		# From here on, a failed or interrupted start tears down what it began.
-		trap 'rc=$?; [ $rc -eq 0 ] || { log "node up failed: tearing down"; node_down "$dir"; }' EXIT
+		# (DIR is expanded now: the trap runs after this function's locals are gone.)
+		trap "rc=\$?; [ \$rc -eq 0 ] || { log 'node up failed: tearing down'; node_down '$dir'; }" EXIT
 		node_up "$dir"
 		trap - EXIT
 		log "node up in $((SECONDS - start)) s: node $NODE_NAME, KUBECONFIG=$dir/kubeconfig"

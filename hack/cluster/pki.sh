@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Certificates for a test cluster, made with openssl. Source it; do not run it.
 #
 # One CA signs everything: the apiserver's and the kubelet's serving

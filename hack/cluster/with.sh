@@ -24,7 +24,20 @@ trap 'exit 130' INT TERM # run the EXIT trap on Ctrl-C and kill too
 
 "$script" up "$dir"
 eval "$("$script" env "$dir")"
+# CMD runs in the background and the shell waits for it: bash runs a trap
+# only between commands, so a foreground CMD would delay the teardown on
+# SIGTERM until CMD ended by itself. The signal is passed on to CMD.
+"$@" &
+child=$!
+trap 'kill -INT $child 2>/dev/null; wait $child; exit 130' INT
+trap 'kill -TERM $child 2>/dev/null; wait $child; exit 143' TERM
 rc=0
-"$@" || rc=$?
-[ $rc -eq 0 ] || log "command failed (exit $rc); cluster logs: $dir/logs (kept with CSI_BLKIO_TEST_KEEP_LOGS=1)"
+wait $child || rc=$?
+if [ $rc -ne 0 ]; then
+	if [ -n "${CSI_BLKIO_TEST_KEEP_LOGS:-}" ]; then
+		log "command failed (exit $rc); the cluster's logs stay in $dir/logs"
+	else
+		log "command failed (exit $rc); set CSI_BLKIO_TEST_KEEP_LOGS=1 to keep the cluster's logs"
+	fi
+fi
 exit $rc

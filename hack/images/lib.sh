@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for hack/images/*.sh: container images without a registry. Source it.
 #
 # An image is written as a docker-archive tar (the `docker save` layout:

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the tool builders in hack/tools/. Source it; do not run it.
 #
 # Every tool is built once into $CACHE/<tool>-<version>/ and reused from there.
