@@ -144,10 +144,11 @@ $(sed 's/^/    /' "$dir/pki/ca.crt")
 # apiserver_down DIR: stops the apiserver, then etcd, and removes DIR.
 apiserver_down() {
 	local dir=$1
+	require_cluster_dir "$dir"
 	try stop_proc "$dir" kube-apiserver 15
 	try stop_proc "$dir" etcd 10
 	# Never rm -rf across a mount still left below DIR.
-	if awk -v d="$dir" '$5 == d || index($5, d "/") == 1 {f = 1} END {exit !f}' /proc/self/mountinfo; then
+	if awk -v d="$dir/" 'index($5, d) == 1 {f = 1} END {exit !f}' /proc/self/mountinfo; then
 		die "mounts remain under $dir; not removing it (see: grep $dir /proc/self/mountinfo)"
 	fi
 	remove_dir "$dir"
@@ -157,6 +158,7 @@ apiserver_down() {
 # CSI_BLKIO_TEST_KEEP_LOGS is set (for a CI artifact after a failure).
 remove_dir() {
 	local dir=$1
+	require_cluster_dir "$dir"
 	if [ -n "${CSI_BLKIO_TEST_KEEP_LOGS:-}" ]; then
 		find "$dir" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
 		log "kept logs in $dir/logs"
@@ -168,7 +170,8 @@ remove_dir() {
 main() {
 	[ $# -eq 2 ] || die "usage: $0 up|down|env DIR"
 	local cmd=$1 dir
-	dir=$(abs_dir "$2")
+	cluster_dir "$cmd" "$2"
+	dir=$DIR_ABS
 	# kubectl's discovery and HTTP caches (default ~/.kube/cache) go in DIR.
 	export KUBECACHEDIR=$dir/kube-cache
 	case $cmd in
@@ -183,7 +186,7 @@ main() {
 		;;
 	env) print_env "$dir" ;;
 	down)
-		[ ! -f "$dir/pids/kubelet.pid" ] || die "$dir is a node: use hack/cluster/node.sh down $dir"
+		[ ! -f "$dir/node" ] || die "$dir is a node: use hack/cluster/node.sh down $dir"
 		apiserver_down "$dir"
 		;;
 	*) die "usage: $0 up|down|env DIR" ;;

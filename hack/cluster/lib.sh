@@ -17,11 +17,56 @@ source "$REPO_DIR/hack/lib.sh"
 log() { echo "[$(date +%T)] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
-# abs_dir DIR: DIR as an absolute path (created if missing). PIDs are matched
-# by the directory in their command line, so it must be written one way only.
-abs_dir() {
-	mkdir -p "$1"
-	(cd "$1" && pwd -P)
+# require_safe_dir DIR: dies unless DIR can be a cluster directory. `down`
+# unmounts, detaches and removes everything below DIR, so an empty, relative,
+# top-level or system path, or a mount point, must never get that far.
+require_safe_dir() {
+	local d=$1
+	case $d in
+	/*/*) ;;
+	*) die "refusing '$d': a cluster DIR is an absolute path at least two levels deep (e.g. from mktemp -d)" ;;
+	esac
+	case $d in
+	/proc/* | /sys/* | /dev/* | /run/* | /etc/* | /usr/* | /boot/* | /var/lib/* | /var/log/*)
+		die "refusing '$d': a cluster DIR must not be inside a system directory" ;;
+	esac
+	if awk -v d="$d" '$5 == d {f = 1} END {exit !f}' /proc/self/mountinfo; then
+		die "refusing '$d': it is a mount point, and a cluster DIR must be a plain directory"
+	fi
+}
+
+# The stamp `up` writes first into an empty DIR. Only a directory holding it
+# is torn down: everything in it was made by this cluster.
+CLUSTER_STAMP=.csiblkio-test-cluster
+
+# require_cluster_dir DIR: require_safe_dir, and DIR carries the stamp.
+require_cluster_dir() {
+	require_safe_dir "$1"
+	[ -f "$1/$CLUSTER_STAMP" ] || die "refusing '$1': it was not made by hack/cluster (no $CLUSTER_STAMP in it)"
+}
+
+# cluster_dir CMD DIR: sets the global DIR_ABS to DIR as a checked absolute
+# path for subcommand CMD (a variable, not stdout: an `exit` in a $(...)
+# subshell would not end the script). `up` needs DIR absent or empty and
+# stamps it; `down` of a missing DIR has nothing to do and exits 0.
+cluster_dir() {
+	local cmd=$1 d=$2
+	[ -n "$d" ] || die "DIR is empty"
+	if [ ! -d "$d" ]; then
+		case $cmd in
+		up) mkdir -p "$d" ;;
+		down) log "$d does not exist: nothing to tear down"; exit 0 ;;
+		*) die "$d: no such directory (is a cluster up there?)" ;;
+		esac
+	fi
+	DIR_ABS=$(cd "$d" && pwd -P)
+	if [ "$cmd" = up ]; then
+		require_safe_dir "$DIR_ABS"
+		[ -z "$(ls -A "$DIR_ABS")" ] || die "$DIR_ABS is not empty: give up a new or empty directory (e.g. mktemp -d)"
+		touch "$DIR_ABS/$CLUSTER_STAMP"
+	else
+		require_cluster_dir "$DIR_ABS"
+	fi
 }
 
 # --- ports -------------------------------------------------------------------

@@ -18,6 +18,7 @@ HOST_DIRS=(/var/log/containers /var/log/pods /run/containerd/s /run/containerd/f
 # node_down DIR: tears the node in DIR down and removes DIR.
 node_down() {
 	local dir=$1
+	require_cluster_dir "$dir"
 	local kubectl sock=$dir/containerd/containerd.sock
 	kubectl=$(env_get "$dir" CSI_BLKIO_TEST_KUBECTL)
 
@@ -105,24 +106,25 @@ kill_leftover_processes() {
 }
 
 # new_pod_cgroups DIR: the kubepods cgroup directories (every hierarchy) that
-# did not exist at `up`, deepest first.
+# did not exist at `up`, deepest first. None when `up` recorded nothing.
 new_pod_cgroups() {
 	local dir=$1 cg
 	local -a roots=(/sys/fs/cgroup/*/kubepods)
-	[ -e "${roots[0]}" ] || return 0
+	[ -f "$dir/host-cgroups-before" ] && [ -e "${roots[0]}" ] || return 0
 	find "${roots[@]}" -depth -type d 2>/dev/null | while read -r cg; do
 		grep -qxF "$cg" "$dir/host-cgroups-before" 2>/dev/null || echo "$cg"
 	done
 }
 
-# unmount_under DIR: unmounts everything mounted at or below DIR, deepest
+# unmount_under DIR: unmounts everything mounted below DIR, deepest
 # first (kubelet's root-dir self bind mount, pod volumes, container rootfs,
 # sandbox shm, network namespaces). Repeats: one path can hold stacked mounts.
 unmount_under() {
 	local dir=$1 mp
+	require_cluster_dir "$dir"
 	for _ in 1 2 3 4 5; do
 		local mps
-		mps=$(awk -v d="$dir" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r -u)
+		mps=$(awk -v d="$dir/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r -u)
 		[ -n "$mps" ] || return 0
 		for mp in $mps; do
 			umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
@@ -135,6 +137,7 @@ unmount_under() {
 # DIR (volumes of a CSI plugin whose state dir is inside DIR).
 detach_loops_under() {
 	local dir=$1 dev file
+	require_cluster_dir "$dir"
 	losetup -n -l -O NAME,BACK-FILE 2>/dev/null | while read -r dev file; do
 		case $file in "$dir"/*) losetup -d "$dev" || true ;; esac
 	done
@@ -154,9 +157,10 @@ remove_cgroups() {
 	done
 }
 
-# created_by_node DIR PATH: true when PATH did not exist at `up`.
+# created_by_node DIR PATH: true when PATH did not exist at `up` (false when
+# `up` recorded nothing: then nothing is known to be ours).
 created_by_node() {
-	! grep -qxF "$2" "$1/host-paths-before" 2>/dev/null
+	[ -f "$1/host-paths-before" ] && ! grep -qxF "$2" "$1/host-paths-before"
 }
 
 # remove_host_files DIR SOCK ID...: what kubelet, containerd and CNI write
@@ -167,11 +171,14 @@ created_by_node() {
 remove_host_files() {
 	local dir=$1 sock=$2; shift 2
 	local f id
+	require_cluster_dir "$dir"
 	for f in /var/log/containers/*; do
 		[ -L "$f" ] || continue
 		case $(readlink "$f") in "$dir"/*) rm -f "$f" ;; esac
 	done
 	for id in "$@"; do
+		# Container IDs are 64 hex digits; anything else must not reach rm.
+		case $id in "" | *[!0-9a-f]*) continue ;; esac
 		rm -f "/run/containerd/s/$(printf '%s' "$sock/k8s.io/$id" | sha256sum | cut -d' ' -f1)"
 		rm -rf "/run/containerd/runc/k8s.io/$id"
 		rm -f /var/lib/cni/results/*-"$id"-*

@@ -181,6 +181,8 @@ YAML
 node_up() {
 	local dir=$1
 	echo "$dir" >"$NODE_MARKER"
+	record_host_state "$dir" # first: a failed `up` runs `down`, which reads it
+	touch "$dir/node"        # tells apiserver.sh down that this DIR is a node
 	apt_install containerd runc busybox-static containernetworking-plugins openssl curl iproute2 >&2
 	if ip route show to match "${POD_CIDR%/*}" | grep -qv "^default"; then
 		die "pod subnet $POD_CIDR overlaps a route of this host; set CSI_BLKIO_TEST_POD_CIDR"
@@ -189,11 +191,9 @@ node_up() {
 	kube=$("$REPO_DIR/hack/tools/kube.sh")
 	pause=$("$REPO_DIR/hack/images/pause.sh")
 	busybox=$("$REPO_DIR/hack/images/busybox.sh")
-	record_host_state "$dir"
 
 	apiserver_up "$dir"
 	local kubeconfig=$dir/kubeconfig kubectl=$kube/kubectl
-	touch "$dir/node" # tells apiserver.sh down that this DIR is a node
 
 	# Serving ports 0: neither needs to be reached, and fixed ports would collide.
 	start_proc "$dir" kube-controller-manager "$kube/kube-controller-manager" \
@@ -241,7 +241,8 @@ node_up() {
 node_main() {
 	[ $# -eq 2 ] || die "usage: $0 up|down|env DIR"
 	local cmd=$1 dir
-	dir=$(abs_dir "$2")
+	cluster_dir "$cmd" "$2"
+	dir=$DIR_ABS
 	# kubectl's discovery and HTTP caches (default ~/.kube/cache) go in DIR.
 	export KUBECACHEDIR=$dir/kube-cache
 	case $cmd in

@@ -79,6 +79,9 @@ host_paths() {
 	true
 }
 paths_before=$(host_paths)
+# The system's own mounts (others' test mounts come and go under /tmp).
+system_mounts() { awk '$5 == "/" || $5 ~ "^/(proc|sys|dev|run|mnt)(/|$)" {print $5}' /proc/self/mountinfo | sort; }
+mounts_before=$(system_mounts)
 # Pod veths and the bridge are the links a node makes (others' links may come and go).
 node_links() { ip -o link show | awk -F': ' '$2 ~ /^(veth|csiblkio)/ {print $2}' | sort; }
 links_before=$(node_links)
@@ -93,7 +96,7 @@ k=("$CSI_BLKIO_TEST_KUBECTL" --kubeconfig "$CSI_BLKIO_TEST_KUBECONFIG")
 # A second node must be refused while this one runs.
 other=$(mktemp -d /tmp/csiblkio-test-smoke.XXXXXX)
 check "a second node is refused" output_has "already runs" "$CLUSTER_DIR/node.sh" up "$other"
-rmdir "$other"
+rm -rf "$other" # up stamped it before refusing
 
 # A Guaranteed pod that keeps running (its cgroup is kubepods/pod<UID>) ...
 "${k[@]}" apply -f - >/dev/null <<YAML
@@ -153,6 +156,7 @@ check "no shim socket was left in /run/containerd/s" test "$s_before" = "$(ls /r
 check "no /var/log/containers link into $dir" no_link_into "$dir"
 check "no loop device backed by a file under $dir" no_loop_under "$dir"
 check "the same host paths exist as before ($(echo $paths_before))" test "$paths_before" = "$(host_paths)"
+check "the system mounts (/, /proc, /sys, cgroups, /dev, /run, /mnt) are unchanged" test "$mounts_before" = "$(system_mounts)"
 check "the one-node marker is gone" test ! -e /run/csiblkio-test-node
 check "no shim or kubelet process remains" no_live_shim_or_kubelet "$dir"
 
