@@ -145,8 +145,8 @@ $(sed 's/^/    /' "$dir/pki/ca.crt")
 apiserver_down() {
 	local dir=$1
 	require_cluster_dir "$dir"
-	try stop_proc "$dir" kube-apiserver 15
-	try stop_proc "$dir" etcd 10
+	try stop_proc "$dir" kube-apiserver 5 # its data is thrown away: no long graceful drain
+	try stop_proc "$dir" etcd 5
 	# Never rm -rf across a mount still left below DIR.
 	if awk -v d="$dir/" 'index($5, d) == 1 {f = 1} END {exit !f}' /proc/self/mountinfo; then
 		die "mounts remain under $dir; not removing it (see: grep $dir /proc/self/mountinfo)"
@@ -167,33 +167,13 @@ remove_dir() {
 	fi
 }
 
-main() {
-	[ $# -eq 2 ] || die "usage: $0 up|down|env DIR"
-	local cmd=$1 dir
-	cluster_dir "$cmd" "$2"
-	dir=$DIR_ABS
-	# kubectl's discovery and HTTP caches (default ~/.kube/cache) go in DIR.
-	export KUBECACHEDIR=$dir/kube-cache
-	case $cmd in
-	up)
-		local start=$SECONDS
-		# A failed or interrupted start must not leave half a cluster behind.
-		# (DIR is expanded now: the trap runs after this function's locals are gone.)
-		trap "rc=\$?; [ \$rc -eq 0 ] || { log 'apiserver up failed: tearing down'; apiserver_down '$dir'; }" EXIT
-		apiserver_up "$dir"
-		trap - EXIT
-		log "apiserver up in $((SECONDS - start)) s: $(env_get "$dir" CSI_BLKIO_TEST_APISERVER), KUBECONFIG=$dir/kubeconfig"
-		;;
-	env) print_env "$dir" ;;
-	down)
-		[ ! -f "$dir/node" ] || die "$dir is a node: use hack/cluster/node.sh down $dir"
-		apiserver_down "$dir"
-		;;
-	*) die "usage: $0 up|down|env DIR" ;;
-	esac
+# apiserver_down_cmd DIR: `apiserver.sh down`, which must not half-stop a node.
+apiserver_down_cmd() {
+	[ ! -f "$1/node" ] || die "$1 is a node: use hack/cluster/node.sh down $1"
+	apiserver_down "$1"
 }
 
-# node.sh sources this file for its functions; run main only when executed.
+# node.sh sources this file for its functions; run only when executed.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	main "$@"
+	cluster_main apiserver true apiserver_up apiserver_down_cmd "$@"
 fi

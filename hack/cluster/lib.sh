@@ -69,6 +69,37 @@ cluster_dir() {
 	fi
 }
 
+# cluster_main NAME PREFLIGHT UP DOWN CMD DIR: the up|env|down command of
+# apiserver.sh and node.sh. PREFLIGHT DIR runs before `up` starts anything
+# (a refusal there tears nothing down); a failed or interrupted UP DIR runs
+# DOWN DIR, so a failed start leaves no half cluster behind.
+cluster_main() {
+	local name=$1 preflight=$2 up=$3 down=$4
+	shift 4
+	[ $# -eq 2 ] || die "usage: $0 up|down|env DIR"
+	local cmd=$1 dir start=$SECONDS
+	cluster_dir "$cmd" "$2"
+	dir=$DIR_ABS
+	# kubectl's discovery and HTTP caches (default ~/.kube/cache) go in DIR.
+	export KUBECACHEDIR=$dir/kube-cache
+	case $cmd in
+	up)
+		"$preflight" "$dir"
+		# (DIR is expanded now: the trap runs after this function's locals are gone.)
+		trap "rc=\$?; [ \$rc -eq 0 ] || { log '$name up failed: tearing down'; $down '$dir'; }" EXIT
+		"$up" "$dir"
+		trap - EXIT
+		log "$name up in $((SECONDS - start)) s: KUBECONFIG=$dir/kubeconfig"
+		;;
+	env) print_env "$dir" ;;
+	down)
+		"$down" "$dir"
+		log "$name down in $((SECONDS - start)) s"
+		;;
+	*) die "usage: $0 up|down|env DIR" ;;
+	esac
+}
+
 # --- ports -------------------------------------------------------------------
 
 _taken_ports=" "

@@ -238,38 +238,21 @@ node_up() {
 	env_set "$dir" CSI_BLKIO_TEST_PAUSE_IMAGE "$pause"
 }
 
-node_main() {
-	[ $# -eq 2 ] || die "usage: $0 up|down|env DIR"
-	local cmd=$1 dir
-	cluster_dir "$cmd" "$2"
-	dir=$DIR_ABS
-	# kubectl's discovery and HTTP caches (default ~/.kube/cache) go in DIR.
-	export KUBECACHEDIR=$dir/kube-cache
-	case $cmd in
-	up)
-		local start=$SECONDS
-		[ "$(id -u)" -eq 0 ] || die "a node needs root (mounts, cgroups, containers)"
-		lock_node
-		refuse_second_node "$dir"
-		# From here on, a failed or interrupted start tears down what it began.
-		# (DIR is expanded now: the trap runs after this function's locals are gone.)
-		trap "rc=\$?; [ \$rc -eq 0 ] || { log 'node up failed: tearing down'; node_down '$dir'; }" EXIT
-		node_up "$dir"
-		trap - EXIT
-		log "node up in $((SECONDS - start)) s: node $NODE_NAME, KUBECONFIG=$dir/kubeconfig"
-		;;
-	env) print_env "$dir" ;;
-	down)
-		local start=$SECONDS
-		[ "$(id -u)" -eq 0 ] || die "node down needs root"
-		lock_node
-		node_down "$dir"
-		log "node down in $((SECONDS - start)) s"
-		;;
-	*) die "usage: $0 up|down|env DIR" ;;
-	esac
+# node_preflight DIR: root, the machine-wide lock, and no other node.
+node_preflight() {
+	[ "$(id -u)" -eq 0 ] || die "a node needs root (mounts, cgroups, containers)"
+	lock_node
+	refuse_second_node "$1"
+}
+
+# node_down_cmd DIR: `node.sh down` (and the teardown of a failed `up`,
+# which already holds the lock).
+node_down_cmd() {
+	[ "$(id -u)" -eq 0 ] || die "node down needs root"
+	[ -n "${node_lock_fd:-}" ] || lock_node
+	node_down "$1"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	node_main "$@"
+	cluster_main node node_preflight node_up node_down_cmd "$@"
 fi
