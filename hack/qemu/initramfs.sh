@@ -103,3 +103,17 @@ qemu_run_initramfs() {
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | busybox cpio -o -H newc 2>/dev/null) >"$out"
 	rm -rf "$root"
 }
+
+# qemu_join_initramfs PART... writes the parts as one initrd on stdout. The
+# kernel looks for a cpio header only at offsets that are a multiple of 4 and
+# skips zero bytes between archives, so each part is padded to 4 bytes: a gzip
+# stream of odd length followed by a raw cpio is otherwise read as a second
+# compressed stream ("invalid magic at start of compressed archive").
+qemu_join_initramfs() {
+	local part size
+	for part in "$@"; do
+		cat "$part"
+		size=$(stat -c %s "$part")
+		head -c $(((4 - size % 4) % 4)) /dev/zero
+	done
+}
