@@ -31,7 +31,8 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 
 	job := writeJob{Path: loop.Path, Bytes: total, Block: 1 << 20, Direct: true}
 	unthrottled := runWriter(t, container(t, free), job)
-	throttled := runWriter(t, container(t, limited), job)
+	ctr := container(t, limited)
+	throttled := runWriter(t, ctr, job)
 	t.Logf("direct IO, %d MiB from a container leaf: unthrottled %.1f MiB/s (%.2f s), "+
 		"pod limited to %d MiB/s %.2f MiB/s (%.2f s)", total>>20,
 		unthrottled.MiBPerSecond(), unthrottled.Seconds, limit>>20, throttled.MiBPerSecond(), throttled.Seconds)
@@ -56,6 +57,13 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 	if podStat["wbytes"] < total || podStat["wios"] == 0 {
 		t.Errorf("the limited pod's io.stat counts %v for %s, want wbytes >= %d from its container",
 			podStat, loop.Device, total)
+	}
+	// The container's IO stays counted in the pod after the container's
+	// cgroup is gone: the stats worker may sample a pod whose containers
+	// have exited, and its totals must not go backwards.
+	rmCgroup(t, ctr)
+	if after := ioStat(t, limited, loop.Device); after["wbytes"] < podStat["wbytes"] {
+		t.Errorf("after the container's cgroup was removed the pod's io.stat counts %v, before %v", after, podStat)
 	}
 	// Each pod counts its own IO, not its sibling's.
 	if freeStat := ioStat(t, free, loop.Device); freeStat["wbytes"] < total || freeStat["wbytes"] >= 2*total {
