@@ -13,6 +13,10 @@
 # by crc32c_generic.
 QEMU_MODULES=(loop crc16 mbcache crc32c_generic jbd2 ext4 libcrc32c xfs)
 
+# Bump when what qemu_kernel puts into the cache changes, so that caches made
+# by an older recipe are rebuilt.
+QEMU_KERNEL_RECIPE=2
+
 # kernel_package prints "NAME VERSION" of the kernel to use: the package that
 # Debian's linux-image-amd64 meta package points at (or $CSI_BLKIO_QEMU_KERNEL,
 # e.g. linux-image-6.1.0-56-amd64).
@@ -32,8 +36,22 @@ kernel_package() {
 	echo "$name $version"
 }
 
-# qemu_kernel prints the cache directory holding vmlinuz, modules/*.ko and
-# modules/order for the current kernel package, downloading it if needed.
+# extract_vmlinux BZIMAGE OUT unpacks the kernel ELF from a bzImage. Under
+# emulation the kernel's own xz decompressor takes seconds of every boot;
+# qemu boots an ELF with a PVH entry note directly (CONFIG_PVH), so we
+# decompress once on the host and cache the result.
+extract_vmlinux() {
+	local off
+	off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$1" | head -1 | cut -d: -f1)
+	[ -n "$off" ] || return 1
+	# xz stops reading after the stream; tail may then die of SIGPIPE, which
+	# says nothing about the result: only xz's status counts.
+	{ tail -c +$((off + 1)) "$1" || true; } | xz -dc --single-stream >"$2" || return 1
+	[ "$(head -c4 "$2" | tr -d '\177')" = ELF ] || { rm -f "$2"; return 1; }
+}
+
+# qemu_kernel prints the cache directory holding vmlinuz (and vmlinux when the
+# kernel can boot as PVH), modules/*.ko and modules/order for the current kernel package, downloading it if needed.
 qemu_kernel() {
 	local pkg
 	if ! pkg=$(kernel_package); then
@@ -45,7 +63,7 @@ qemu_kernel() {
 		}
 	fi
 	local name=${pkg% *} version=${pkg#* }
-	local dir="$CACHE/qemu/kernel/${name}_${version}"
+	local dir="$CACHE/qemu/kernel/${name}_${version}_r$QEMU_KERNEL_RECIPE"
 	if [ -f "$dir/ok" ]; then
 		echo "$dir"
 		return 0
@@ -67,6 +85,10 @@ qemu_kernel() {
 	dpkg -x "$deb" "$tmp/x"
 	mkdir -p "$tmp/out/modules"
 	cp "$tmp"/x/boot/vmlinuz-* "$tmp/out/vmlinuz"
+	if grep -qx 'CONFIG_PVH=y' "$tmp"/x/boot/config-*; then
+		extract_vmlinux "$tmp/out/vmlinuz" "$tmp/out/vmlinux" ||
+			echo "warning: could not unpack vmlinux; booting the compressed kernel (slower)" >&2
+	fi
 	local m f deps d
 	for m in "${QEMU_MODULES[@]}"; do
 		f=$(find "$tmp"/x/lib/modules -name "$m.ko" | head -1)

@@ -45,7 +45,7 @@ if [ "$(id -u)" -ne 0 ]; then
 		command -v "$c" >/dev/null || { echo "not root and $c is missing: skipping the cgroup v2 tier"; exit 0; }
 	done
 else
-	apt_install qemu-system-x86 "${QEMU_HOST_PACKAGES[@]}"
+	apt_install qemu-system-x86 xz-utils "${QEMU_HOST_PACKAGES[@]}"
 fi
 # One fetch/build at a time per cache: other runs on this machine share it.
 exec 9>"$CACHE/qemu/lock"
@@ -71,6 +71,8 @@ qemu_join_initramfs "$base" "$out/run.cpio" >"$out/initrd"
 echo "test binaries: $(cd "$out/tests" && ls | tr '\n' ' ')($(since "$t1") s, initrd $(du -h "$out/initrd" | cut -f1))"
 
 # --- boot ------------------------------------------------------------------
+kernel=$kernel_dir/vmlinuz
+[ -f "$kernel_dir/vmlinux" ] && kernel=$kernel_dir/vmlinux
 # Each test binary gets a -test.timeout shorter than the VM's, so that a hung
 # test panics with its goroutines' stacks on the console before the VM is killed.
 test_timeout=$((vm_timeout - 30 > vm_timeout / 2 ? vm_timeout - 30 : vm_timeout / 2))
@@ -82,7 +84,7 @@ timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-accel tcg -cpu max -smp 2 -m 1024 \
 	-serial stdio -monitor none \
-	-kernel "$kernel_dir/vmlinuz" -initrd "$out/initrd" -append "$append" \
+	-kernel "$kernel" -initrd "$out/initrd" -append "$append" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
