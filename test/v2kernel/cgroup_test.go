@@ -64,31 +64,66 @@ func writeCgroupFile(t *testing.T, dir, file, value string) {
 	}
 }
 
-// kubeletTree is a kubelet-style hierarchy (cgroupfs driver) below a test's
-// own parent cgroup, the --cgroup-root a kubelet would be given.
+// kubeletLayout is how a kubelet cgroup driver names the cgroups of
+// Burstable pods and their containers.
+type kubeletLayout struct {
+	Name      string
+	Kubepods  string                  // the cgroup above all pods
+	Burstable string                  // the QoS level below it
+	Pod       func(uid string) string // a pod's cgroup below the QoS level
+	Container func(id string) string  // a container's cgroup below the pod's
+}
+
+var (
+	// cgroupfsLayout: kubelet --cgroup-driver=cgroupfs.
+	cgroupfsLayout = kubeletLayout{
+		Name: "cgroupfs", Kubepods: "kubepods", Burstable: "burstable",
+		Pod:       func(uid string) string { return "pod" + uid },
+		Container: func(id string) string { return id },
+	}
+	// systemdLayout: kubelet --cgroup-driver=systemd with containerd; the
+	// UID's dashes become underscores in slice names.
+	systemdLayout = kubeletLayout{
+		Name: "systemd", Kubepods: "kubepods.slice", Burstable: "kubepods-burstable.slice",
+		Pod: func(uid string) string {
+			return "kubepods-burstable-pod" + strings.ReplaceAll(uid, "-", "_") + ".slice"
+		},
+		Container: func(id string) string { return "cri-containerd-" + id + ".scope" },
+	}
+)
+
+// kubeletTree is a kubelet-style hierarchy below a test's own parent
+// cgroup, which plays kubelet's --cgroup-root.
 type kubeletTree struct {
+	Layout    kubeletLayout
 	Root      string // /sys/fs/cgroup/csiblkio-test-<rand>
 	Kubepods  string // Root/kubepods
 	Burstable string // Root/kubepods/burstable
 }
 
-func newKubeletTree(t *testing.T) kubeletTree {
+func newKubeletTree(t *testing.T, layout kubeletLayout) kubeletTree {
 	t.Helper()
 	root := mkCgroup(t, cgroupRoot, testutil.Prefix+"-"+randomHex(t, 4), controllers...)
-	kubepods := mkCgroup(t, root, "kubepods", controllers...)
-	return kubeletTree{Root: root, Kubepods: kubepods, Burstable: mkCgroup(t, kubepods, "burstable", controllers...)}
+	kubepods := mkCgroup(t, root, layout.Kubepods, controllers...)
+	return kubeletTree{
+		Layout: layout, Root: root, Kubepods: kubepods,
+		Burstable: mkCgroup(t, kubepods, layout.Burstable, controllers...),
+	}
 }
 
-// pod creates kubepods/burstable/pod<uid> as kubelet does for a Burstable pod.
+// KubeletRoot is the tree's root as kubelet's --cgroup-root names it.
+func (k kubeletTree) KubeletRoot() string { return strings.TrimPrefix(k.Root, cgroupRoot) }
+
+// pod creates the cgroup of a Burstable pod, as kubelet does.
 func (k kubeletTree) pod(t *testing.T, uid string) string {
 	t.Helper()
-	return mkCgroup(t, k.Burstable, "pod"+uid, controllers...)
+	return mkCgroup(t, k.Burstable, k.Layout.Pod(uid), controllers...)
 }
 
 // container creates a leaf below a pod cgroup, as runc does for a container.
-func container(t *testing.T, pod string) string {
+func (k kubeletTree) container(t *testing.T, pod string) string {
 	t.Helper()
-	return mkCgroup(t, pod, "ctr-"+randomHex(t, 4))
+	return mkCgroup(t, pod, k.Layout.Container(randomHex(t, 8)))
 }
 
 func randomHex(t *testing.T, n int) string {

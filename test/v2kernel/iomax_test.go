@@ -19,7 +19,7 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 		total = 24 << 20 // bytes each writer writes: 3 s at the limit
 	)
 	loop := attachLoop(t, 64<<20)
-	tree := newKubeletTree(t)
+	tree := newKubeletTree(t, cgroupfsLayout)
 	limited := tree.pod(t, newPodUID(t))
 	free := tree.pod(t, newPodUID(t))
 
@@ -30,8 +30,8 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 	}
 
 	job := writeJob{Path: loop.Path, Bytes: total, Block: 1 << 20, Direct: true}
-	unthrottled := runWriter(t, container(t, free), job)
-	ctr := container(t, limited)
+	unthrottled := runWriter(t, tree.container(t, free), job)
+	ctr := tree.container(t, limited)
 	throttled := runWriter(t, ctr, job)
 	t.Logf("direct IO, %d MiB from a container leaf: unthrottled %.1f MiB/s (%.2f s), "+
 		"pod limited to %d MiB/s %.2f MiB/s (%.2f s)", total>>20,
