@@ -29,10 +29,10 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 		t.Fatalf("io.max reads back %q, want %q", got, want)
 	}
 
-	job := writeJob{Path: loop.Path, Bytes: total, Block: 1 << 20, Direct: true}
-	unthrottled := runWriter(t, tree.container(t, free), job)
+	job := ioJob{Path: loop.Path, Bytes: total, Block: 1 << 20, Direct: true}
+	unthrottled := runIO(t, tree.container(t, free), job)
 	ctr := tree.container(t, limited)
-	throttled := runWriter(t, ctr, job)
+	throttled := runIO(t, ctr, job)
 	t.Logf("direct IO, %d MiB from a container leaf: unthrottled %.1f MiB/s (%.2f s), "+
 		"pod limited to %d MiB/s %.2f MiB/s (%.2f s)", total>>20,
 		unthrottled.MiBPerSecond(), unthrottled.Seconds, limit>>20, throttled.MiBPerSecond(), throttled.Seconds)

@@ -16,40 +16,42 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// writerEnv carries a writeJob to a copy of the test binary started as a
-// writer process (see TestMain).
-const writerEnv = "CSI_BLKIO_V2KERNEL_WRITER"
+// ioJobEnv carries an ioJob to a copy of the test binary started as an IO
+// process (see TestMain).
+const ioJobEnv = "CSI_BLKIO_V2KERNEL_IO_JOB"
 
-// writeJob is what a writer process writes.
-type writeJob struct {
+// ioJob is what an IO process does: write (or read) Bytes in Block sized
+// calls from the start of Path.
+type ioJob struct {
 	Path   string `json:"path"`
 	Bytes  int64  `json:"bytes"`
-	Block  int    `json:"block"`  // bytes per write(2)
+	Block  int    `json:"block"`  // bytes per read(2)/write(2)
+	Read   bool   `json:"read"`   // read instead of write
 	Direct bool   `json:"direct"` // O_DIRECT
-	Fsync  bool   `json:"fsync"`  // fsync before the clock stops
-	Create bool   `json:"create"` // create the file (a file on a filesystem, not a device)
+	Fsync  bool   `json:"fsync"`  // writes: fsync before the clock stops
+	Create bool   `json:"create"` // writes: create the file (on a filesystem, not a device)
 }
 
-// writeResult is what a writer process reports on stdout.
-type writeResult struct {
+// ioResult is what an IO process reports on stdout.
+type ioResult struct {
 	Cgroup  string  `json:"cgroup"` // its own cgroup, from /proc/self/cgroup
 	Bytes   int64   `json:"bytes"`
-	Seconds float64 `json:"seconds"` // from the first write to the end of the last (and the fsync)
+	Seconds float64 `json:"seconds"` // from the first call to the end of the last (and the fsync)
 }
 
-func (r writeResult) MiBPerSecond() float64 { return float64(r.Bytes) / (1 << 20) / r.Seconds }
+func (r ioResult) MiBPerSecond() float64 { return float64(r.Bytes) / (1 << 20) / r.Seconds }
 
 func TestMain(m *testing.M) {
-	if job := os.Getenv(writerEnv); job != "" {
-		os.Exit(writerMain(job))
+	if job := os.Getenv(ioJobEnv); job != "" {
+		os.Exit(ioMain(job))
 	}
 	os.Exit(m.Run())
 }
 
-// runWriter runs job in a new process that starts inside the cgroup dir
+// runIO runs job in a new process that starts inside the cgroup dir
 // (clone3 CLONE_INTO_CGROUP), the way a container's process lives in its
 // leaf from its first instruction, and returns its report.
-func runWriter(t *testing.T, cgroupDir string, job writeJob) writeResult {
+func runIO(t *testing.T, cgroupDir string, job ioJob) ioResult {
 	t.Helper()
 	dir, err := os.Open(cgroupDir)
 	if err != nil {
@@ -61,33 +63,32 @@ func runWriter(t *testing.T, cgroupDir string, job writeJob) writeResult {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), writerEnv+"="+string(spec))
+	cmd.Env = append(os.Environ(), ioJobEnv+"="+string(spec))
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("writer in %s: %v: %s", cgroupDir, err, stderr.String())
+		t.Fatalf("IO process in %s: %v: %s", cgroupDir, err, stderr.String())
 	}
-	var res writeResult
+	var res ioResult
 	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("writer report %q: %v", out, err)
+		t.Fatalf("IO process report %q: %v", out, err)
 	}
 	if want := strings.TrimPrefix(cgroupDir, cgroupRoot); res.Cgroup != want {
-		t.Fatalf("the writer ran in cgroup %q, want %q", res.Cgroup, want)
+		t.Fatalf("the IO process ran in cgroup %q, want %q", res.Cgroup, want)
 	}
 	return res
 }
 
-// writerMain is the writer process: it writes the job and prints a
-// writeResult as JSON.
-func writerMain(spec string) int {
-	var job writeJob
+// ioMain is the IO process: it does the job and prints an ioResult as JSON.
+func ioMain(spec string) int {
+	var job ioJob
 	if err := json.Unmarshal([]byte(spec), &job); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	res, err := write(job)
+	res, err := doIO(job)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -98,12 +99,15 @@ func writerMain(spec string) int {
 	return 0
 }
 
-func write(job writeJob) (writeResult, error) {
+func doIO(job ioJob) (ioResult, error) {
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
-		return writeResult{}, err
+		return ioResult{}, err
 	}
 	flags := os.O_WRONLY
+	if job.Read {
+		flags = os.O_RDONLY
+	}
 	if job.Direct {
 		flags |= unix.O_DIRECT
 	}
@@ -112,36 +116,40 @@ func write(job writeJob) (writeResult, error) {
 	}
 	f, err := os.OpenFile(job.Path, flags, 0o600)
 	if err != nil {
-		return writeResult{}, err
+		return ioResult{}, err
 	}
 	defer f.Close()
 	// An anonymous mapping is page aligned, as O_DIRECT requires.
 	buf, err := unix.Mmap(-1, 0, job.Block, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
-		return writeResult{}, err
+		return ioResult{}, err
 	}
 	defer unix.Munmap(buf)
 	for i := range buf {
 		buf[i] = byte(i*7 + 1)
 	}
+	op, verb := f.Write, "write"
+	if job.Read {
+		op, verb = f.Read, "read"
+	}
 	start := time.Now()
-	var written int64
-	for written < job.Bytes {
-		n, err := f.Write(buf[:min(int64(len(buf)), job.Bytes-written)])
-		written += int64(n)
+	var done int64
+	for done < job.Bytes {
+		n, err := op(buf[:min(int64(len(buf)), job.Bytes-done)])
+		done += int64(n)
 		if err != nil {
-			return writeResult{}, fmt.Errorf("write %s at %d: %w", job.Path, written, err)
+			return ioResult{}, fmt.Errorf("%s %s at %d: %w", verb, job.Path, done, err)
 		}
 	}
-	if job.Fsync {
+	if job.Fsync && !job.Read {
 		if err := f.Sync(); err != nil {
-			return writeResult{}, err
+			return ioResult{}, err
 		}
 	}
-	return writeResult{
+	return ioResult{
 		// cgroup v2 has one line: "0::/path".
 		Cgroup:  strings.TrimPrefix(strings.TrimSpace(string(self)), "0::"),
-		Bytes:   written,
+		Bytes:   done,
 		Seconds: time.Since(start).Seconds(),
 	}, nil
 }
