@@ -153,3 +153,13 @@ func doIO(job ioJob) (ioResult, error) {
 		Seconds: time.Since(start).Seconds(),
 	}, nil
 }
+
+// lowerBound is the least time that writing total bytes under a bytes per
+// second limit can take, with room for blk-throttle letting a first 100 ms
+// slice through at once and for the emulated guest's clock: 0.8 of the
+// ideal. Under emulation only lower bounds on time are sound.
+func lowerBound(total, limit uint64) time.Duration {
+	return time.Duration(float64(total) / float64(limit) * float64(time.Second) * 0.8)
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

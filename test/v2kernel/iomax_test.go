@@ -5,7 +5,6 @@ package v2kernel
 import (
 	"fmt"
 	"testing"
-	"time"
 )
 
 // TestIOMaxOnPodHoldsContainerCreatedLater is the kernel fact the v2 backend
@@ -37,19 +36,15 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 		"pod limited to %d MiB/s %.2f MiB/s (%.2f s)", total>>20,
 		unthrottled.MiBPerSecond(), unthrottled.Seconds, limit>>20, throttled.MiBPerSecond(), throttled.Seconds)
 
-	// Under emulation only a lower bound on time is sound. blk-throttle may
-	// let a first 100 ms slice through at once; 0.8 of the ideal time leaves
-	// room for that and for the guest clock.
-	atLimit := time.Duration(float64(total) / limit * float64(time.Second))
-	lowerBound := atLimit * 8 / 10
-	if got := seconds(throttled.Seconds); got < lowerBound {
+	least := lowerBound(total, limit)
+	if got := seconds(throttled.Seconds); got < least {
 		t.Errorf("the limited pod's container wrote %d MiB in %v, want at least %v (limit %d MiB/s)",
-			total>>20, got, lowerBound, limit>>20)
+			total>>20, got, least, limit>>20)
 	}
 	// The bound means something only if the same write is clearly faster
 	// without the limit (a limit that did nothing would then fail it). The
 	// margin is loose because a busy host slows the emulated guest down.
-	if got := seconds(unthrottled.Seconds); got > lowerBound*3/4 {
+	if got := seconds(unthrottled.Seconds); got > least*3/4 {
 		t.Fatalf("unthrottled the write took %v, too slow to tell a %d MiB/s limit apart", got, limit>>20)
 	}
 
@@ -70,5 +65,3 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 		t.Errorf("the unlimited pod's io.stat counts %v, want wbytes in [%d, %d)", freeStat, total, 2*total)
 	}
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
