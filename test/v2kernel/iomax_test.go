@@ -4,6 +4,8 @@ package v2kernel
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -63,5 +65,36 @@ func TestIOMaxOnPodHoldsContainerCreatedLater(t *testing.T) {
 	// Each pod counts its own IO, not its sibling's.
 	if freeStat := ioStat(t, free, loop.Device); freeStat["wbytes"] < total || freeStat["wbytes"] >= 2*total {
 		t.Errorf("the unlimited pod's io.stat counts %v, want wbytes in [%d, %d)", freeStat, total, 2*total)
+	}
+}
+
+// TestIOMaxValueRange pins down which values io.max takes, which the
+// parameter validation must respect: 1 is refused (blk-throttle reads it as
+// "no limit set"), 2 is the smallest limit, and an IOPS value of 2^32-1 or
+// more means unlimited (the kernel keeps IOPS in 32 bits, UINT_MAX = max),
+// while byte rates keep all 64 bits below 2^64-1.
+func TestIOMaxValueRange(t *testing.T) {
+	requireV2Kernel(t)
+	dev := attachLoop(t, 16<<20).Device
+	pod := newKubeletTree(t, cgroupfsLayout).pod(t, newPodUID(t))
+	for _, c := range []struct{ write, readBack string }{
+		{"rbps=2 wbps=18446744073709551614 riops=2 wiops=4294967294", "rbps=2 wbps=18446744073709551614 riops=2 wiops=4294967294"},
+		{"riops=4294967295 wiops=4294967296", "rbps=2 wbps=18446744073709551614 riops=max wiops=max"},
+		{"rbps=max wbps=max riops=max wiops=max", ""},
+	} {
+		writeCgroupFile(t, pod, "io.max", dev.String()+" "+c.write)
+		want := ""
+		if c.readBack != "" {
+			want = dev.String() + " " + c.readBack
+		}
+		if got := cgroupLine(t, pod, "io.max", dev); got != want {
+			t.Errorf("after writing %q io.max reads %q, want %q", c.write, got, want)
+		}
+	}
+	for _, refused := range []string{"rbps=1", "wbps=1", "riops=1", "wiops=1", "wbps=0"} {
+		err := os.WriteFile(filepath.Join(pod, "io.max"), []byte(dev.String()+" "+refused), 0)
+		if err == nil {
+			t.Errorf("io.max accepted %q; io.max now reads %q", refused, cgroupLine(t, pod, "io.max", dev))
+		}
 	}
 }
