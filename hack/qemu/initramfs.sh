@@ -90,16 +90,17 @@ qemu_base_initramfs() {
 	echo "$out"
 }
 
-# qemu_run_initramfs INIT TESTDIR OUT writes the run part: /init and
-# /tests/*.test. It stays uncompressed: under emulation the guest inflates
-# gzip slowly and the binaries are not worth it.
+# qemu_run_initramfs INIT TESTDIR BINDIR OUT writes the run part: /init,
+# /tests/*.test and the project's programs from BINDIR in /usr/local/bin.
+# It stays uncompressed: it changes every run and is small.
 qemu_run_initramfs() {
-	local init=$1 testdir=$2 out=$3 root
+	local init=$1 testdir=$2 bindir=$3 out=$4 root
 	root=$(mktemp -d)
-	mkdir -p "$root/tests"
+	mkdir -p "$root/tests" "$root/usr/local/bin"
 	cp "$init" "$root/init"
 	chmod 0755 "$root/init"
 	cp "$testdir"/*.test "$root/tests/"
+	cp -r "$bindir"/. "$root/usr/local/bin/"
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | busybox cpio -o -H newc 2>/dev/null) >"$out"
 	rm -rf "$root"
 }
