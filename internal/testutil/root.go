@@ -2,6 +2,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"testing"
 )
@@ -19,3 +20,6 @@ func RequireRoot(t testing.TB) {
 		t.Skip("needs root: it attaches loop devices, mounts filesystems and writes cgroups")
 	}
 }
+
+// PodUID returns a distinct pod UID (UUID-shaped, as kubelet's) for i.
+func PodUID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000000", i) }

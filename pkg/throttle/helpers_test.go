@@ -1,0 +1,153 @@
+package throttle
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
+)
+
+var testDev = Device{Major: 7, Minor: 256}
+
+const testUID = "5f1d2c3b-aaaa-4bbb-8ccc-0123456789ab"
+
+// notes records the keys the table notified.
+type notes struct {
+	mu   sync.Mutex
+	keys []Key
+}
+
+func (n *notes) notify(k Key) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.keys = append(n.keys, k)
+}
+
+func (n *notes) count(k Key) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for _, x := range n.keys {
+		if x == k {
+			c++
+		}
+	}
+	return c
+}
+
+// fakeBackend returns a fake tree of cgroup version v and its backend.
+func fakeBackend(t testing.TB, v int) (*testutil.FakeCgroup, Backend) {
+	t.Helper()
+	if v == 1 {
+		f := testutil.NewFakeCgroupV1(t)
+		return f, NewV1(f.Root, f)
+	}
+	f := testutil.NewFakeCgroupV2(t)
+	return f, NewV2(f.Root, f)
+}
+
+type fixture struct {
+	fake  *testutil.FakeCgroup
+	table *Table
+	notes *notes
+}
+
+// newFixture builds a table on a fake tree of the given version, with
+// kubelet's cgroups under a prefixed --cgroup-root as the kernel tests do.
+func newFixture(t testing.TB, version int, opts ...func(*Options)) *fixture {
+	t.Helper()
+	fx := &fixture{notes: &notes{}}
+	var b Backend
+	fx.fake, b = fakeBackend(t, version)
+	o := Options{Backend: b, KubeletCgroupRoot: "kroot", Notify: fx.notes.notify}
+	for _, f := range opts {
+		f(&o)
+	}
+	fx.fake.Mkdir(t, "kroot")
+	if version == 2 {
+		fx.fake.EnableIO(t, "kroot")
+	}
+	fx.fake.Mkdir(t, "kroot/kubepods")
+	if version == 2 {
+		fx.fake.EnableIO(t, "kroot/kubepods")
+	}
+	fx.fake.Mkdir(t, "kroot/kubepods/burstable")
+	if version == 2 {
+		fx.fake.EnableIO(t, "kroot/kubepods/burstable")
+	}
+	tb, err := NewTable(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.Close() })
+	fx.table = tb
+	return fx
+}
+
+// pod creates the burstable pod cgroup of uid and returns its path.
+func (fx *fixture) pod(t testing.TB, uid string) string {
+	t.Helper()
+	p := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+uid)
+	if fx.fake.Version == 2 {
+		fx.fake.EnableIO(t, "kroot/kubepods/burstable/pod"+uid)
+	}
+	return p
+}
+
+func podSpec(uid string, l Limits, scope Scope) (Key, Spec) {
+	return Key{VolumeID: "vol-1", PodUID: uid}, Spec{Device: testDev, Limits: l, Scope: scope, Pod: PodRef{UID: uid, Name: "p", Namespace: "ns"}}
+}
+
+func ensure(t testing.TB, tb *Table, k Key, s Spec) Phase {
+	t.Helper()
+	ph, err := tb.Ensure(context.Background(), k, s)
+	if err != nil {
+		t.Fatalf("Ensure(%s): %v", k, err)
+	}
+	return ph
+}
+
+// file returns the content of the file name in dir.
+func file(t testing.TB, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wantLines fails unless file dir/name holds exactly the lines want, in
+// any order (the kernel lists the newest rule first).
+func wantLines(t testing.TB, dir, name string, want ...string) {
+	t.Helper()
+	content := file(t, dir, name)
+	var got []string
+	if c := strings.TrimSpace(content); c != "" {
+		got = strings.Split(c, "\n")
+	}
+	want = slices.Clone(want)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s/%s = %q, want lines %q", dir, name, content, want)
+	}
+}
+
+// eventually polls cond for up to 5 s.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

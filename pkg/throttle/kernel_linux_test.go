@@ -1,0 +1,275 @@
+package throttle
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
+)
+
+// Kernel tests: root, the real cgroup v1 blkio hierarchy, real loop devices
+// with direct IO, real IO. Kubelet-style cgroups are laid out below a
+// csiblkio-test-<rand> parent used as kubelet's --cgroup-root, and the IO
+// always comes from a container cgroup created after Ensure returned, as
+// runc creates them.
+
+const (
+	mib      = 1 << 20
+	limitBPS = 8 * mib
+	writeMiB = 24
+)
+
+type kernelFixture struct {
+	parent string // relative to the hierarchy
+	loop   *testutil.Loop
+	dev    Device
+	table  *Table
+}
+
+func newKernelFixture(t testing.TB) *kernelFixture {
+	t.Helper()
+	testutil.RequireBlkioV1(t)
+	kf := &kernelFixture{parent: testutil.NewCgroupParentV1(t), loop: testutil.NewLoop(t, 256*mib)}
+	if !kf.loop.DirectIO() {
+		t.Fatalf("%s runs without direct IO", kf.loop.Path)
+	}
+	kf.dev = Device{Major: kf.loop.Major, Minor: kf.loop.Minor}
+	tb, err := NewTable(Options{Backend: NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: kf.parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.Close() })
+	kf.table = tb
+	return kf
+}
+
+func (kf *kernelFixture) podDir(t testing.TB, uid string) string {
+	return testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+uid)
+}
+
+func (kf *kernelFixture) spec(uid string, scope Scope) (Key, Spec) {
+	k, s := podSpec(uid, Limits{WriteBytesPerSecond: limitBPS}, scope)
+	s.Device = kf.dev
+	return k, s
+}
+
+func (kf *kernelFixture) line() string { return fmt.Sprintf("%s %d", kf.dev, limitBPS) }
+
+// hasLine reports whether the v1 knob file of dir holds line.
+func hasLine(t testing.TB, dir string, knob V1Knob, line string) bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, string(knob)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
+
+// timedRun runs cmd and returns its wall time.
+func timedRun(t *testing.T, what string, run func() error) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := run(); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return time.Since(start)
+}
+
+func ddDirect(t *testing.T, cgroup, dev string) func() error {
+	cmd := testutil.CommandInCgroup(t, cgroup, "dd", "if=/dev/zero", "of="+dev, "bs=1M", fmt.Sprint("count=", writeMiB), "oflag=direct", "status=none")
+	return func() error {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+}
+
+func rate(d time.Duration) float64 { return float64(writeMiB*mib) / d.Seconds() }
+
+func TestKernelDeviceOfLoopMinorAbove255(t *testing.T) {
+	l := testutil.NewLoopMinorAtLeast(t, 256, 16*mib)
+	d, err := DeviceOf(l.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Major != 7 || d.Minor < 256 || d.Minor != uint32(l.Index) {
+		t.Fatalf("DeviceOf(%s) = %s; want 7:%d (rdev/256 would give 4103:0 for loop256)", l.Path, d, l.Index)
+	}
+	if _, err := DeviceOf(l.File); err == nil {
+		t.Errorf("DeviceOf(regular file) succeeded")
+	}
+}
+
+// Pod scope on v1: the limit is on the pod cgroup when Ensure returns; a
+// container created afterwards gets it from the watcher and its direct IO
+// is held to the limit; the pod's recursive counters count that IO; Remove
+// lifts everything.
+func TestKernelV1PodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
+	kf := newKernelFixture(t)
+	pod := kf.podDir(t, testUID)
+	k, s := kf.spec(testUID, ScopePod)
+	if ph := ensure(t, kf.table, k, s); ph != PhasePending {
+		t.Fatalf("phase %s, want Pending", ph)
+	}
+	if !hasLine(t, pod, V1WriteBPS, kf.line()) {
+		t.Fatalf("%s has no %q after Ensure", pod, kf.line())
+	}
+	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
+		t.Errorf("pod scope wrote a root-level entry")
+	}
+
+	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
+	eventually(t, "the watcher to place the container's limit", func() bool { return hasLine(t, ctr, V1WriteBPS, kf.line()) })
+
+	d := timedRun(t, "dd in the container", ddDirect(t, ctr, kf.loop.Path))
+	got := rate(d)
+	t.Logf("throttled: %d MiB in %v = %.2f MiB/s (limit 8)", writeMiB, d, got/mib)
+	if got < 0.5*limitBPS || got > 1.25*limitBPS {
+		t.Errorf("achieved %.2f MiB/s, want within 0.5x-1.25x of 8 MiB/s", got/mib)
+	}
+
+	c, _, err := kf.table.ReadCounters(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WriteBytes < writeMiB*mib || c.WriteIOs == 0 {
+		t.Errorf("pod counters %+v; want at least %d MiB written", c, writeMiB)
+	}
+	testutil.RemoveCgroupV1(t, ctr)
+
+	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
+	eventually(t, "the limit on the second container", func() bool { return hasLine(t, ctr2, V1WriteBPS, kf.line()) })
+	if err := kf.table.Remove(k); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{pod, ctr2} {
+		if hasLine(t, dir, V1WriteBPS, kf.line()) {
+			t.Errorf("%s still has the limit after Remove", dir)
+		}
+	}
+	d = timedRun(t, "dd after Remove", ddDirect(t, ctr2, kf.loop.Path))
+	t.Logf("after Remove: %d MiB in %v = %.1f MiB/s", writeMiB, d, rate(d)/mib)
+	if rate(d) < 2*limitBPS {
+		t.Errorf("after Remove the writer ran at %.2f MiB/s; want it unthrottled (> 16 MiB/s)", rate(d)/mib)
+	}
+	ctr3 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr3")
+	time.Sleep(50 * time.Millisecond)
+	if hasLine(t, ctr3, V1WriteBPS, kf.line()) {
+		t.Errorf("a container created after Remove got the limit: the watch is still there")
+	}
+}
+
+// bufferedWriteThenSync writes writeMiB buffered into a file from the
+// container, then syncs from an unlimited sibling cgroup, so that the
+// writeback is done by the kernel's flusher threads (charged to the root
+// cgroup on v1) or the syncer, never by the writer.
+func bufferedWriteThenSync(t *testing.T, ctr, other, mnt string) time.Duration {
+	dd := testutil.CommandInCgroup(t, ctr, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, "f"), "bs=1M", fmt.Sprint("count=", writeMiB), "status=none")
+	sync := testutil.CommandInCgroup(t, other, "sync")
+	d := timedRun(t, "buffered dd + sync", func() error {
+		if out, err := dd.CombinedOutput(); err != nil {
+			return fmt.Errorf("dd: %v: %s", err, out)
+		}
+		return sync.Run()
+	})
+	os.Remove(filepath.Join(mnt, "f"))
+	return d
+}
+
+// Volume scope on v1: the root-level entry holds buffered writeback, which
+// pod scope cannot (measured on this kernel: pod scope lets dd + sync run
+// at disk speed).
+func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
+	kf := newKernelFixture(t)
+	mnt := testutil.MountExt4(t, kf.loop.Path)
+	kf.podDir(t, testUID)
+	other := testutil.MkdirCgroupV1(t, kf.parent+"/other")
+
+	// Control: pod scope, writeback escapes.
+	kp, sp := kf.spec(testUID, ScopePod)
+	ensure(t, kf.table, kp, sp)
+	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
+	eventually(t, "the container's limit", func() bool { return hasLine(t, ctr, V1WriteBPS, kf.line()) })
+	d := bufferedWriteThenSync(t, ctr, other, mnt)
+	t.Logf("pod scope, buffered + sync: %v (%.1f MiB/s)", d, rate(d)/mib)
+	if rate(d) < 1.5*limitBPS {
+		// Not a failure of ours, but the kernel no longer behaves as
+		// DESIGN.md measured, and the docs' advice would be wrong.
+		t.Errorf("pod scope held buffered writeback (%.2f MiB/s): the measured v1 writeback fact changed", rate(d)/mib)
+	}
+	if err := kf.table.Remove(kp); err != nil {
+		t.Fatal(err)
+	}
+
+	kv, sv := kf.spec(testUID, ScopeVolume)
+	ensure(t, kf.table, kv, sv)
+	if !hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
+		t.Fatalf("no root-level %q after Ensure with scope volume", kf.line())
+	}
+	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
+	eventually(t, "the container's limit", func() bool { return hasLine(t, ctr2, V1WriteBPS, kf.line()) })
+	d = bufferedWriteThenSync(t, ctr2, other, mnt)
+	got := rate(d)
+	t.Logf("volume scope, buffered + sync: %v (%.2f MiB/s, limit 8)", d, got/mib)
+	if got < 0.5*limitBPS || got > 1.25*limitBPS {
+		t.Errorf("buffered writeback ran at %.2f MiB/s, want within 0.5x-1.25x of 8 MiB/s", got/mib)
+	}
+
+	// The writer's own fsync is charged to its container: held too.
+	dd := testutil.CommandInCgroup(t, ctr2, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, "g"), "bs=1M", fmt.Sprint("count=", writeMiB), "conv=fsync", "status=none")
+	d = timedRun(t, "dd conv=fsync", dd.Run)
+	t.Logf("volume scope, buffered + fsync: %v (%.2f MiB/s)", d, rate(d)/mib)
+	if got := rate(d); got < 0.5*limitBPS || got > 1.25*limitBPS {
+		t.Errorf("buffered + fsync ran at %.2f MiB/s, want within 0.5x-1.25x of 8 MiB/s", got/mib)
+	}
+	if err := kf.table.Remove(kv); err != nil {
+		t.Fatal(err)
+	}
+	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
+		t.Errorf("the root-level entry is still there after Remove")
+	}
+}
+
+// Degraded on v1: without a pod cgroup the root-level fallback is in the
+// kernel; when the pod cgroup appears, Reconcile moves the limit onto it.
+func TestKernelV1DegradedFallbackAndPromotion(t *testing.T) {
+	kf := newKernelFixture(t)
+	k, s := kf.spec(testUID, ScopePod)
+	if ph := ensure(t, kf.table, k, s); ph != PhaseDegraded {
+		t.Fatalf("phase %s, want Degraded", ph)
+	}
+	if !hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
+		t.Fatalf("no root-level fallback %q", kf.line())
+	}
+	pod := kf.podDir(t, testUID)
+	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
+	if err := kf.table.Reconcile(k); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := kf.table.Get(k)
+	if st.Phase == PhaseDegraded || st.PodCgroup != pod {
+		t.Fatalf("after the pod appeared: phase %s pod %q", st.Phase, st.PodCgroup)
+	}
+	for _, dir := range []string{pod, ctr} {
+		if !hasLine(t, dir, V1WriteBPS, kf.line()) {
+			t.Errorf("%s has no limit after promotion", dir)
+		}
+	}
+	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
+		t.Errorf("the root-level fallback stayed after promotion")
+	}
+	if err := kf.table.Remove(k); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,140 @@
+package throttle
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+)
+
+// target is where a group's entries must be.
+type target struct {
+	dirs     []string // cgroups that get the entry
+	watch    string   // pod cgroup to watch for new children (v1)
+	pod      string
+	statsDir string
+	degraded bool
+	message  string
+}
+
+// plan decides where spec's entries go. Its IO is bounded: at most six
+// stat calls for the pod, two for kubepods, and on v1 one directory read of
+// the pod cgroup. It does not write.
+func (t *Table) plan(spec Spec) (target, error) {
+	b := t.backend
+	if b.Hierarchical() && spec.Scope == ScopeVolume {
+		kp, err := FindKubepods(b, t.kubeletRoot)
+		if err != nil {
+			return target{}, err
+		}
+		return target{dirs: []string{kp}, statsDir: kp, message: "volume budget on " + kp}, nil
+	}
+	pod, perr := FindPodCgroup(b, t.kubeletRoot, spec.Pod.UID)
+	if perr != nil {
+		// The seed's fallback to the root group: the volume-scope entries,
+		// so the volume is not unthrottled while we look for the pod.
+		fb, err := t.fallbackDir()
+		if err != nil {
+			return target{}, fmt.Errorf("%v; and no fallback: %w", perr, err)
+		}
+		return target{dirs: []string{fb}, statsDir: fb, degraded: true,
+			message: fmt.Sprintf("%v; volume-scope fallback entry on %s, retrying placement", perr, fb)}, nil
+	}
+	if b.Hierarchical() {
+		return target{dirs: []string{pod}, pod: pod, statsDir: pod, message: "pod budget on " + pod}, nil
+	}
+	tg := target{dirs: []string{pod}, watch: pod, pod: pod, statsDir: pod,
+		message: "on pod cgroup " + pod + " and each container cgroup below it"}
+	if spec.Scope == ScopeVolume {
+		root := b.Hierarchy()
+		tg.dirs = append(tg.dirs, root)
+		tg.statsDir = root
+		tg.message += ", and the root-level entry for writeback"
+	}
+	return tg, nil
+}
+
+// fallbackDir is where the volume-scope entries of a group without a pod
+// cgroup go: v1 the hierarchy root (which holds writeback), v2 kubepods.
+func (t *Table) fallbackDir() (string, error) {
+	if !t.backend.Hierarchical() {
+		return t.backend.Hierarchy(), nil
+	}
+	return FindKubepods(t.backend, t.kubeletRoot)
+}
+
+// children lists the child cgroups of dir (one directory read).
+func (t *Table) children(dir string) ([]string, error) {
+	ents, err := t.backend.FS().ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// place puts g's entries where spec wants them. New entries go in before
+// old ones are lifted, so a re-placement never leaves a gap. On v1 the pod
+// cgroup is watched before its children are listed, so that a container
+// created in between is seen by one or the other (both is harmless: the
+// write is idempotent). Called with g.mu held.
+func (t *Table) place(g *group, spec Spec) error {
+	tg, err := t.plan(spec)
+	if err != nil {
+		return err
+	}
+	if tg.watch != g.watching {
+		t.unwatchLocked(g)
+		if tg.watch != "" {
+			if err := t.watcher.Watch(tg.watch, g.key); err != nil {
+				return err
+			}
+			g.watching = tg.watch
+		}
+	}
+	want := map[entryID]struct{}{}
+	add := func(dir string) error {
+		id := entryID{dir, spec.Device}
+		want[id] = struct{}{}
+		if err := t.entries.hold(id, g.inc, spec.Limits); err != nil {
+			return err
+		}
+		g.held[id] = struct{}{}
+		return nil
+	}
+	for _, d := range tg.dirs {
+		if err := add(d); err != nil {
+			return err
+		}
+	}
+	if tg.watch != "" {
+		kids, err := t.children(tg.watch)
+		if err != nil {
+			return fmt.Errorf("listing containers of %s: %w", tg.watch, err)
+		}
+		for _, k := range kids {
+			if err := add(k); err != nil && !t.cgroupGone(k, spec.Device, err) {
+				return err
+			}
+		}
+	}
+	var errs []error
+	for id := range g.held {
+		if _, ok := want[id]; ok {
+			continue
+		}
+		if err := t.entries.release(id, g.inc); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(g.held, id)
+	}
+	g.spec, g.placed, g.degraded = spec, true, tg.degraded
+	g.pod, g.statsDir, g.message = tg.pod, tg.statsDir, tg.message
+	g.publish(t.backend.Version())
+	return errors.Join(errs...)
+}

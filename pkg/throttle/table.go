@@ -1,0 +1,233 @@
+package throttle
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrGroupNotFound is returned for a key the table does not hold.
+var ErrGroupNotFound = errors.New("throttle group not found")
+
+// ErrInvalidSpec wraps every refusal of a spec (the driver maps it to
+// InvalidArgument).
+var ErrInvalidSpec = errors.New("invalid throttle spec")
+
+// Options configure a Table.
+type Options struct {
+	// Backend is the cgroup hierarchy to work on (see DetectBackend).
+	Backend Backend
+	// KubeletCgroupRoot is kubelet's --cgroup-root, relative to the
+	// hierarchy ("" = the hierarchy root). Pod cgroups are looked up below it.
+	KubeletCgroupRoot string
+	// Notify is told, without blocking, that a key needs the stats
+	// worker's attention (created, changed, removed, a new container).
+	// It is injected so that this package does not depend on the worker;
+	// wire it before the first Ensure. Nil: nobody is told.
+	Notify func(Key)
+	// NewWatcher builds the watcher of pod cgroups, used on non-hierarchical
+	// backends (v1). Nil: inotify (NewInotifyWatcher).
+	NewWatcher func(WatchHandler) (ChildWatcher, error)
+}
+
+// Table holds the throttle groups of this node. Its methods never wait on
+// the stats worker, the apiserver or another group's IO (invariant 2).
+//
+// Locking, in order: a group's mu serializes the kernel writes of that
+// group (Ensure, Update, Remove, the watcher's child placement, the
+// worker's reconcile), so they never interleave while other groups go on;
+// an entry's lock (see entries) serializes the writes of one shared kernel
+// entry; the table's mu guards the map only and is never held across IO.
+type Table struct {
+	backend     Backend
+	kubeletRoot string
+	notify      func(Key)
+	watcher     ChildWatcher // nil on hierarchical backends
+	entries     *entries
+	lastInc     atomic.Uint64
+
+	mu     sync.RWMutex
+	groups map[Key]*group
+}
+
+// NewTable returns an empty table; Close it to stop its watcher.
+func NewTable(o Options) (*Table, error) {
+	if o.Backend == nil {
+		return nil, errors.New("throttle.NewTable: no Backend")
+	}
+	t := &Table{
+		backend:     o.Backend,
+		kubeletRoot: o.KubeletCgroupRoot,
+		notify:      o.Notify,
+		entries:     newEntries(o.Backend),
+		groups:      map[Key]*group{},
+	}
+	if t.notify == nil {
+		t.notify = func(Key) {}
+	}
+	if !o.Backend.Hierarchical() {
+		nw := o.NewWatcher
+		if nw == nil {
+			nw = NewInotifyWatcher
+		}
+		w, err := nw(watchHandler{t})
+		if err != nil {
+			return nil, err
+		}
+		t.watcher = w
+	}
+	return t, nil
+}
+
+// Close stops the watcher. Kernel entries stay: limits must outlive a
+// plugin restart.
+func (t *Table) Close() error {
+	if t.watcher != nil {
+		return t.watcher.Close()
+	}
+	return nil
+}
+
+// Backend returns the backend the table works on (Probe describes it).
+func (t *Table) Backend() Backend { return t.backend }
+
+// lookup is a map read; no IO.
+func (t *Table) lookup(key Key) *group {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.groups[key]
+}
+
+// getOrCreate returns the key's group, creating an empty one (with a new
+// incarnation) if there is none. A map operation only.
+func (t *Table) getOrCreate(key Key) (*group, bool) {
+	if g := t.lookup(key); g != nil {
+		return g, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if g := t.groups[key]; g != nil {
+		return g, false
+	}
+	g := newGroup(key, t.lastInc.Add(1))
+	t.groups[key] = g
+	return g, true
+}
+
+// forgetGroup deletes g from the map unless the key already names another
+// incarnation.
+func (t *Table) forgetGroup(g *group) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.groups[g.key] == g {
+		delete(t.groups, g.key)
+	}
+}
+
+// Get returns a copy of the group's status.
+func (t *Table) Get(key Key) (GroupStatus, bool) {
+	g := t.lookup(key)
+	if g == nil {
+		return GroupStatus{}, false
+	}
+	return g.status(t.backend), true
+}
+
+// Keys returns the keys of all groups, in no particular order.
+func (t *Table) Keys() []Key {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	keys := make([]Key, 0, len(t.groups))
+	for k := range t.groups {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// Len returns the number of groups.
+func (t *Table) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.groups)
+}
+
+// group is one throttling unit and the kernel entries it owns.
+type group struct {
+	key Key
+	inc uint64
+
+	// mu serializes this group's kernel writes. The fields below it are
+	// guarded by it; readers get the published snapshots instead.
+	mu       sync.Mutex
+	removed  bool
+	placed   bool
+	spec     Spec
+	degraded bool
+	pod      string // pod cgroup, "" if not found
+	statsDir string
+	watching string // pod cgroup watched for children (v1), "" if none
+	held     map[entryID]struct{}
+	message  string
+
+	place atomic.Pointer[placement]   // published under mu, read without it
+	stats atomic.Pointer[Stats]       // installed by the worker
+	conds atomic.Pointer[[]Condition] // set by the worker
+}
+
+// placement is an immutable snapshot of a group's placement.
+type placement struct {
+	spec      Spec
+	placed    bool
+	degraded  bool
+	pod       string
+	statsDir  string
+	cgroups   []string
+	message   string
+	semantics string
+}
+
+func newGroup(key Key, inc uint64) *group {
+	g := &group{key: key, inc: inc, held: map[entryID]struct{}{}}
+	g.place.Store(&placement{spec: Spec{Pod: PodRef{UID: key.PodUID}}, message: "placing"})
+	return g
+}
+
+// publish stores a snapshot of the placement. Called with mu held.
+func (g *group) publish(version int) {
+	p := &placement{
+		spec: g.spec, placed: g.placed, degraded: g.degraded, pod: g.pod, statsDir: g.statsDir,
+		message: g.message, semantics: semantics(version, g.spec.Scope, g.degraded),
+	}
+	for id := range g.held {
+		p.cgroups = append(p.cgroups, id.dir)
+	}
+	slices.Sort(p.cgroups)
+	p.cgroups = slices.Compact(p.cgroups)
+	g.place.Store(p)
+}
+
+func (g *group) status(b Backend) GroupStatus {
+	p := g.place.Load()
+	st := GroupStatus{
+		Key: g.key, Spec: p.spec, Incarnation: g.inc,
+		BackendVersion: b.Version(), Backend: b.Description(), Semantics: p.semantics,
+		PodCgroup: p.pod, StatsCgroup: p.statsDir, Cgroups: slices.Clone(p.cgroups), Placement: p.message,
+		Stats: Stats{Pending: true},
+	}
+	if s := g.stats.Load(); s != nil {
+		st.Stats = *s
+	}
+	if c := g.conds.Load(); c != nil {
+		st.Conditions = slices.Clone(*c)
+	}
+	switch {
+	case p.degraded:
+		st.Phase = PhaseDegraded
+	case st.Stats.Pending || !p.placed:
+		st.Phase = PhasePending
+	default:
+		st.Phase = PhaseActive
+	}
+	return st
+}

@@ -1,0 +1,118 @@
+package throttle
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Files of the v1 blkio controller the backend reads for stats. The
+// _recursive variants sum a cgroup and its live descendants. Measured on
+// this kernel (6.18): when a container cgroup is removed, its counts drop
+// out of the pod's (and the root's) recursive file ~20 ms after rmdir. The
+// table therefore notifies the worker on the container's IN_DELETE so that
+// it samples before the drop, and the worker carries drops over so totals
+// never go down.
+const (
+	v1ServiceBytesRecursive = "blkio.throttle.io_service_bytes_recursive"
+	v1ServicedRecursive     = "blkio.throttle.io_serviced_recursive"
+)
+
+// V1 is the cgroup v1 blkio backend.
+type V1 struct {
+	root string
+	fs   FS
+}
+
+var _ Backend = (*V1)(nil)
+
+// NewV1 returns a backend for the v1 blkio hierarchy mounted at root
+// (normally /sys/fs/cgroup/blkio).
+func NewV1(root string, fsys FS) *V1 {
+	if fsys == nil {
+		fsys = OSFS{}
+	}
+	return &V1{root: filepath.Clean(root), fs: fsys}
+}
+
+func (b *V1) Version() int       { return 1 }
+func (b *V1) Hierarchy() string  { return b.root }
+func (b *V1) Hierarchical() bool { return false }
+func (b *V1) FS() FS             { return b.fs }
+func (b *V1) Description() string {
+	return "cgroup v1 blkio at " + b.root +
+		" (blk-throttle is not hierarchical: pod limits go on every container cgroup; buffered writeback is only held by scope volume's root-level entry)"
+}
+
+// WriteLimits writes all four knobs, unlimited ones as "MAJ:MIN 0", so that
+// a knob left over from an earlier run or an earlier spec is cleared too.
+// The limits that are set go first: on a new container cgroup they are what
+// closes the unthrottled window, the clears only tidy up.
+func (b *V1) WriteLimits(dir string, dev Device, l Limits) error {
+	es := V1Entries(dev, l)
+	order := make([]int, 0, len(es))
+	for i, e := range es {
+		if e.Value != 0 {
+			order = append(order, i)
+		}
+	}
+	for i, e := range es {
+		if e.Value == 0 {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		e := es[i]
+		name := filepath.Join(dir, string(V1Knobs[i]))
+		if err := b.fs.WriteFile(name, []byte(e.String())); err != nil {
+			if errors.Is(err, unix.ENODEV) {
+				return fmt.Errorf("write %q to %s: device %s is not a block device the kernel knows (detached?): %w", e, name, dev, err)
+			}
+			return fmt.Errorf("write %q to %s: %w", e, name, err)
+		}
+	}
+	return nil
+}
+
+func (b *V1) ReadLimits(dir string, dev Device) (Limits, error) {
+	var vals [4]uint64
+	for i, k := range V1Knobs {
+		name := filepath.Join(dir, string(k))
+		data, err := b.fs.ReadFile(name)
+		if err != nil {
+			return Limits{}, err
+		}
+		m, err := ParseV1Limits(data)
+		if err != nil {
+			return Limits{}, fmt.Errorf("parse %s: %w", name, err)
+		}
+		vals[i] = m[dev]
+	}
+	return Limits{ReadBytesPerSecond: vals[0], WriteBytesPerSecond: vals[1], ReadIOPS: vals[2], WriteIOPS: vals[3]}, nil
+}
+
+func (b *V1) ReadCounters(dir string, dev Device) (Counters, error) {
+	bytes, err := b.readStat(filepath.Join(dir, v1ServiceBytesRecursive), dev)
+	if err != nil {
+		return Counters{}, err
+	}
+	ios, err := b.readStat(filepath.Join(dir, v1ServicedRecursive), dev)
+	if err != nil {
+		return Counters{}, err
+	}
+	return Counters{ReadBytes: bytes.Read, WriteBytes: bytes.Write, ReadIOs: ios.Read, WriteIOs: ios.Write}, nil
+}
+
+func (b *V1) readStat(name string, dev Device) (V1Stat, error) {
+	data, err := b.fs.ReadFile(name)
+	if err != nil {
+		return V1Stat{}, err
+	}
+	m, err := ParseV1Stat(data)
+	if err != nil {
+		return V1Stat{}, fmt.Errorf("parse %s: %w", name, err)
+	}
+	return m[dev], nil
+}

@@ -1,0 +1,38 @@
+package throttle
+
+import (
+	"strings"
+	"testing"
+)
+
+// Two groups of one pod (two volumes) share one inotify watch: removing
+// one group must not stop the other's containers from getting its limit.
+func TestWatchSharedByGroupsOfOnePod(t *testing.T) {
+	fx := newFixture(t, 1)
+	fx.pod(t, testUID)
+	k1, s1 := podSpec(testUID, limit8M, ScopePod)
+	k2, s2 := podSpec(testUID, Limits{ReadIOPS: 10}, ScopePod)
+	k2.VolumeID = "vol-2"
+	s2.Device = Device{Major: 7, Minor: 257}
+	ensure(t, fx.table, k1, s1)
+	ensure(t, fx.table, k2, s2)
+	if err := fx.table.Remove(k1); err != nil {
+		t.Fatal(err)
+	}
+	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	eventually(t, "the remaining group's limit on the new container", func() bool {
+		return strings.TrimSpace(file(t, ctr, string(V1ReadIOPS))) == "7:257 10"
+	})
+	wantLines(t, ctr, string(V1WriteBPS)) // not the removed group's
+}
+
+// A lost-events overflow has every watched group rescanned by the worker.
+func TestOverflowNotifiesEveryWatchedGroup(t *testing.T) {
+	fx := newFixture(t, 1)
+	k, _ := podSpec(testUID, limit8M, ScopePod)
+	other := Key{VolumeID: "v2"}
+	watchHandler{fx.table}.Overflow([]Key{k, other})
+	if fx.notes.count(k) != 1 || fx.notes.count(other) != 1 {
+		t.Fatalf("notified %v", fx.notes.keys)
+	}
+}
