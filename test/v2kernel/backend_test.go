@@ -1,0 +1,122 @@
+//go:build v2kernel && linux
+
+package v2kernel
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+)
+
+// TestDetectBackendPicksV2OnPureV2Mount: the VM mounts cgroup2 alone at
+// /sys/fs/cgroup (no blkio, no unified), as systemd does on current
+// distributions; detection must choose v2 there and say so.
+func TestDetectBackendPicksV2OnPureV2Mount(t *testing.T) {
+	requireV2Kernel(t)
+	b, err := throttle.DetectBackend(cgroupRoot, nil)
+	if err != nil {
+		t.Fatalf("DetectBackend(%s): %v", cgroupRoot, err)
+	}
+	if b.Version() != 2 || b.Hierarchy() != cgroupRoot || !b.Hierarchical() {
+		t.Errorf("DetectBackend chose version %d at %s (hierarchical %v), want v2 at %s, hierarchical",
+			b.Version(), b.Hierarchy(), b.Hierarchical(), cgroupRoot)
+	}
+	if d := b.Description(); !strings.Contains(d, "v2") {
+		t.Errorf("the backend describes itself as %q, want it to name cgroup v2", d)
+	}
+}
+
+// TestV2BackendWritesIOMaxLinesTheKernelPrintsBack writes limits through the
+// backend and compares the kernel's own io.max line with the entry's
+// String(): the formatting is exactly the kernel's syntax, knobs that become
+// unlimited are reset, other devices' lines are left alone, and Limits{}
+// removes the device's line.
+func TestV2BackendWritesIOMaxLinesTheKernelPrintsBack(t *testing.T) {
+	requireV2Kernel(t)
+	b, err := throttle.DetectBackend(cgroupRoot, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, other := attachLoop(t, 16<<20).Device, attachLoop(t, 16<<20).Device
+	tree := newKubeletTree(t, cgroupfsLayout)
+	pod := tree.pod(t, newPodUID(t))
+
+	otherLimits := throttle.Limits{ReadIOPS: 77}
+	if err := b.WriteLimits(pod, other, otherLimits); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []throttle.Limits{
+		{ReadBytesPerSecond: 10 << 20, WriteBytesPerSecond: 8 << 20, ReadIOPS: 1000, WriteIOPS: 500},
+		{WriteBytesPerSecond: 1 << 20}, // the other three back to max
+		// The extremes the kernel keeps (see TestIOMaxValueRange).
+		{ReadBytesPerSecond: 2, WriteBytesPerSecond: 1<<64 - 2, ReadIOPS: 2, WriteIOPS: 1<<32 - 2},
+		{ReadIOPS: 100},
+	} {
+		if err := b.WriteLimits(pod, dev, l); err != nil {
+			t.Fatalf("WriteLimits(%v): %v", l, err)
+		}
+		want := throttle.IOMaxEntry{Device: dev, Limits: l}.String()
+		if got := cgroupLine(t, pod, "io.max", dev); got != want {
+			t.Errorf("after WriteLimits(%v) the kernel's io.max line is %q, want %q", l, got, want)
+		}
+		if got, err := b.ReadLimits(pod, dev); err != nil || got != l {
+			t.Errorf("ReadLimits after WriteLimits(%v) = %v, %v", l, got, err)
+		}
+	}
+	if got, err := b.ReadLimits(pod, other); err != nil || got != otherLimits {
+		t.Errorf("the other device's limits read %v, %v; want them untouched: %v", got, err, otherLimits)
+	}
+
+	// The kernel refuses a limit of 1 (it reads as "unset" in blk-throttle):
+	// the backend must report that, not pretend the limit is in place.
+	if err := b.WriteLimits(pod, dev, throttle.Limits{WriteIOPS: 1}); err == nil {
+		t.Errorf("WriteLimits(wiops=1) succeeded; io.max now reads %q", cgroupLine(t, pod, "io.max", dev))
+	} else {
+		t.Logf("the kernel refuses wiops=1: %v", err)
+	}
+
+	if err := b.WriteLimits(pod, dev, throttle.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cgroupLine(t, pod, "io.max", dev); got != "" {
+		t.Errorf("after WriteLimits(Limits{}) io.max still has %q, want no line for %s", got, dev)
+	}
+	if got, err := b.ReadLimits(pod, dev); err != nil || got != (throttle.Limits{}) {
+		t.Errorf("ReadLimits after lifting = %v, %v; want unlimited", got, err)
+	}
+}
+
+// TestV2BackendReadsIOStat compares the backend's counters with the
+// kernel's io.stat fields after a container read and wrote known amounts.
+func TestV2BackendReadsIOStat(t *testing.T) {
+	requireV2Kernel(t)
+	b, err := throttle.DetectBackend(cgroupRoot, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := attachLoop(t, 32<<20)
+	tree := newKubeletTree(t, cgroupfsLayout)
+	pod := tree.pod(t, newPodUID(t))
+	if c, err := b.ReadCounters(pod, loop.Device); err != nil || c != (throttle.Counters{}) {
+		t.Fatalf("a pod that did no IO reads %+v, %v; want zero counters", c, err)
+	}
+
+	const wrote, read = 6 << 20, 2 << 20
+	ctr := tree.container(t, pod)
+	runIO(t, ctr, ioJob{Path: loop.Path, Bytes: wrote, Block: 1 << 20, Direct: true})
+	runIO(t, ctr, ioJob{Path: loop.Path, Bytes: read, Block: 256 << 10, Direct: true, Read: true})
+
+	got, err := b.ReadCounters(pod, loop.Device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := ioStat(t, pod, loop.Device)
+	want := throttle.Counters{ReadBytes: raw["rbytes"], WriteBytes: raw["wbytes"], ReadIOs: raw["rios"], WriteIOs: raw["wios"]}
+	if got != want {
+		t.Errorf("ReadCounters = %+v, the kernel's io.stat says %v", got, raw)
+	}
+	if got.WriteBytes < wrote || got.ReadBytes < read || got.WriteIOs == 0 || got.ReadIOs == 0 {
+		t.Errorf("ReadCounters = %+v after writing %d and reading %d bytes directly", got, wrote, read)
+	}
+}
