@@ -46,19 +46,29 @@ func TestV2BackendWritesIOMaxLinesTheKernelPrintsBack(t *testing.T) {
 	if err := b.WriteLimits(pod, other, otherLimits); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []throttle.Limits{
-		{ReadBytesPerSecond: 10 << 20, WriteBytesPerSecond: 8 << 20, ReadIOPS: 1000, WriteIOPS: 500},
-		{WriteBytesPerSecond: 1 << 20}, // the other three back to max
+	for _, c := range []struct {
+		limits throttle.Limits
+		line   string // what the kernel prints after the device
+	}{
+		{throttle.Limits{ReadBytesPerSecond: 10 << 20, WriteBytesPerSecond: 8 << 20, ReadIOPS: 1000, WriteIOPS: 500},
+			"rbps=10485760 wbps=8388608 riops=1000 wiops=500"},
+		// The other three knobs go back to max.
+		{throttle.Limits{WriteBytesPerSecond: 1 << 20}, "rbps=max wbps=1048576 riops=max wiops=max"},
 		// The extremes the kernel keeps (see TestIOMaxValueRange).
-		{ReadBytesPerSecond: 2, WriteBytesPerSecond: 1<<64 - 2, ReadIOPS: 2, WriteIOPS: 1<<32 - 2},
-		{ReadIOPS: 100},
+		{throttle.Limits{ReadBytesPerSecond: 2, WriteBytesPerSecond: 1<<64 - 2, ReadIOPS: 2, WriteIOPS: 1<<32 - 2},
+			"rbps=2 wbps=18446744073709551614 riops=2 wiops=4294967294"},
+		{throttle.Limits{ReadIOPS: 100}, "rbps=max wbps=max riops=100 wiops=max"},
 	} {
+		l := c.limits
 		if err := b.WriteLimits(pod, dev, l); err != nil {
 			t.Fatalf("WriteLimits(%v): %v", l, err)
 		}
-		want := throttle.IOMaxEntry{Device: dev, Limits: l}.String()
+		want := dev.String() + " " + c.line
 		if got := cgroupLine(t, pod, "io.max", dev); got != want {
 			t.Errorf("after WriteLimits(%v) the kernel's io.max line is %q, want %q", l, got, want)
+		}
+		if got := (throttle.IOMaxEntry{Device: dev, Limits: l}).String(); got != want {
+			t.Errorf("IOMaxEntry.String() = %q, the kernel prints %q", got, want)
 		}
 		if got, err := b.ReadLimits(pod, dev); err != nil || got != l {
 			t.Errorf("ReadLimits after WriteLimits(%v) = %v, %v", l, got, err)
