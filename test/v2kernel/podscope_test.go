@@ -4,6 +4,7 @@ package v2kernel
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -43,7 +44,8 @@ func TestPodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 					st.PodCgroup, st.Cgroups, st.BackendVersion, pod, pod)
 			}
 			// Invariant 3: the limit is in the kernel when Ensure returns.
-			if got, want := cgroupLine(t, pod, "io.max", loop.Device), (throttle.IOMaxEntry{Device: loop.Device, Limits: spec.Limits}).String(); got != want {
+			want := fmt.Sprintf("%s rbps=max wbps=%d riops=max wiops=max", loop.Device, limit)
+			if got := cgroupLine(t, pod, "io.max", loop.Device); got != want {
 				t.Fatalf("after Ensure the pod's io.max line is %q, want %q", got, want)
 			}
 
@@ -85,7 +87,7 @@ func TestPodScopeDegradedUntilPodCgroupAppears(t *testing.T) {
 	uid := newPodUID(t)
 	key := throttle.Key{VolumeID: "csiblkio-test-vol", PodUID: uid}
 	limits := throttle.Limits{WriteIOPS: 100}
-	entry := throttle.IOMaxEntry{Device: loop.Device, Limits: limits}.String()
+	entry := loop.Device.String() + " rbps=max wbps=max riops=max wiops=100"
 
 	phase, err := table.Ensure(context.Background(), key, throttle.Spec{
 		Device: loop.Device, Limits: limits, Scope: throttle.ScopePod, Pod: throttle.PodRef{UID: uid}})

@@ -4,6 +4,7 @@ package v2kernel
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -36,7 +37,8 @@ func TestVolumeScopeHoldsBufferedWritesOnKubepods(t *testing.T) {
 	if !slices.Equal(st.Cgroups, []string{tree.Kubepods}) {
 		t.Errorf("volume scope entries on %v, want [%s]", st.Cgroups, tree.Kubepods)
 	}
-	if got, want := cgroupLine(t, tree.Kubepods, "io.max", loop.Device), (throttle.IOMaxEntry{Device: loop.Device, Limits: spec.Limits}).String(); got != want {
+	want := fmt.Sprintf("%s rbps=max wbps=%d riops=max wiops=max", loop.Device, limit)
+	if got := cgroupLine(t, tree.Kubepods, "io.max", loop.Device); got != want {
 		t.Fatalf("kubepods' io.max line is %q, want %q", got, want)
 	}
 
