@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/csi-blkio/csi-blkio/pkg/throttle"
@@ -39,10 +40,10 @@ func TestPodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 				t.Fatalf("Ensure = %s, %v; want the pod's cgroup found", phase, err)
 			}
 			st, _ := table.Get(key)
-			if st.PodCgroup != pod || !slices.Equal(st.Cgroups, []string{pod}) || st.BackendVersion != 2 {
-				t.Errorf("status: pod cgroup %q, entries on %v, backend v%d; want %s, [%s], v2",
-					st.PodCgroup, st.Cgroups, st.BackendVersion, pod, pod)
+			if st.PodCgroup != pod || !slices.Equal(st.Cgroups, []string{pod}) {
+				t.Errorf("status: pod cgroup %q, entries on %v; want %s, [%s]", st.PodCgroup, st.Cgroups, pod, pod)
 			}
+			requireV2Status(t, st, "one budget for all IO of the pod")
 			// Invariant 3: the limit is in the kernel when Ensure returns.
 			want := fmt.Sprintf("%s rbps=max wbps=%d riops=max wiops=max", loop.Device, limit)
 			if got := cgroupLine(t, pod, "io.max", loop.Device); got != want {
@@ -110,5 +111,18 @@ func TestPodScopeDegradedUntilPodCgroupAppears(t *testing.T) {
 	}
 	if err := table.Remove(key); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// requireV2Status checks that a group's status says what the user is told:
+// the v2 backend on the real mount, and what one budget covers (v1 would say
+// each container has its own).
+func requireV2Status(t *testing.T, st throttle.GroupStatus, semantics string) {
+	t.Helper()
+	if st.BackendVersion != 2 || !strings.HasPrefix(st.Backend, "cgroup v2 at "+cgroupRoot+" ") {
+		t.Errorf("the group's status names backend v%d %q, want v2 at %s", st.BackendVersion, st.Backend, cgroupRoot)
+	}
+	if !strings.Contains(st.Semantics, semantics) {
+		t.Errorf("the group's status says its budget covers %q, want %q", st.Semantics, semantics)
 	}
 }

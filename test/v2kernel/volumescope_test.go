@@ -37,6 +37,7 @@ func TestVolumeScopeHoldsBufferedWritesOnKubepods(t *testing.T) {
 	if !slices.Equal(st.Cgroups, []string{tree.Kubepods}) {
 		t.Errorf("volume scope entries on %v, want [%s]", st.Cgroups, tree.Kubepods)
 	}
+	requireV2Status(t, st, "one budget for all IO to the volume on this node, buffered writeback included")
 	want := fmt.Sprintf("%s rbps=max wbps=%d riops=max wiops=max", loop.Device, limit)
 	if got := cgroupLine(t, tree.Kubepods, "io.max", loop.Device); got != want {
 		t.Fatalf("kubepods' io.max line is %q, want %q", got, want)
