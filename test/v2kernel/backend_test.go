@@ -3,9 +3,11 @@
 package v2kernel
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 )
 
@@ -25,6 +27,20 @@ func TestDetectBackendPicksV2OnPureV2Mount(t *testing.T) {
 	if d := b.Description(); !strings.Contains(d, "v2") {
 		t.Errorf("the backend describes itself as %q, want it to name cgroup v2", d)
 	}
+}
+
+// TestDetectBackendRefusesV2WithoutIO: a cgroup2 directory whose parent
+// does not hand it the io controller cannot throttle, and detection must
+// say so (Probe then reports not ready) rather than pick v2 there.
+func TestDetectBackendRefusesV2WithoutIO(t *testing.T) {
+	requireV2Kernel(t)
+	parent := mkCgroup(t, cgroupRoot, testutil.Prefix+"-"+randomHex(t, 4)) // enables nothing below
+	noIO := mkCgroup(t, parent, "noio")
+	b, err := throttle.DetectBackend(noIO, nil)
+	if !errors.Is(err, throttle.ErrNoBackend) {
+		t.Fatalf("DetectBackend(%s) without the io controller = %v, %v; want ErrNoBackend", noIO, b, err)
+	}
+	t.Logf("refused: %v", err)
 }
 
 // TestV2BackendWritesIOMaxLinesTheKernelPrintsBack writes limits through the
