@@ -74,6 +74,25 @@ func TestDriverEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A test that stops half way tears the volume down through the driver
+	// (which is still serving: cleanups run in reverse order), so that no
+	// mount or loop device outlives it. Every call is idempotent.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target}); err != nil {
+			t.Logf("teardown: NodeUnpublishVolume: %v", err)
+		}
+		if _, err := node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging}); err != nil {
+			t.Logf("teardown: NodeUnstageVolume: %v", err)
+		}
+		if _, err := ctl.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
+			t.Logf("teardown: DeleteVolume: %v", err)
+		}
+	})
 	if _, err := node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{
 		VolumeId: id, StagingTargetPath: staging, VolumeCapability: capability, VolumeContext: vol.GetVolumeContext(),
 	}); err != nil {
