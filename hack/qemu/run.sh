@@ -122,7 +122,7 @@ if [ "$skipped" -ne 0 ]; then
 	echo "v2kernel: $skipped test(s) skipped inside the VM; they must run there" >&2
 	verdict=fail
 fi
-if [ -n "$result" ] && [ "$passed" -eq 0 ]; then
+if [ -n "$result" ] && [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
 	echo "v2kernel: no test passed (did -run match nothing?)" >&2
 	verdict=fail
 fi
