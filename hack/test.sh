@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, then runs
-# every tier. Tiers: lint, unit + kernel + csi-sanity (go test -race as root),
-# cgroup v2 on a real kernel in qemu (hack/qemu/run.sh).
+# every tier. Tiers: lint; unit + kernel + csi-sanity (go test -race as root);
+# the Helm chart (lint, rendered templates, install into a real apiserver);
+# bounded fuzzing; cgroup v2 on a real kernel in qemu (hack/qemu/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
