@@ -75,7 +75,7 @@ func quietLogs(fs *flag.FlagSet) {
 const ioCommandName = "demo-io"
 
 func runDemoIO(ctx context.Context, args []string, stderr io.Writer) error {
-	return demo.RunIO(ctx, args, os.Stdout, stderr)
+	return demo.RunIO(ctx, args, os.Stdin, os.Stdout, stderr)
 }
 
 // startDemoNode builds the plugin as serve does and serves until ctx is done.

@@ -61,13 +61,23 @@ func (t *track) workerRate(interval time.Duration) (float64, bool) {
 // the worker's samples of each group meanwhile. scale is the limit the
 // bars are drawn against.
 func (s *Session) watchIO(ctx context.Context, tracks []*track, scale float64) error {
+	// All prepare their files first, then start together: their IO
+	// phases coincide, and no preparation competes with a measurement.
 	for _, t := range tracks {
 		select {
-		case <-t.proc.started:
+		case <-t.proc.ready:
 		case <-t.proc.exited:
-			return t.proc.wait()
+			if err := t.proc.wait(); err != nil {
+				return err
+			}
+			return fmt.Errorf("IO process on %s exited before it was ready", t.proc.job.File)
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	for _, t := range tracks {
+		if err := t.proc.start(); err != nil {
+			return fmt.Errorf("start the IO on %s: %w", t.proc.job.File, err)
 		}
 	}
 	view := &liveView{w: s.deps.Out, tty: s.deps.Terminal}
@@ -80,7 +90,7 @@ func (s *Session) watchIO(ctx context.Context, tracks []*track, scale float64) e
 			j := t.proc.job
 			reports := t.proc.history()
 			gs = append(gs, gauge{Name: t.name, Unit: j.Unit, Limit: t.limit, Scale: scale,
-				Rate: windowRate(reports, j.Unit, time.Second), Elapsed: reports[len(reports)-1].Elapsed, Duration: j.Duration})
+				Rate: windowRate(reports, j.Unit, time.Second), Elapsed: t.proc.last().Elapsed, Duration: j.Duration})
 			if st, ok := s.group(t.pub.Key); ok {
 				t.observe(st)
 			}

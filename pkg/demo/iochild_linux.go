@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,7 +24,7 @@ import (
 // cgroup). It joins its cgroup before touching the file, prepares the file,
 // then does direct IO for the job's duration, printing a Report line every
 // Report interval and a last one with Done.
-func RunIO(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	j, err := parseIOJob(args, stderr)
 	if err != nil {
 		return err
@@ -39,19 +40,40 @@ func RunIO(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer f.Close()
 	fd := int(f.Fd())
-	// Direct IO needs an aligned buffer; an anonymous mapping is page aligned.
-	buf, err := unix.Mmap(-1, 0, int(j.Block), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	buf, err := alignedBuffer(j.Block)
 	if err != nil {
-		return fmt.Errorf("allocate an aligned buffer: %w", err)
+		return err
 	}
 	defer unix.Munmap(buf)
-	for i := range buf {
-		buf[i] = byte(i*7 + 1) // not zeros: nothing may shortcut the IO
-	}
-	if err := prepareFile(fd, j, buf); err != nil {
+	if err := prepareFile(fd, j); err != nil {
 		return fmt.Errorf("prepare %s: %w", j.File, err)
 	}
-	return ioLoop(ctx, fd, j, buf, json.NewEncoder(stdout))
+	enc := json.NewEncoder(stdout)
+	if err := enc.Encode(Report{Ready: true}); err != nil {
+		return err
+	}
+	if err := awaitGo(ctx, stdin); err != nil {
+		return err
+	}
+	return ioLoop(ctx, fd, j, buf, enc)
+}
+
+// awaitGo blocks until the line "go" arrives on r (or ctx is done).
+func awaitGo(ctx context.Context, r io.Reader) error {
+	got := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err == nil && strings.TrimSpace(line) != "go" {
+			err = fmt.Errorf("expected \"go\" on stdin, got %q", line)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // joinCgroup moves this process (all its threads) into dir and checks
@@ -74,21 +96,42 @@ func joinCgroup(dir string) error {
 
 // prepareFile makes the extent the IO runs on: for writes it is allocated
 // (the writes then overwrite it, no block allocation in the measurement);
-// for reads it is written once, since reading never-written blocks of a
-// file costs the filesystem no disk IO at all.
-func prepareFile(fd int, j IOJob, buf []byte) error {
+// for reads it is written once, in large blocks whatever the job's block
+// size, since reading never-written blocks of a file costs the filesystem
+// no disk IO at all.
+func prepareFile(fd int, j IOJob) error {
 	if j.Mode == ModeWrite {
 		if err := unix.Fallocate(fd, 0, 0, j.FileSize); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
 			return err
 		}
 		return nil
 	}
-	for off := int64(0); off < j.FileSize; off += j.Block {
-		if _, err := unix.Pwrite(fd, buf, off); err != nil {
+	chunk := min(j.FileSize, 1<<20)
+	buf, err := alignedBuffer(chunk)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(buf)
+	for off := int64(0); off < j.FileSize; off += chunk {
+		if _, err := unix.Pwrite(fd, buf[:min(chunk, j.FileSize-off)], off); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// alignedBuffer returns n bytes at a page boundary, as direct IO needs (an
+// anonymous mapping), filled with a pattern: not zeros, so nothing along
+// the way may shortcut the IO. Release it with unix.Munmap.
+func alignedBuffer(n int64) ([]byte, error) {
+	buf, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("allocate an aligned buffer: %w", err)
+	}
+	for i := range buf {
+		buf[i] = byte(i*7 + 1)
+	}
+	return buf, nil
 }
 
 // ioLoop does one IO at a time (queue depth 1, as dd does) until the
@@ -99,9 +142,6 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 	var r Report
 	start := time.Now()
 	next := j.Report
-	if err := enc.Encode(r); err != nil { // the IO starts now
-		return err
-	}
 	var off int64
 	for r.Elapsed < j.Duration {
 		if err := ctx.Err(); err != nil {

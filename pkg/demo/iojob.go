@@ -26,9 +26,12 @@ type IOJob struct {
 	Report time.Duration
 }
 
-// Report is one progress line of an IO process (JSON on its stdout):
-// totals since the IO started. The last one has Done set.
+// Report is one progress line of an IO process (JSON on its stdout). The
+// first has Ready set: the file is prepared and the process waits for "go"
+// on its stdin, so that several processes start their IO together. Then
+// come totals since the IO started; the last one has Done set.
 type Report struct {
+	Ready   bool          `json:"ready,omitempty"`
 	Elapsed time.Duration `json:"elapsed"`
 	Bytes   uint64        `json:"bytes"`
 	Ops     uint64        `json:"ops"`

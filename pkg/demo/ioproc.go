@@ -24,8 +24,9 @@ type ioProc struct {
 	reports []Report
 	stderr  bytes.Buffer
 
-	started   chan struct{} // closed at the first report: the IO runs
-	startedAt time.Time     // when the first report arrived; set before started closes
+	stdin     io.WriteCloser
+	ready     chan struct{} // closed at the Ready report: waiting for go
+	startedAt time.Time     // when go was sent
 	exited    chan struct{} // closed once the process is reaped; err is set
 	err       error
 }
@@ -34,11 +35,14 @@ type ioProc struct {
 // process group of its own, so a Ctrl-C meant for the demo reaches the
 // demo alone, which then stops its IO processes in order.
 func startIO(cmd *exec.Cmd, j IOJob) (*ioProc, error) {
-	p := &ioProc{job: j, cmd: cmd, started: make(chan struct{}), exited: make(chan struct{})}
+	p := &ioProc{job: j, cmd: cmd, ready: make(chan struct{}), exited: make(chan struct{})}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
+		return nil, err
+	}
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
@@ -51,21 +55,19 @@ func startIO(cmd *exec.Cmd, j IOJob) (*ioProc, error) {
 func (p *ioProc) read(out io.Reader) {
 	sc := bufio.NewScanner(out)
 	var perr error
-	first := true
 	for sc.Scan() {
 		var r Report
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			perr = fmt.Errorf("IO process printed %q: %w", sc.Text(), err)
 			continue
 		}
+		if r.Ready {
+			close(p.ready)
+			continue
+		}
 		p.mu.Lock()
 		p.reports = append(p.reports, r)
 		p.mu.Unlock()
-		if first {
-			p.startedAt = time.Now()
-			close(p.started)
-			first = false
-		}
 	}
 	err := p.cmd.Wait()
 	p.mu.Lock()
@@ -81,6 +83,13 @@ func (p *ioProc) read(out io.Reader) {
 	}
 	p.mu.Unlock()
 	close(p.exited)
+}
+
+// start lets a ready process begin its IO.
+func (p *ioProc) start() error {
+	p.startedAt = time.Now()
+	_, err := io.WriteString(p.stdin, "go\n")
+	return err
 }
 
 // history returns a copy of the reports so far.

@@ -109,7 +109,8 @@ func (s *Session) start(ctx context.Context) error {
 	s.onClose("remove "+work, func(context.Context) error { return removeWorkDir(work) })
 	s.onClose("sweep leftovers under "+work, func(context.Context) error { return sweep(work) })
 
-	s.Printf("csi-blkio demo: the real node plugin, in-process, on this machine's kernel (%s)\n", s.backend.Description())
+	s.Printf("csi-blkio demo: the real node plugin, in-process, on this machine's kernel\n")
+	s.say("cgroups", "%s", s.backend.Description())
 	sock := filepath.Join(work, "csi.sock")
 	endpoint := "unix://" + sock
 	// The node serves until close stops it: not until ctx, which a Ctrl-C

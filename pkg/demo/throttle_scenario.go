@@ -87,8 +87,13 @@ func verdict(s *Session, limited, unlimited result) error {
 	q, _ := limited.ratio()
 	if q < MinRatio || q > MaxRatio {
 		hint := "the limit did not hold"
-		if q < MinRatio {
-			hint = "the IO did not reach the limit: is the disk slower than the limit, or busy? try a lower --limit"
+		switch {
+		case q < MinRatio && unlimited.Achieved < limited.Limit:
+			hint = fmt.Sprintf("the disk itself is slower than the limit right now (the unlimited volume reached only %s; a busy machine?): try a lower --limit or run again later",
+				formatRate(unlimited.Unit, unlimited.Achieved))
+		case q < MinRatio:
+			hint = "the IO did not reach the limit although the disk is faster (the unlimited volume reached " +
+				formatRate(unlimited.Unit, unlimited.Achieved) + "): a busy machine? run again, or try a longer --duration"
 		}
 		return fmt.Errorf("the limited volume ran at %.3fx its %s limit, outside %.1f-%.1f: %s",
 			q, formatRate(limited.Unit, limited.Limit), MinRatio, MaxRatio, hint)
