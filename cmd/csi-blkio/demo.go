@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,20 +18,11 @@ import (
 // pkg/demo). The plugin is built by newNode, the same wiring serve uses.
 func runDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := demo.DefaultConfig()
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.AddFlags(fs)
-	klog.InitFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+	fs, help, err := parseFlags("demo", args, stderr, cfg.AddFlags)
+	if help || err != nil {
+		return err
 	}
 	quietLogs(fs)
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
-	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -14,18 +12,8 @@ import (
 // until SIGTERM/SIGINT.
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.AddFlags(fs)
-	klog.InitFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	if _, help, err := parseFlags("serve", args, stderr, o.AddFlags); help || err != nil {
+		return err
 	}
 	if err := o.Validate(); err != nil {
 		return usageError{err}
