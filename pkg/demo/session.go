@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -186,12 +185,4 @@ func since(start time.Time) string {
 		return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 	}
 	return fmt.Sprintf("%d ms", d.Milliseconds())
-}
-
-// shortPath shortens p for the story by the temp dir it lives in.
-func (s *Session) shortPath(p string) string {
-	if s.work != "" && strings.HasPrefix(p, s.work+"/") {
-		return "$TMP" + strings.TrimPrefix(p, s.work)
-	}
-	return p
 }
