@@ -85,6 +85,7 @@ func startDemoNode(ctx context.Context, no demo.NodeOptions) (*demo.Node, error)
 		err := n.driver.Serve(ctx, o.Endpoint)
 		n.close()
 		stopped <- err
+		close(stopped)
 	}()
 	return &demo.Node{Groups: n.core.table, Backend: n.core.backend, Stopped: stopped}, nil
 }

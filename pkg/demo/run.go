@@ -34,8 +34,9 @@ type Node struct {
 	Groups  Groups
 	Backend throttle.Backend
 	// Stopped receives the result of serving once it ended (after the
-	// context given to StartNode is done) and the node released its
-	// resources.
+	// context given to StartNode is done, or on a failure to serve) and the
+	// node released its resources; then it is closed, so that a second
+	// reader does not block.
 	Stopped <-chan error
 }
 
