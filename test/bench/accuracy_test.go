@@ -182,9 +182,9 @@ func TestAccuracy(t *testing.T) {
 	b.WriteString(table([]string{"direct IO", "limit", "pod scope", "volume scope", "kernel", "pod ÷ kernel", "volume ÷ kernel"}, tr))
 	b.WriteString("\nBuffered writes then fsync (`dd conv=fsync` in the container cgroup; bytes over the time to the end of the fsync; " +
 		fmt.Sprintf("median of %d, interleaved), volume scope.", cfg.reps) + " Baseline: the limit by hand on a bare cgroup plus a root-level entry for the bare device (v1 flushes " +
-		"writeback from the root cgroup), which is what csi-blkio's volume scope places on v1. On v1 the writer's fsync "+
-		"IO (charged to its container, under the container's entry) and the flusher threads' writeback (root cgroup, under "+
-		"the root-level entry) draw on two separate budgets — v1 has no aggregate — so a buffered writer can exceed the "+
+		"writeback from the root cgroup), which is what csi-blkio's volume scope places on v1. On v1 the writer's fsync " +
+		"IO (charged to its container, under the container's entry) and the flusher threads' writeback (root cgroup, under " +
+		"the root-level entry) draw on two separate budgets — v1 has no aggregate — so a buffered writer can exceed the " +
 		"limit, up to twice it, on both sides alike; the ratio of ratios compares how far.\n\n")
 	tr = nil
 	for _, r := range buffered {
