@@ -62,9 +62,7 @@ func serve(ctx context.Context, o Options) error {
 	klog.V(2).InfoS("Throttle core started", "backend", core.backend.Description())
 
 	exec := utilexec.New()
-	d, err := driver.New(driver.Config{
-		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
-	}, driver.Deps{
+	deps := driver.Deps{
 		Store:     store,
 		Loop:      loop.NewKernel(),
 		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
@@ -72,8 +70,18 @@ func serve(ctx context.Context, o Options) error {
 		Throttler: core.table,
 		Kernel:    core.backend,
 		Ready:     readiness(o),
-	})
+	}
+	faults, err := armFault(&deps)
 	if err != nil {
+		return err
+	}
+	d, err := driver.New(driver.Config{
+		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
+	}, deps)
+	if err != nil {
+		return err
+	}
+	if err := recoverAtStart(ctx, d, o, core, faults); err != nil {
 		return err
 	}
 	if o.HealthAddress != "" {
