@@ -15,6 +15,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -43,7 +44,9 @@ func (e *env) start(t *testing.T, extraEnv ...string) *plugin {
 	args := append([]string{e.binary()}, e.serveArgs()...)
 	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.Env = append(os.Environ(), extraEnv...)
+	// The race runtime sleeps 1 s at exit by default, for reports of
+	// goroutines still running; 100 ms is plenty for a stopped plugin.
+	p.cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=100"), extraEnv...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,11 @@ func (e *env) start(t *testing.T, extraEnv ...string) *plugin {
 	}()
 	t.Cleanup(func() { p.kill(t) })
 
-	conn, err := grpc.NewClient("unix://"+e.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Reconnect fast: the socket appears only after start-up recovery, and
+	// a killed plugin leaves its stale socket file behind.
+	conn, err := grpc.NewClient("unix://"+e.sock, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 5 * time.Second,
+			Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.5, MaxDelay: 100 * time.Millisecond}}))
 	if err != nil {
 		t.Fatal(err)
 	}
