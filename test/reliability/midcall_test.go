@@ -213,4 +213,3 @@ func checkGrown(p *plugin, v vol, target string) error {
 	}
 	return nil
 }
-
