@@ -154,4 +154,3 @@ func attachAt(t *testing.T, dev, file string) string {
 	})
 	return file
 }
-
