@@ -201,6 +201,12 @@ func (p *plugin) wantRecovery(t *testing.T, want map[string]int) {
 	}
 	if t.Failed() {
 		t.Logf("plugin log:\n%s", tail(p.log(t), 60))
+		return
+	}
+	for _, line := range strings.Split(p.log(t), "\n") {
+		if strings.Contains(line, `"Recovery: `) {
+			t.Log(line[strings.Index(line, `"Recovery: `):])
+		}
 	}
 }
 
