@@ -9,4 +9,6 @@ step "dependencies" hack/deps.sh
 step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
+step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzztime=15s ./pkg/driver
+step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=15s ./pkg/driver
 summary
