@@ -61,6 +61,11 @@ func serve(ctx context.Context, o Options) error {
 	defer core.stop()
 	klog.V(2).InfoS("Throttle core started", "backend", core.backend.Description())
 
+	restoreTmp, err := useStateTmp(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer restoreTmp()
 	exec := utilexec.New()
 	deps := driver.Deps{
 		Store:     store,
