@@ -202,12 +202,13 @@ func badInputRun(t *testing.T, e *env, p *plugin, uid string) {
 	good := vol{id: "blkio-0123", staging: e.staging("bad")}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	refused := func(what string, err error) {
+	refusedWith := func(want codes.Code, what string, err error) {
 		t.Helper()
-		if c := status.Code(err); c != codes.InvalidArgument {
-			t.Errorf("%s: %v, want InvalidArgument", what, err)
+		if c := status.Code(err); c != want {
+			t.Errorf("%s: %v, want %s", what, err, want)
 		}
 	}
+	refused := func(what string, err error) { t.Helper(); refusedWith(codes.InvalidArgument, what, err) }
 	for _, id := range ids {
 		v := good
 		v.id = id
@@ -231,7 +232,7 @@ func badInputRun(t *testing.T, e *env, p *plugin, uid string) {
 		refused("NodePublishVolume to "+path, publishErr(p, good, uid, path))
 		refused("NodeUnpublishVolume at "+path, unpublishErr(p, good, path))
 		_, err := p.node().NodeGetVolumeStats(ctx, &csi.NodeGetVolumeStatsRequest{VolumeId: good.id, VolumePath: path})
-		refused("NodeGetVolumeStats at "+path, err)
+		refusedWith(codes.NotFound, "NodeGetVolumeStats at "+path, err) // compared with recorded paths only
 	}
 	refused("NodePublishVolume for pod UID ../..", publishErr(p, good, "../../../canary-dir", e.target(uid, "bad")))
 }
