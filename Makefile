@@ -21,6 +21,22 @@ test: ## Install what the tests need (first run) and run every test tier (root).
 unit: ## Run only the unit tests (no root needed).
 	$(GO) test -race -short ./...
 
+.PHONY: qemu
+qemu: ## Run the cgroup v2 tests in a qemu VM (RUN=regex to pick tests).
+	hack/qemu/run.sh $(if $(RUN),-run '$(RUN)')
+
 .PHONY: lint
 lint: ## gofmt and go vet.
 	hack/lint.sh
+
+.PHONY: generate
+generate: ## Regenerate the ThrottleGroup deepcopy code and CRD (controller-gen) and the chart README (helm-docs).
+	hack/generate.sh
+
+# The image tag follows the chart's appVersion, so that `make image` and the
+# chart's default image agree.
+IMAGE ?= csi-blkio/csi-blkio:$(shell awk -F'"' '/^appVersion:/ {print $$2}' charts/csi-blkio/Chart.yaml)
+
+.PHONY: image
+image: ## Build the plugin image csi-blkio/csi-blkio:<chart appVersion> (IMAGE=...) with docker; untested here.
+	docker build -t $(IMAGE) .

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, then runs
-# every tier. Tiers: lint, unit + kernel + csi-sanity (go test -race as root).
+# every tier. Tiers: lint; unit + kernel + csi-sanity (go test -race as root);
+# the Helm chart (lint, rendered templates, install into a real apiserver);
+# bounded fuzzing; cgroup v2 on a real kernel in qemu (hack/qemu/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
@@ -8,7 +10,9 @@ source hack/lib.sh
 step "dependencies" hack/deps.sh
 step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
+step "helm chart" hack/test-chart.sh
 step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
 step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzztime=15s ./pkg/driver
 step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=15s ./pkg/driver
+step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 summary
