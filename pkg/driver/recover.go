@@ -259,7 +259,7 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 				continue // two targets of one pod share a group
 			}
 			phase, err := rc.d.deps.Throttler.Ensure(ctx, key, throttle.Spec{
-				Device: dev, Limits: r.Params.Limits, Scope: r.Params.Scope, Pod: pub.Pod,
+				Device: dev, Limits: restoredLimits(r, key), Scope: r.Params.Scope, Pod: pub.Pod,
 			})
 			if err != nil {
 				rc.failed(err, "restore a throttle group", "group", key, "target", target)
@@ -270,6 +270,13 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 			rc.logger.Info("Recovery: throttle group restored", "group", key, "device", dev, "phase", phase, "target", target)
 		}
 	}
+}
+
+// restoredLimits are the limits a restored group had: the same the
+// publish placed (the volume's parameters, or a live edit persisted in the
+// record), so that a restart never changes what the kernel enforces.
+func restoredLimits(r *volume.Record, _ throttle.Key) throttle.Limits {
+	return r.Params.Limits
 }
 
 // recordedPaths are the staging paths and targets the records know; no
