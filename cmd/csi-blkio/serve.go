@@ -86,7 +86,7 @@ func serve(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := recoverAtStart(ctx, d, o, core, faults); err != nil {
+	if _, err := recoverAtStart(ctx, d, o, core, faults); err != nil {
 		return err
 	}
 	if o.HealthAddress != "" {
