@@ -74,6 +74,10 @@ func TestRecoverSortsLoopsMountsAndLimits(t *testing.T) {
 	b := put("b", nil, nil)
 	c := put("c", &volume.Staging{Path: "/s/c", Device: "/dev/loop5"}, nil)
 	put("d", &volume.Staging{Path: "/s/d", Device: "/dev/loop9"}, nil)
+	// A group that cannot be restored (a pod UID the table refuses): its
+	// device's entries must stay, or the volume could run unthrottled.
+	e := put("e", &volume.Staging{Path: "/s/e", Device: "/dev/loop5"},
+		map[string]volume.Publication{"/t/e": {TargetPath: "/t/e", Pod: throttle.PodRef{UID: "not/a/uid"}}})
 	img := func(id string) string { return filepath.Join(store.Dir(), id+".img") }
 	loops := listedLoops{
 		{Device: "/dev/loop0", BackingFile: img(a)},
@@ -81,13 +85,14 @@ func TestRecoverSortsLoopsMountsAndLimits(t *testing.T) {
 		{Device: "/dev/loop2", BackingFile: img(c)},                                  // the record says loop5
 		{Device: "/dev/loop3", BackingFile: img(a)},                                  // a duplicate: orphan
 		{Device: "/dev/loop4", BackingFile: filepath.Join(t.TempDir(), "other.img")}, // not ours
+		{Device: "/dev/loop5", BackingFile: img(e)},
 	}
 	dev := func(n uint32) throttle.Device { return throttle.Device{Major: 7, Minor: n} }
 	stale := throttle.Limits{ReadIOPS: 7}
 	for _, e := range []struct {
 		dir string
 		dev throttle.Device
-	}{{cg.Root, dev(1)}, {podQ, dev(0)}, {podP, dev(0)}, {ctrP, dev(0)}, {ctrQ, dev(4)}, {ctrQ, dev(3)}} {
+	}{{cg.Root, dev(1)}, {podQ, dev(0)}, {podP, dev(0)}, {ctrP, dev(0)}, {ctrQ, dev(4)}, {ctrQ, dev(3)}, {podQ, dev(5)}} {
 		if err := backend.WriteLimits(e.dir, e.dev, stale); err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +104,7 @@ func TestRecoverSortsLoopsMountsAndLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := RecoveryReport{RecoveryGroupRestored: 1, RecoveryStagingDeviceUpdated: 1, RecoveryLoopDeviceMissing: 1,
-		RecoveryOrphanLoopDetached: 2, RecoveryOrphanMountUnmounted: 1, RecoveryStaleLimitLifted: 3}
+		RecoveryOrphanLoopDetached: 2, RecoveryOrphanMountUnmounted: 1, RecoveryStaleLimitLifted: 3, RecoveryFailed: 1}
 	for _, action := range RecoveryActions() {
 		if report[action] != want[action] {
 			t.Errorf("%s = %d, want %d (report %v)", action, report[action], want[action], report)
@@ -123,6 +128,7 @@ func TestRecoverSortsLoopsMountsAndLimits(t *testing.T) {
 	check(podP, dev(0), limits)               // placed again by the table
 	check(ctrP, dev(0), limits)
 	check(ctrQ, dev(4), stale) // not ours
+	check(podQ, dev(5), stale) // its group could not be restored
 	if mps, _ := fm.List(); len(mps) != 1 || mps[0].Path != "/s/a" {
 		t.Errorf("mounts after recovery: %v, want only the recorded /s/a", mps)
 	}
