@@ -31,18 +31,18 @@ func armFault(deps *driver.Deps) (*fault.Injector, error) {
 // from the records, orphaned loop devices and mounts, stale limits. Then an
 // armed fault goes live, so that it fires inside an RPC. The report counts
 // what recovery did (a metric adds it once per start).
-func recoverAtStart(ctx context.Context, d *driver.Driver, o Options, core *throttleCore, faults *fault.Injector) (driver.RecoveryReport, error) {
-	report, err := d.Recover(ctx, driver.RecoverOptions{
+func recoverAtStart(ctx context.Context, n *node, o Options) (driver.RecoveryReport, error) {
+	report, err := n.driver.Recover(ctx, driver.RecoverOptions{
 		Loops:             loop.NewKernel(),
 		Mounts:            func() ([]mount.MountInfo, error) { return mount.ParseMountInfo("/proc/self/mountinfo") },
-		Cgroups:           core.backend,
+		Cgroups:           n.core.backend,
 		KubeletCgroupRoot: o.KubeletCgroupRoot,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start-up recovery: %w", err)
 	}
-	if faults != nil {
-		faults.Activate()
+	if n.faults != nil {
+		n.faults.Activate()
 	}
 	return report, nil
 }
