@@ -8,6 +8,7 @@ import (
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/csi-blkio/csi-blkio/pkg/driver"
+	"github.com/csi-blkio/csi-blkio/pkg/fault"
 	"github.com/csi-blkio/csi-blkio/pkg/loop"
 	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
@@ -19,6 +20,9 @@ import (
 type node struct {
 	driver *driver.Driver
 	core   *throttleCore
+	// faults is the fault CSI_BLKIO_FAULT armed (tests only), nil if none;
+	// it goes live only after start-up recovery (recoverAtStart).
+	faults *fault.Injector
 }
 
 // newNode wires the plugin; the stats worker runs until close (or ctx).
@@ -32,9 +36,7 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		return nil, fmt.Errorf("start throttle core: %w", err)
 	}
 	exec := utilexec.New()
-	d, err := driver.New(driver.Config{
-		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
-	}, driver.Deps{
+	deps := driver.Deps{
 		Store:     store,
 		Loop:      loop.NewKernel(),
 		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
@@ -42,12 +44,20 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		Throttler: core.table,
 		Kernel:    core.backend,
 		Ready:     readiness(o),
-	})
+	}
+	faults, err := armFault(&deps)
 	if err != nil {
 		core.stop()
 		return nil, err
 	}
-	return &node{driver: d, core: core}, nil
+	d, err := driver.New(driver.Config{
+		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
+	}, deps)
+	if err != nil {
+		core.stop()
+		return nil, err
+	}
+	return &node{driver: d, core: core, faults: faults}, nil
 }
 
 // close stops the stats worker and the table's watcher; kernel limits stay.

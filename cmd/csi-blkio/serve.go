@@ -32,6 +32,11 @@ func serve(ctx context.Context, o Options) error {
 			"metricsAddress", o.MetricsAddress, "registrationSocket", o.RegistrationSocket)
 	}
 
+	restoreTmp, err := useStateTmp(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer restoreTmp()
 	n, err := newNode(ctx, o)
 	if err != nil {
 		return err
@@ -39,6 +44,9 @@ func serve(ctx context.Context, o Options) error {
 	defer n.close()
 	klog.V(2).InfoS("Throttle core started", "backend", n.core.backend.Description())
 
+	if _, err := recoverAtStart(ctx, n, o); err != nil {
+		return err
+	}
 	if o.HealthAddress != "" {
 		healthDone, err := serveHealth(ctx, o.HealthAddress, n.driver.Probe)
 		if err != nil {
