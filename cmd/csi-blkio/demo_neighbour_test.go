@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,19 +16,34 @@ import (
 func TestDemoNeighbourEndToEnd(t *testing.T) {
 	b := requireDemoKernel(t)
 	tmp := demoTmp(t)
-	var stdout, stderr bytes.Buffer
-	cmd := demoCommand(os.Args[0], tmp, "--scenario", "neighbour", "--duration", "2s", "--limit", "20Mi")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	out := stdout.String()
-	t.Logf("demo output:\n%s", out)
-	if code := exitCode(t, err); code != 0 {
-		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	// A low limit (64 writes of 64 KiB a second among 32 writers), so that
+	// the aggressor reaches it even while the rest of the test suite loads
+	// the disk and the CPUs. When it still falls short, the demo says the
+	// machine was busy; that gets one more run, an escaped limit none.
+	const limit = 4 << 20
+	var out string
+	var cmd *exec.Cmd
+	for attempt := 1; ; attempt++ {
+		var stdout, stderr bytes.Buffer
+		cmd = demoCommand(os.Args[0], tmp, "--scenario", "neighbour", "--duration", "3s", "--limit", "4Mi")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		out = stdout.String()
+		t.Logf("demo output (run %d):\n%s", attempt, out)
+		code := exitCode(t, err)
+		if code == 0 {
+			break
+		}
+		if attempt == 2 || !strings.Contains(stderr.String(), "the aggressor did not reach its limit") {
+			t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+		}
+		t.Logf("run %d: %s", attempt, stderr.String())
+		assertLeftNothing(t, b, tmp, cmd.Process.Pid)
 	}
 	for _, want := range []string{
 		"phase 1/3: the victim alone",
 		`phase 2/3: the aggressor writes to "noisy", a volume without limits`,
-		`phase 3/3: the aggressor writes to "throttled", limited to 20.0 MiB/s`,
+		`phase 3/3: the aggressor writes to "throttled", limited to 4.00 MiB/s`,
 		"PASS: the throttled aggressor wrote at",
 		"removed everything the demo created",
 	} {
@@ -45,7 +61,6 @@ func TestDemoNeighbourEndToEnd(t *testing.T) {
 		t.Errorf("%d live lines of the victim, want at least one per phase", live)
 	}
 	rows := neighbourRows(t, out)
-	const limit = 20 << 20
 	if w := rows["throttled"]; w < 0.9*limit || w > 1.1*limit {
 		t.Errorf("the table says the throttled aggressor wrote %.0f B/s, want within 0.9-1.1 of %d", w, limit)
 	}

@@ -56,7 +56,8 @@ func neighbourVerdict(s *Session, phases []*neighbourPhase) error {
 			hint = fmt.Sprintf("the disk itself is slower than the limit right now (the unthrottled aggressor wrote only %s; a busy machine?): try a lower --limit",
 				formatRate(UnitBytes, free.aggressor))
 		} else if q < MinRatio {
-			hint = "the aggressor did not reach its limit although the disk is faster: a busy machine? run again, or try a longer --duration"
+			hint = fmt.Sprintf("the aggressor did not reach its limit, although it wrote %s unthrottled: the disk or the CPUs were busy with other work meanwhile? run again, or try a lower --limit",
+				formatRate(UnitBytes, free.aggressor))
 		}
 		return fmt.Errorf("the throttled aggressor wrote at %.3fx its %s limit, outside %.1f-%.1f: %s",
 			q, formatRate(UnitBytes, thr.limit), MinRatio, MaxRatio, hint)
