@@ -43,11 +43,11 @@ func serve(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	klog.V(2).InfoS("Starting csi-blkio", "version", version(), "driver", o.DriverName, "node", o.NodeID, "stateDir", o.StateDir)
-	if o.Kubeconfig != "" || o.MetricsAddress != "" || o.RegistrationSocket != "" {
-		// The Kubernetes sinks, metrics and plugin registration are wired by
-		// later work; say so rather than silently ignoring the flags.
+	if o.Kubeconfig != "" || o.MetricsAddress != "" {
+		// The Kubernetes sinks and metrics are wired by later work; say so
+		// rather than silently ignoring the flags.
 		klog.InfoS("Not yet served in this build; flags validated only", "kubeconfig", o.Kubeconfig,
-			"metricsAddress", o.MetricsAddress, "registrationSocket", o.RegistrationSocket)
+			"metricsAddress", o.MetricsAddress)
 	}
 
 	store, err := volume.NewStore(o.StateDir)
@@ -81,9 +81,21 @@ func serve(ctx context.Context, o Options) error {
 		if err != nil {
 			return fmt.Errorf("--health-address: %w", err)
 		}
-		defer func() { <-healthDone }()
+		// cancel first: the server stops on ctx, and d.Serve may have
+		// failed without ctx being done.
+		defer func() { cancel(); <-healthDone }()
+	}
+	var regDone <-chan error
+	if o.RegistrationSocket != "" {
+		if regDone, err = startRegistration(ctx, cancel, o); err != nil {
+			return fmt.Errorf("--registration-socket: %w", err)
+		}
 	}
 	err = d.Serve(ctx, o.Endpoint)
+	if regDone != nil {
+		cancel()
+		err = errors.Join(err, <-regDone)
+	}
 	klog.V(2).InfoS("csi-blkio stopped")
 	return err
 }
