@@ -24,3 +24,15 @@ unit: ## Run only the unit tests (no root needed).
 .PHONY: lint
 lint: ## gofmt and go vet.
 	hack/lint.sh
+
+.PHONY: generate
+generate: ## Regenerate the ThrottleGroup deepcopy code and CRD (controller-gen) and the chart README (helm-docs).
+	hack/generate.sh
+
+# The image tag follows the chart's appVersion, so that `make image` and the
+# chart's default image agree.
+IMAGE ?= csi-blkio/csi-blkio:$(shell awk -F'"' '/^appVersion:/ {print $$2}' charts/csi-blkio/Chart.yaml)
+
+.PHONY: image
+image: ## Build the plugin image csi-blkio/csi-blkio:<chart appVersion> (IMAGE=...) with docker; untested here.
+	docker build -t $(IMAGE) .
