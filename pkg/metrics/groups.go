@@ -24,7 +24,7 @@ type GroupCollector struct {
 	groups   Groups
 	failures func() uint64
 
-	readBytes, writeBytes, readIOs, writeIOs *prometheus.Desc
+	readBytes, writeBytes, readIOs, writeIOs     *prometheus.Desc
 	limitRBPS, limitWBPS, limitRIOPS, limitWIOPS *prometheus.Desc
 	byPhase                                      *prometheus.Desc
 	statsFailures                                *prometheus.Desc
