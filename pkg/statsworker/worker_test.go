@@ -174,29 +174,26 @@ func TestInvariant2_EnsureReturnsWhileSinkBlocksForever(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the sink was never called")
 	}
-	// Both workers are now stuck in the sink (every key reaches it).
-	returned := make(chan struct{})
-	go func() {
-		defer close(returned)
-		for i := range 100 {
-			u := strings.Replace(uid, "5f1d2c3b", "0000"+string(rune('a'+i%26))+string(rune('a'+i/26))+"00", 1)
-			fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+u)
-			k := fx.ensure(t, u, throttle.ScopePod)
-			if err := fx.table.Update(k, throttle.Limits{ReadIOPS: 10}); err != nil {
-				t.Error(err)
-			}
-			if _, ok := fx.table.Get(k); !ok {
-				t.Error("Get lost a group")
-			}
-			if err := fx.table.Remove(k); err != nil {
-				t.Error(err)
-			}
+	// Both workers are now stuck in the sink (every key reaches it). The
+	// publish-path calls run on the test goroutine (so that t.Fatal in the
+	// helpers is legal); a watchdog turns a hang into a loud failure.
+	watchdog := time.AfterFunc(30*time.Second, func() {
+		panic("the publish path is stuck behind a blocked sink")
+	})
+	defer watchdog.Stop()
+	for i := range 100 {
+		u := strings.Replace(uid, "5f1d2c3b", "0000"+string(rune('a'+i%26))+string(rune('a'+i/26))+"00", 1)
+		fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+u)
+		k := fx.ensure(t, u, throttle.ScopePod)
+		if err := fx.table.Update(k, throttle.Limits{ReadIOPS: 10}); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	select {
-	case <-returned:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the publish path is stuck behind a blocked sink")
+		if _, ok := fx.table.Get(k); !ok {
+			t.Fatal("Get lost a group")
+		}
+		if err := fx.table.Remove(k); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, n := sink.last(); n != 0 {
 		t.Errorf("the blocked sink completed %d observations", n)

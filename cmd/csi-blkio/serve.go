@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"k8s.io/klog/v2"
+	"k8s.io/mount-utils"
+	utilexec "k8s.io/utils/exec"
+
+	"github.com/csi-blkio/csi-blkio/pkg/driver"
+	"github.com/csi-blkio/csi-blkio/pkg/loop"
+	"github.com/csi-blkio/csi-blkio/pkg/volume"
+)
+
+// runServe is the serve subcommand: flags -> Options -> wiring -> gRPC
+// until SIGTERM/SIGINT.
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.AddFlags(fs)
+	klog.InitFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	if err := o.Validate(); err != nil {
+		return usageError{err}
+	}
+	return serve(ctx, o)
+}
+
+func serve(ctx context.Context, o Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	klog.V(2).InfoS("Starting csi-blkio", "version", version(), "driver", o.DriverName, "node", o.NodeID, "stateDir", o.StateDir)
+	if o.Kubeconfig != "" || o.MetricsAddress != "" || o.RegistrationSocket != "" {
+		// The Kubernetes sinks, metrics and plugin registration are wired by
+		// later work; say so rather than silently ignoring the flags.
+		klog.InfoS("Not yet served in this build; flags validated only", "kubeconfig", o.Kubeconfig,
+			"metricsAddress", o.MetricsAddress, "registrationSocket", o.RegistrationSocket)
+	}
+
+	store, err := volume.NewStore(o.StateDir)
+	if err != nil {
+		return err
+	}
+	core, err := newThrottleCore(ctx, o)
+	if err != nil {
+		return fmt.Errorf("start throttle core: %w", err)
+	}
+	defer core.stop()
+	klog.V(2).InfoS("Throttle core started", "backend", core.backend.Description())
+
+	exec := utilexec.New()
+	d, err := driver.New(driver.Config{
+		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
+	}, driver.Deps{
+		Store:     store,
+		Loop:      loop.NewKernel(),
+		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
+		Resizer:   mount.NewResizeFs(exec),
+		Throttler: core.table,
+		Kernel:    core.backend,
+		Ready:     readiness(o),
+	})
+	if err != nil {
+		return err
+	}
+	if o.HealthAddress != "" {
+		healthDone, err := serveHealth(ctx, o.HealthAddress, d.Probe)
+		if err != nil {
+			return fmt.Errorf("--health-address: %w", err)
+		}
+		defer func() { <-healthDone }()
+	}
+	err = d.Serve(ctx, o.Endpoint)
+	klog.V(2).InfoS("csi-blkio stopped")
+	return err
+}

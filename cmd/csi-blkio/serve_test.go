@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestServeAnswersHealthAndStopsOnSignal runs `csi-blkio serve` as main does
+// (the signal context is cancelled here instead of SIGTERM): the socket
+// appears, /healthz answers from Probe, and cancellation stops it with exit
+// code 0 and removes the socket.
+func TestServeAnswersHealthAndStopsOnSignal(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"); err != nil {
+		t.Skip("needs a cgroup hierarchy with IO throttling (Probe reports not ready without one)")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "csi.sock")
+	lis, err := net.Listen("tcp", "127.0.0.1:0") // a free loopback port
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := lis.Addr().String()
+	lis.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"--endpoint", "unix://" + sock, "--node-id", "csiblkio-test-node",
+			"--state-dir", filepath.Join(dir, "state"), "--health-address", health}, &stderr)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	var body string
+	for {
+		resp, err := http.Get("http://" + health + "/healthz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				body = string(b)
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz never answered 200 (last error %v); stderr: %s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if body != "ok\n" {
+		t.Errorf("/healthz body %q", body)
+	}
+	if _, err := os.Stat(sock); err != nil {
+		t.Errorf("CSI socket: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Fatalf("exit code %d after cancel; stderr: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop within 10 s of cancellation")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket left after stop: %v", err)
+	}
+}

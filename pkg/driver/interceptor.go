@@ -1,0 +1,64 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/kubernetes-csi/csi-lib-utils/protosanitizer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+)
+
+// interceptor is the one unary interceptor: it logs (method at V(3), Probe
+// at V(5) because kubelet's livenessprobe calls it every few seconds,
+// payloads with secrets stripped at V(5), errors always), guarantees a
+// precise status code, and reports the latency to the observer.
+func (d *Driver) interceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	method := path.Base(info.FullMethod)
+	level := klog.Level(3)
+	if method == "Probe" {
+		level = 5
+	}
+	start := time.Now()
+	klog.V(level).InfoS("gRPC call", "method", method)
+	klog.V(5).InfoS("gRPC request", "method", method, "request", protosanitizer.StripSecrets(req))
+	defer func() {
+		if p := recover(); p != nil {
+			klog.ErrorS(fmt.Errorf("%v", p), "gRPC handler panicked", "method", method)
+			resp, err = nil, status.Errorf(codes.Internal, "%s failed unexpectedly (a bug in csi-blkio; see its log)", method)
+		}
+		err = guard(err)
+		if err != nil {
+			klog.ErrorS(err, "gRPC call failed", "method", method, "code", status.Code(err))
+		} else {
+			klog.V(5).InfoS("gRPC response", "method", method, "response", protosanitizer.StripSecrets(resp))
+		}
+		if d.deps.Observer != nil {
+			d.deps.Observer.ObserveRPC(method, status.Code(err), time.Since(start))
+		}
+	}()
+	return handler(ctx, req)
+}
+
+// guard makes sure no error leaves the driver as codes.Unknown: an error
+// without a status (or with Unknown) becomes Internal, a context error
+// becomes DeadlineExceeded or Canceled.
+func guard(err error) error {
+	if err == nil {
+		return nil
+	}
+	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
+		return err
+	}
+	switch err {
+	case context.DeadlineExceeded:
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case context.Canceled:
+		return status.Error(codes.Canceled, err.Error())
+	}
+	return status.Error(codes.Internal, status.Convert(err).Message())
+}

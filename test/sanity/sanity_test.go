@@ -1,0 +1,7 @@
+package sanity
+
+import "testing"
+
+func TestSanity(t *testing.T) {
+	Run(t, "mount", map[string]string{"writeBytesPerSecond": "100Mi", "readIOPS": "10000"})
+}
