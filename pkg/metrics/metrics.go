@@ -26,6 +26,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 	rpc *prometheus.HistogramVec
 	wq  *workqueueMetrics
+	tgw *prometheus.CounterVec
 }
 
 // New returns a registry holding the Go runtime and process collectors,
@@ -35,11 +36,16 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		rpc: newRPCHistogram(),
 		wq:  newWorkqueueMetrics(),
+		tgw: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "throttlegroup_writes_total",
+			Help: "Writes of ThrottleGroup objects to the apiserver by this node (create, status), after coalescing.",
+		}, []string{"verb"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.rpc,
+		m.tgw,
 	)
 	m.wq.register(m.reg)
 	return m
@@ -63,3 +69,7 @@ func (m *Metrics) Handler() http.Handler {
 		Registry:      m.reg, // promhttp_metric_handler_errors_total
 	})
 }
+
+// ThrottleGroupWrite counts one write of a ThrottleGroup (the sink's
+// OnWrite hook); verb is "create" or "status".
+func (m *Metrics) ThrottleGroupWrite(verb string) { m.tgw.WithLabelValues(verb).Inc() }

@@ -61,3 +61,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Close releases the listener of a server that never served (start-up
+// failed after Listen).
+func (s *Server) Close() error { return s.lis.Close() }
