@@ -34,6 +34,7 @@ apt_install() {
 	[ ${#missing[@]} -eq 0 ] && return 0
 	echo "installing Debian packages: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Other helpers may run apt at the same time: wait for the lock, do not fail.
+	apt-get -o DPkg::Lock::Timeout=600 update -qq
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }

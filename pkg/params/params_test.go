@@ -68,6 +68,8 @@ func TestParseRejects(t *testing.T) {
 		{"negative quantity", map[string]string{"writeBytesPerSecond": "-1Mi"}, ModeStorageClass, "writeBytesPerSecond", []string{"must be positive"}},
 		{"zero quantity", map[string]string{"writeBytesPerSecond": "0"}, ModeStorageClass, "writeBytesPerSecond", []string{"must be positive"}},
 		{"overflowing quantity", map[string]string{"writeBytesPerSecond": "100Ei"}, ModeStorageClass, "writeBytesPerSecond", []string{"larger than"}},
+		{"huge decimal exponent", map[string]string{"readBytesPerSecond": "1E1000000000000"}, ModeStorageClass, "readBytesPerSecond", []string{"exponent outside"}},
+		{"tiny decimal exponent", map[string]string{"size": "1e-99999999999"}, ModeInline, "size", []string{"exponent outside"}},
 		{"negative IOPS", map[string]string{"readIOPS": "-5"}, ModeStorageClass, "readIOPS", []string{`"-5"`, "positive integer", `example of a good value: readIOPS: "1000"`}},
 		{"zero IOPS", map[string]string{"writeIOPS": "0"}, ModeStorageClass, "writeIOPS", []string{"positive integer"}},
 		{"IOPS with suffix", map[string]string{"writeIOPS": "1k"}, ModeStorageClass, "writeIOPS", []string{"positive integer"}},

@@ -3,6 +3,7 @@ package params
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -13,9 +14,31 @@ import (
 // v1 value would be silently truncated), so the last usable value is one below.
 const MaxIOPS = math.MaxUint32 - 1
 
+// decimalExponent matches the "e<n>"/"E<n>" form of a quantity ("1e3").
+// "1E" alone (exa) has no digits after the E and does not match.
+var decimalExponent = regexp.MustCompile(`[eE]([+-]?[0-9]+)$`)
+
+// maxExponent bounds a decimal exponent before ParseQuantity sees it: the
+// largest value we accept is below 1e19, and ParseQuantity does not return
+// in useful time for exponents such as 1E1000000000000 (found by FuzzParse),
+// which would let one StorageClass parameter stall a CreateVolume.
+const maxExponent = 30
+
+// maxQuantityLen bounds the text of a quantity; the longest useful one
+// ("9223372036854775807" plus a suffix) is far shorter.
+const maxQuantityLen = 64
+
 // parseQuantity accepts a positive Kubernetes quantity that fits in an int64
 // and returns its value rounded up to a whole number.
 func parseQuantity(s string) (int64, error) {
+	if len(s) > maxQuantityLen {
+		return 0, fmt.Errorf("is longer than %d characters", maxQuantityLen)
+	}
+	if m := decimalExponent.FindStringSubmatch(s); m != nil {
+		if e, err := strconv.Atoi(m[1]); err != nil || e > maxExponent || e < -maxExponent {
+			return 0, fmt.Errorf("has an exponent outside e-%d..e%d", maxExponent, maxExponent)
+		}
+	}
 	q, err := resource.ParseQuantity(s)
 	if err != nil {
 		return 0, fmt.Errorf("is not a Kubernetes quantity")
