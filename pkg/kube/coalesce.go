@@ -24,7 +24,8 @@ import (
 //
 // At steady state that is at most one write per MinInterval per group
 // (default 1 per minute), and one per MaxInterval for a group whose rates
-// hold still (a writer held at its limit, an idle volume).
+// hold still (a writer held at its limit, an idle volume). See due for the
+// one write a prominent change may add.
 type Coalescing struct {
 	MinInterval time.Duration
 	MaxInterval time.Duration
@@ -48,28 +49,35 @@ const (
 )
 
 // due reports whether next should be written, given the last written
-// status (nil: never written) and when, and why (for the V(4) log).
-func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt time.Time, next *v1alpha1.ThrottleGroupStatus, now time.Time) (bool, string) {
+// status (nil: never written), when it was written (lastAt) and when the
+// last write made for new numbers was (lastDataAt), and why (for the V(4)
+// log); prominent says the write is for a change users must see at once.
+//
+// MinInterval counts from the last write made for numbers, not from a
+// prominent one: the numbers a prominent write carries were sampled before
+// the change (a new limit, a new container) took effect, so the first
+// numbers after it may follow at once. Each prominent change costs at most
+// one such extra write; at steady state there are none.
+func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt time.Time, next *v1alpha1.ThrottleGroupStatus, now time.Time) (ok bool, why string, prominent bool) {
 	if last == nil {
-		return true, "first status"
+		return true, "first status", false
 	}
 	if why := prominentChange(last, next); why != "" {
-		return true, why
+		return true, why, true
 	}
-	since := now.Sub(lastAt)
-	if since < c.MinInterval {
-		return false, ""
+	if now.Sub(lastDataAt) < c.MinInterval {
+		return false, "", false
 	}
 	if c.ratesMoved(last.Rates, next.Rates) {
-		return true, "rates moved"
+		return true, "rates moved", false
 	}
 	if d := next.SaturationPercent - last.SaturationPercent; d >= c.SaturationPoints || -d >= c.SaturationPoints {
-		return true, "saturation moved"
+		return true, "saturation moved", false
 	}
-	if since >= c.MaxInterval {
-		return true, "refresh"
+	if now.Sub(lastAt) >= c.MaxInterval {
+		return true, "refresh", false
 	}
-	return false, ""
+	return false, "", false
 }
 
 // prominentChange names the first change that must go out at once, "" if

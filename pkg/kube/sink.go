@@ -113,7 +113,8 @@ type groupState struct {
 	podGoneAt time.Time  // when the pod was last found gone
 
 	written   *v1alpha1.ThrottleGroupStatus // last status written, nil if none
-	writtenAt time.Time
+	writtenAt time.Time                     // when
+	dataAt    time.Time                     // when last written for new numbers (see Coalescing.due)
 }
 
 func (s *Sink) state(key throttle.Key) *groupState {

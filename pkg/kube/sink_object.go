@@ -74,7 +74,7 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 		if got.Status.Phase != "" {
 			gs.written = got.Status.DeepCopy()
 			if t := got.Status.LastSampleTime; t != nil {
-				gs.writtenAt = t.Time
+				gs.writtenAt, gs.dataAt = t.Time, t.Time
 			}
 		}
 		s.logger(st).V(2).Info("ThrottleGroup adopted", "throttleGroup", klog.KObj(got))
@@ -121,7 +121,7 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 		group: st, hierarchy: s.o.Hierarchy, ratesKnown: gs.samples >= 2,
 		saturated: inEpisode, episode: sat, spec: s.o.Specs.Get(st.Key), prev: prev, now: now,
 	})
-	due, why := s.o.Coalescing.due(gs.written, gs.writtenAt, next, now)
+	due, why, prominent := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now)
 	if !due {
 		return nil
 	}
@@ -139,6 +139,9 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	}
 	s.o.OnWrite("status")
 	gs.written, gs.writtenAt = next, now
+	if !prominent {
+		gs.dataAt = now
+	}
 	s.logger(st).V(4).Info("ThrottleGroup status written", "throttleGroup", klog.KRef(obj.namespace, obj.name), "why", why, "phase", next.Phase)
 	return nil
 }
