@@ -25,7 +25,7 @@ import (
 // At steady state that is at most one write per MinInterval per group
 // (default 1 per minute), and one per MaxInterval for a group whose rates
 // hold still (a writer held at its limit, an idle volume). See due for the
-// one write a prominent change may add.
+// few writes a prominent change may add while the numbers settle.
 type Coalescing struct {
 	MinInterval time.Duration
 	MaxInterval time.Duration
@@ -48,36 +48,65 @@ const (
 	iopsFloor     = 8
 )
 
-// due reports whether next should be written, given the last written
-// status (nil: never written), when it was written (lastAt) and when the
-// last write made for new numbers was (lastDataAt), and why (for the V(4)
-// log); prominent says the write is for a change users must see at once.
+// verdict is what Coalescing.due decides for one sample.
+type verdict int
+
+const (
+	// wait: nothing worth a write.
+	wait verdict = iota
+	// writeProminent: a change users must see at once.
+	writeProminent
+	// writeNumbers: new numbers, past the minimum interval.
+	writeNumbers
+	// writeSettling: the numbers moved right after a prominent write.
+	writeSettling
+	// settled: nothing to write, and the numbers no longer move after the
+	// last prominent write.
+	settled
+)
+
+// settleWrites bounds the writes for numbers that may follow a prominent
+// one before the minimum interval applies again.
+const settleWrites = 3
+
+// due decides whether next should be written, given the last written
+// status (nil: never written), when it was written (lastAt), when the last
+// write for numbers was (lastDataAt), and whether the numbers are settling
+// after a prominent write; the string says why, for the V(4) log.
 //
-// MinInterval counts from the last write made for numbers, not from a
-// prominent one: the numbers a prominent write carries were sampled before
-// the change (a new limit, a new container) took effect, so the first
-// numbers after it may follow at once. Each prominent change costs at most
-// one such extra write; at steady state there are none.
-func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt time.Time, next *v1alpha1.ThrottleGroupStatus, now time.Time) (ok bool, why string, prominent bool) {
+// Settling: the numbers a prominent write carries were sampled across the
+// change (a new limit lands within a second or two, a new container starts
+// at zero), so while the numbers keep moving right after it they are
+// written at once — at most settleWrites times, and only until a sample
+// shows them still. At steady state nothing is prominent, so the minimum
+// interval bounds the writes.
+func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt time.Time, next *v1alpha1.ThrottleGroupStatus, now time.Time, settling bool) (verdict, string) {
 	if last == nil {
-		return true, "first status", false
+		return writeProminent, "first status"
 	}
 	if why := prominentChange(last, next); why != "" {
-		return true, why, true
+		return writeProminent, why
+	}
+	moved := c.ratesMoved(last.Rates, next.Rates)
+	if settling {
+		if moved {
+			return writeSettling, "rates settling"
+		}
+		return settled, ""
 	}
 	if now.Sub(lastDataAt) < c.MinInterval {
-		return false, "", false
+		return wait, ""
 	}
-	if c.ratesMoved(last.Rates, next.Rates) {
-		return true, "rates moved", false
+	if moved {
+		return writeNumbers, "rates moved"
 	}
 	if d := next.SaturationPercent - last.SaturationPercent; d >= c.SaturationPoints || -d >= c.SaturationPoints {
-		return true, "saturation moved", false
+		return writeNumbers, "saturation moved"
 	}
 	if now.Sub(lastAt) >= c.MaxInterval {
-		return true, "refresh", false
+		return writeNumbers, "refresh"
 	}
-	return false, "", false
+	return wait, ""
 }
 
 // prominentChange names the first change that must go out at once, "" if

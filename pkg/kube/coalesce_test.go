@@ -65,38 +65,39 @@ func TestCoalescingDue(t *testing.T) {
 		{"saturation jump after the minimum interval", last, mutate(func(s *v1alpha1.ThrottleGroupStatus) { s.SaturationPercent = 50 }), time.Minute, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got, why, _ := c.due(tc.last, t0, t0, tc.next, t0.Add(tc.after)); got != tc.want {
-				t.Errorf("due = %v (%q), want %v", got, why, tc.want)
+			v, why := c.due(tc.last, t0, t0, tc.next, t0.Add(tc.after), false)
+			if got := v != wait && v != settled; got != tc.want {
+				t.Errorf("due = %v (%q), want a write: %v", v, why, tc.want)
 			}
 		})
 	}
 }
 
-// TestCoalescingAfterProminentWrite: the numbers right after a prominent
-// write (a new limit) may follow at once when they moved; the next ones
-// wait for the minimum interval again.
-func TestCoalescingAfterProminentWrite(t *testing.T) {
+// TestCoalescingSettles: after a prominent write (a new limit) the numbers
+// that keep moving are written at once, inside the minimum interval, until
+// a sample shows them still; after that the minimum interval holds again.
+func TestCoalescingSettles(t *testing.T) {
 	c := DefaultCoalescing()
 	t0 := time.Unix(1_800_000_000, 0)
-	dataAt := t0 // a write for numbers at t0
-	limited := activeStatus(20 << 20)
-	limited.AppliedLimits = LimitsToAPI(throttle.Limits{WriteBytesPerSecond: 5 << 20})
-	ok, why, prominent := c.due(activeStatus(20<<20), t0, dataAt, limited, t0.Add(10*time.Second))
-	if !ok || !prominent {
-		t.Fatalf("new applied limits: due=%v prominent=%v (%s)", ok, prominent, why)
+	withLimit := func(rate int64) *v1alpha1.ThrottleGroupStatus {
+		s := activeStatus(rate)
+		s.AppliedLimits = LimitsToAPI(throttle.Limits{WriteBytesPerSecond: 5 << 20})
+		return s
 	}
-	// Written at t0+10s for the limits; the rates held by the new limit
-	// come 2 minutes after the last write for numbers.
-	after := activeStatus(5 << 20)
-	after.AppliedLimits = limited.AppliedLimits
-	ok, why, prominent = c.due(limited, t0.Add(10*time.Second), dataAt.Add(-2*time.Minute), after, t0.Add(11*time.Second))
-	if !ok || prominent {
-		t.Fatalf("rates after the new limit: due=%v prominent=%v (%s), want a write for numbers", ok, prominent, why)
+	if v, why := c.due(activeStatus(20<<20), t0, t0, withLimit(20<<20), t0.Add(time.Second), false); v != writeProminent {
+		t.Fatalf("new applied limits: %v (%s), want a prominent write", v, why)
 	}
-	slower := activeStatus(1 << 20)
-	slower.AppliedLimits = limited.AppliedLimits
-	ok, _, _ = c.due(after, t0.Add(11*time.Second), t0.Add(11*time.Second), slower, t0.Add(12*time.Second))
-	if ok {
-		t.Error("a second change of numbers did not wait for the minimum interval")
+	// Written at t0+1s; the limit takes hold over the next samples.
+	if v, why := c.due(withLimit(20<<20), t0.Add(time.Second), t0, withLimit(8<<20), t0.Add(2*time.Second), true); v != writeSettling {
+		t.Fatalf("rates falling to the new limit: %v (%s), want a settling write", v, why)
+	}
+	if v, _ := c.due(withLimit(8<<20), t0.Add(2*time.Second), t0, withLimit(5<<20), t0.Add(3*time.Second), true); v != writeSettling {
+		t.Fatalf("rates still falling: %v, want a settling write", v)
+	}
+	if v, _ := c.due(withLimit(5<<20), t0.Add(3*time.Second), t0, withLimit(5<<20-1<<16), t0.Add(4*time.Second), true); v != settled {
+		t.Fatalf("rates held: %v, want settled", v)
+	}
+	if v, _ := c.due(withLimit(5<<20), t0.Add(3*time.Second), t0, withLimit(1<<20), t0.Add(5*time.Second), false); v != wait {
+		t.Fatalf("a change after settling, inside the minimum interval: %v, want wait", v)
 	}
 }

@@ -121,8 +121,12 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 		group: st, hierarchy: s.o.Hierarchy, ratesKnown: gs.samples >= 2,
 		saturated: inEpisode, episode: sat, spec: s.o.Specs.Get(st.Key), prev: prev, now: now,
 	})
-	due, why, prominent := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now)
-	if !due {
+	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.settle > 0)
+	switch v {
+	case wait:
+		return nil
+	case settled:
+		gs.settle = 0
 		return nil
 	}
 	patch, err := statusPatch(gs.obj.uid, next)
@@ -139,7 +143,12 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	}
 	s.o.OnWrite("status")
 	gs.written, gs.writtenAt = next, now
-	if !prominent {
+	switch v {
+	case writeProminent:
+		gs.settle = settleWrites
+	case writeSettling:
+		gs.settle--
+	case writeNumbers:
 		gs.dataAt = now
 	}
 	s.logger(st).V(4).Info("ThrottleGroup status written", "throttleGroup", klog.KRef(obj.namespace, obj.name), "why", why, "phase", next.Phase)

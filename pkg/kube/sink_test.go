@@ -214,7 +214,7 @@ func TestSinkSteadyStateWrites(t *testing.T) {
 				return 2 << 20
 			}
 			return 20 << 20
-		}, 8, 9},
+		}, 6, 9},
 		{"idle", func(int) float64 { return 0 }, 1, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
