@@ -1,11 +1,13 @@
 package kube
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
@@ -16,7 +18,8 @@ import (
 // sample would be 6 writes per group per minute from every node, so:
 //   - a change users must see at once — phase, a condition's status or
 //     reason, applied limits, placement, the generation acted on, the first
-//     rates — is written promptly;
+//     rates — is written promptly (Saturated excepted: it is made of the
+//     numbers and goes with them; the Saturated Event is prompt);
 //   - new numbers alone (rates, totals, saturation) are written only when
 //     MinInterval has passed since the last write AND they moved by more
 //     than the thresholds, or when MaxInterval has passed (so totals and
@@ -87,7 +90,7 @@ func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt t
 	if why := prominentChange(last, next); why != "" {
 		return writeProminent, why
 	}
-	moved := c.ratesMoved(last.Rates, next.Rates)
+	moved := c.ratesMoved(last.Rates, next.Rates) || saturatedFlipped(last, next)
 	if settling {
 		if moved {
 			return writeSettling, "rates settling"
@@ -98,7 +101,7 @@ func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt t
 		return wait, ""
 	}
 	if moved {
-		return writeNumbers, "rates moved"
+		return writeNumbers, "rates or saturation moved"
 	}
 	if d := next.SaturationPercent - last.SaturationPercent; d >= c.SaturationPoints || -d >= c.SaturationPoints {
 		return writeNumbers, "saturation moved"
@@ -124,14 +127,37 @@ func prominentChange(a, b *v1alpha1.ThrottleGroupStatus) string {
 	case (a.Rates == nil) != (b.Rates == nil):
 		return "first rates"
 	}
-	if len(a.Conditions) != len(b.Conditions) {
+	ca, cb := conditionKeys(a), conditionKeys(b)
+	if !maps.Equal(ca, cb) {
 		return "conditions"
 	}
-	for _, cb := range b.Conditions {
-		i := slices.IndexFunc(a.Conditions, func(ca metav1.Condition) bool { return ca.Type == cb.Type })
-		if i < 0 || a.Conditions[i].Status != cb.Status || a.Conditions[i].Reason != cb.Reason {
-			return "condition " + cb.Type
+	return ""
+}
+
+// conditionKeys maps each condition type to its status and reason, without
+// Saturated (it goes with the numbers it is made of: see saturatedFlipped).
+// Messages and times are left out: they change without news.
+func conditionKeys(s *v1alpha1.ThrottleGroupStatus) map[string]string {
+	m := map[string]string{}
+	for _, c := range s.Conditions {
+		if c.Type != v1alpha1.ConditionSaturated {
+			m[c.Type] = string(c.Status) + "/" + c.Reason
 		}
+	}
+	return m
+}
+
+// saturatedFlipped reports whether the Saturated condition changed status.
+// It is derived from the numbers, so it is written with them, not at once:
+// a workload that swings around 90% of its limit would otherwise cost a
+// write per swing. The Saturated Event on the pod goes out at once anyway.
+func saturatedFlipped(a, b *v1alpha1.ThrottleGroupStatus) bool {
+	return conditionStatus(a, v1alpha1.ConditionSaturated) != conditionStatus(b, v1alpha1.ConditionSaturated)
+}
+
+func conditionStatus(s *v1alpha1.ThrottleGroupStatus, typ string) metav1.ConditionStatus {
+	if c := meta.FindStatusCondition(s.Conditions, typ); c != nil {
+		return c.Status
 	}
 	return ""
 }

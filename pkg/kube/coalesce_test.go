@@ -47,8 +47,14 @@ func TestCoalescingDue(t *testing.T) {
 			s.Conditions[0].Status = metav1.ConditionFalse
 		}), time.Second, true},
 		{"new condition at once", last, mutate(func(s *v1alpha1.ThrottleGroupStatus) {
-			s.Conditions = append(s.Conditions, metav1.Condition{Type: v1alpha1.ConditionSaturated, Status: metav1.ConditionTrue, Reason: "AtLimit"})
+			s.Conditions = append(s.Conditions, metav1.Condition{Type: v1alpha1.ConditionInvalidSpec, Status: metav1.ConditionTrue, Reason: "Refused"})
 		}), time.Second, true},
+		{"saturated waits with the numbers", last, mutate(func(s *v1alpha1.ThrottleGroupStatus) {
+			s.Conditions = append(s.Conditions, metav1.Condition{Type: v1alpha1.ConditionSaturated, Status: metav1.ConditionTrue, Reason: "AtLimit"})
+		}), 59 * time.Second, false},
+		{"saturated goes out after the minimum interval", last, mutate(func(s *v1alpha1.ThrottleGroupStatus) {
+			s.Conditions = append(s.Conditions, metav1.Condition{Type: v1alpha1.ConditionSaturated, Status: metav1.ConditionTrue, Reason: "AtLimit"})
+		}), time.Minute, true},
 		{"condition message alone waits", last, mutate(func(s *v1alpha1.ThrottleGroupStatus) { s.Conditions[0].Message = "other words" }), time.Second, false},
 		{"applied limits at once", last, mutate(func(s *v1alpha1.ThrottleGroupStatus) {
 			s.AppliedLimits = LimitsToAPI(throttle.Limits{WriteBytesPerSecond: 5 << 20})

@@ -289,8 +289,14 @@ func TestSinkEvents(t *testing.T) {
 	if len(ev) != 1 || !strings.HasPrefix(ev[0], "Normal Saturated Volume blkio-abc: writeBytesPerSecond at 99% of its limit for 3 samples") {
 		t.Fatalf("events of one saturation episode: %q", ev)
 	}
+	for range 6 { // the condition goes out with the numbers, within a minute
+		r.step(t, 0.99*limit)
+	}
 	if c := meta.FindStatusCondition(r.tgs.only(t).Status.Conditions, v1alpha1.ConditionSaturated); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("Saturated condition during the episode: %+v", c)
+	}
+	if ev = r.events(); len(ev) != 0 {
+		t.Fatalf("events later in the same episode: %q", ev)
 	}
 	r.st.Phase = throttle.PhaseDegraded
 	r.st.Placement = "pod cgroup not found"
