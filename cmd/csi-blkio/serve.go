@@ -13,6 +13,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/pkg/driver"
 	"github.com/csi-blkio/csi-blkio/pkg/loop"
+	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
 
@@ -43,18 +44,21 @@ func serve(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	klog.V(2).InfoS("Starting csi-blkio", "version", version(), "driver", o.DriverName, "node", o.NodeID, "stateDir", o.StateDir)
-	if o.Kubeconfig != "" || o.MetricsAddress != "" {
-		// The Kubernetes sinks and metrics are wired by later work; say so
-		// rather than silently ignoring the flags.
-		klog.InfoS("Not yet served in this build; flags validated only", "kubeconfig", o.Kubeconfig,
-			"metricsAddress", o.MetricsAddress)
-	}
 
 	store, err := volume.NewStore(o.StateDir)
 	if err != nil {
 		return err
 	}
-	core, err := newThrottleCore(ctx, o)
+	backend, err := throttle.DetectBackend(o.CgroupRoot, nil)
+	if err != nil {
+		return fmt.Errorf("start throttle core: %w", err)
+	}
+	obs, err := newObservers(ctx, o, backend)
+	if err != nil {
+		return err
+	}
+	defer obs.stop()
+	core, err := newThrottleCore(ctx, o, backend, obs.workerOptions())
 	if err != nil {
 		return fmt.Errorf("start throttle core: %w", err)
 	}
@@ -72,8 +76,12 @@ func serve(ctx context.Context, o Options) error {
 		Throttler: core.table,
 		Kernel:    core.backend,
 		Ready:     readiness(o),
+		Observer:  obs.rpcObserver(),
 	})
 	if err != nil {
+		return err
+	}
+	if err := obs.start(ctx, core, d); err != nil {
 		return err
 	}
 	if o.HealthAddress != "" {
