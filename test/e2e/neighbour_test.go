@@ -104,7 +104,7 @@ func (v victimFigures) String() string {
 // TestNoisyNeighbour is issue 10 with two real pods on two volumes of the
 // same disk: a victim doing 4 KiB random reads at queue depth 1, and an
 // aggressor writing 64 KiB random at queue depth 32, first to a volume
-// without limits, then to one with a 100 MiB/s write limit. It reports the
+// with a 100 MiB/s write limit, then to one without limits. It reports the
 // victim's IOPS and latency in each phase and asserts what must hold on any
 // disk: the aggressor is held to its limit, and with the limit the victim
 // keeps most of what it had alone. (How much an unthrottled aggressor hurts
@@ -161,9 +161,11 @@ func TestNoisyNeighbour(t *testing.T) {
 		return v, agg.Jobs[0].Write
 	}
 
+	// The unthrottled phase goes last: the disk may still be busy with its
+	// writes after it ends, which would blur a phase that followed it.
 	alone := runVictim("alone")
-	hurt, aggFree := withAggressor("unthrottled aggressor", "/free")
 	held, aggHeld := withAggressor("aggressor limited to 100 MiB/s", "/limited")
+	hurt, aggFree := withAggressor("unthrottled aggressor", "/free")
 
 	report := func(phase string, v victimFigures, agg string) {
 		line := fmt.Sprintf("neighbour, victim %-34s %s  (x%.2f IOPS, x%.2f p99 of alone)%s", phase+":", v, v.iops/alone.iops, v.p99/alone.p99, agg)
@@ -171,8 +173,8 @@ func TestNoisyNeighbour(t *testing.T) {
 		t.Log(line)
 	}
 	report("alone", alone, "")
-	report("with unthrottled aggressor", hurt, fmt.Sprintf("; aggressor %.0f MiB/s", aggFree.BWBytes/mi))
 	report("with aggressor at 100 MiB/s", held, fmt.Sprintf("; aggressor %.0f MiB/s", aggHeld.BWBytes/mi))
+	report("with unthrottled aggressor", hurt, fmt.Sprintf("; aggressor %.0f MiB/s", aggFree.BWBytes/mi))
 	aggSecs := float64(victimSecs + 4)
 	s.checkRate(t, "TestNoisyNeighbour aggressor 64k randwrite QD32", aggHeld.BWBytes*aggSecs, aggSecs, aggLimit, "B/s")
 

@@ -101,6 +101,8 @@ func setUp(cfg config) (*suite, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The tests poll: client-go's default 5 QPS would throttle them.
+	rc.QPS, rc.Burst = 50, 100
 	s := &suite{config: cfg}
 	if s.cs, err = kubernetes.NewForConfig(rc); err != nil {
 		return nil, err
@@ -221,10 +223,10 @@ func (s *suite) pluginPod(ctx context.Context) (*corev1.Pod, error) {
 
 // describePlugin is the plugin's state for a failure message.
 func (s *suite) describePlugin() string {
-	out, _ := s.kubectlCmd("describe", "pods", "-n", pluginNamespace)
+	out, _ := s.kubectlCmd("get", "pods", "-n", pluginNamespace, "-o", "wide")
 	logs, _ := s.kubectlCmd("logs", "-n", pluginNamespace, "-l", "app.kubernetes.io/component=node",
 		"--all-containers", "--tail=40", "--prefix")
-	return fmt.Sprintf("--- plugin pods:\n%s\n--- plugin logs:\n%s", tail(out, 60), logs)
+	return fmt.Sprintf("--- plugin pods:\n%s\n--- plugin logs:\n%s", out, logs)
 }
 
 func (s *suite) tearDown() {

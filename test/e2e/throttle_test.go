@@ -233,7 +233,7 @@ func TestVolumeScopeBufferedWrites(t *testing.T) {
 	sc := s.storageClass(t, map[string]string{"writeBytesPerSecond": "10Mi", "scope": "volume"})
 	s.claim(t, ns, "data", sc, "1Gi")
 	const count = 32
-	check := ioCheck{label: "buffered write + fsync", cmd: fmt.Sprintf("dd if=/dev/zero of=/data/f bs=1M count=%d conv=fsync 2>/dev/null", count),
+	check := ioCheck{label: "buffered-write+fsync", cmd: fmt.Sprintf("dd if=/dev/zero of=/data/f bs=1M count=%d conv=fsync 2>/dev/null", count),
 		amount: count * mi, limit: 10 * mi, knob: writeBPS}
 	pod, r := s.throttledPod(t, ns, "buffered", burstable, claimSource("data"), "", check)
 	if got := kernelLimit(t, "/", writeBPS, r.device); got != 10*mi {
