@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, then runs
-# every tier. Tiers: lint, unit + kernel + csi-sanity (go test -race as root).
+# every tier. Tiers: lint; unit + kernel + csi-sanity (go test -race as root);
+# the Helm chart (lint, rendered templates, install into a real apiserver);
+# bounded fuzzing; cgroup v2 on a real kernel in qemu (hack/qemu/run.sh);
+# end to end on a real node (hack/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
@@ -10,5 +13,6 @@ step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
 step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
+step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 step "end to end on a real node (helm install, real pods)" hack/e2e.sh
 summary
