@@ -13,6 +13,8 @@ step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
 step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
+step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzztime=15s ./pkg/driver
+step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=15s ./pkg/driver
 step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 step "end to end on a real node (helm install, real pods)" hack/e2e.sh
 summary

@@ -66,9 +66,7 @@ func serve(ctx context.Context, o Options) error {
 	klog.V(2).InfoS("Throttle core started", "backend", core.backend.Description())
 
 	exec := utilexec.New()
-	d, err := driver.New(driver.Config{
-		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
-	}, driver.Deps{
+	deps := driver.Deps{
 		Store:     store,
 		Loop:      loop.NewKernel(),
 		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
@@ -77,8 +75,20 @@ func serve(ctx context.Context, o Options) error {
 		Kernel:    core.backend,
 		Ready:     readiness(o),
 		Observer:  obs.rpcObserver(),
-	})
+	}
+	faults, err := armFault(&deps)
 	if err != nil {
+		return err
+	}
+	d, err := driver.New(driver.Config{
+		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
+	}, deps)
+	if err != nil {
+		return err
+	}
+	// Groups are rebuilt before the live-limits controller and the metrics
+	// start, so that both see the node as it was before the restart.
+	if err := recoverAtStart(ctx, d, o, core, faults); err != nil {
 		return err
 	}
 	if err := obs.start(ctx, core, d); err != nil {
