@@ -124,10 +124,12 @@ func TestPersistentVolume(t *testing.T) {
 func (s *suite) checkClaimDeletion(t *testing.T, ns, claim, volumeID string) {
 	t.Helper()
 	s.checkBackingFile(t, volumeID, true)
+	img := statID(t, s.volumeFiles(volumeID)[1])
 	if err := s.cs.CoreV1().PersistentVolumeClaims(ns).Delete(ctx(t, time.Minute), claim, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitBackingFileGone(t, volumeID)
+	checkNoLoopOf(t, img)
 }
 
 // volumeFiles are the record and the backing file of a volume.
@@ -181,9 +183,11 @@ func TestInlineVolume(t *testing.T) {
 		t.Errorf("inline volume's ThrottleGroup names a PV %q", tg.Spec.PersistentVolumeName)
 	}
 	s.checkBackingFile(t, tg.Spec.VolumeID, true)
+	img := statID(t, s.volumeFiles(tg.Spec.VolumeID)[1])
 	s.deletePod(t, pod)
 	s.checkGroupGone(t, pod)
 	s.waitBackingFileGone(t, tg.Spec.VolumeID)
+	checkNoLoopOf(t, img)
 }
 
 // TestReadLimit: a Burstable pod reads with direct IO through a volume with
