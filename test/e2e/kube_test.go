@@ -28,6 +28,13 @@ func ctx(t *testing.T, d time.Duration) context.Context {
 func poll(t *testing.T, d time.Duration, what string, cond func(context.Context) (bool, error)) {
 	t.Helper()
 	var last error
+	start := time.Now()
+	defer func() {
+		// Slow waits say so in the log: that is where the stage's time goes.
+		if d := time.Since(start); d > 3*time.Second {
+			t.Logf("waited %.1f s for %s", d.Seconds(), what)
+		}
+	}()
 	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, d, true, func(c context.Context) (bool, error) {
 		ok, err := cond(c)
 		last = err

@@ -105,10 +105,11 @@ func (v victimFigures) String() string {
 // same disk: a victim doing 4 KiB random reads at queue depth 1, and an
 // aggressor writing 64 KiB random at queue depth 32, first to a volume
 // with a 100 MiB/s write limit, then to one without limits. It reports the
-// victim's IOPS and latency in each phase and asserts what must hold on any
-// disk: the aggressor is held to its limit, and with the limit the victim
-// keeps most of what it had alone. (How much an unthrottled aggressor hurts
-// depends on the disk, so it is reported, not asserted.)
+// victim's IOPS and latency in each phase. How much an unthrottled
+// aggressor hurts depends on the disk and on what else runs on it, so the
+// figures are reported; asserted is what must hold on any disk: the
+// aggressor is held to its limit, and the victim does better beside the
+// limited aggressor than beside the unthrottled one.
 //
 // Not parallel: the other tests' IO would blur the victim's figures.
 func TestNoisyNeighbour(t *testing.T) {
@@ -178,11 +179,18 @@ func TestNoisyNeighbour(t *testing.T) {
 	aggSecs := float64(victimSecs + 4)
 	s.checkRate(t, "TestNoisyNeighbour aggressor 64k randwrite QD32", aggHeld.BWBytes*aggSecs, aggSecs, aggLimit, "B/s")
 
-	if alone.iops <= 0 {
-		t.Fatalf("the victim did no IO alone: %+v", alone)
+	if alone.iops <= 0 || hurt.iops <= 0 || held.iops <= 0 {
+		t.Fatalf("the victim did no IO in some phase: alone %s, limited %s, unthrottled %s", alone, held, hurt)
 	}
-	if held.iops < 0.5*alone.iops {
-		t.Errorf("with the aggressor limited the victim kept only %.2f of its IOPS alone (%s vs %s); the limit does not protect it",
-			held.iops/alone.iops, held, alone)
+	// The limit can only help where it took load off the disk: when the
+	// aggressor, unthrottled, ran well above its limit.
+	if aggFree.BWBytes < 2*aggLimit {
+		t.Logf("the unthrottled aggressor reached only %.0f MiB/s on this disk; the limit of %d MiB/s changed little, so the phases are not compared",
+			aggFree.BWBytes/mi, aggLimit/mi)
+		return
+	}
+	if held.iops <= hurt.iops {
+		t.Errorf("with the aggressor limited the victim did %.0f IOPS, not more than the %.0f IOPS it did beside the unthrottled aggressor: the limit did not protect it",
+			held.iops, hurt.iops)
 	}
 }

@@ -149,11 +149,15 @@ func parseReport(t *testing.T, logs string) podReport {
 	return r
 }
 
-// rateBounds is the functional bound on achieved/limit: the kernel's own
-// accuracy here is within 1% (TOOLCHAIN.md); the precise figure belongs to
-// the benchmarks, the e2e asserts that the limit holds and is not far
-// undershot (a broken limit runs at disk speed, 50-100x higher).
-const minRatio, maxRatio = 0.5, 1.25
+// minRatio and maxRatio bound achieved/limit. The kernel's own accuracy
+// here is within 1% (TOOLCHAIN.md) and the precise figure belongs to the
+// benchmarks; the e2e asserts that the limit holds (a missing limit runs at
+// disk speed, 50-100x higher). Below the limit the disk or the CPU may be
+// the bottleneck on a shared machine (measured: 4 KiB direct writes at
+// 0.44x of a 250 IOPS limit while other engineers' fio benchmarks ran, load
+// 8 on 2 cores), so the lower bound only catches a limit far too strict;
+// that each limit is the right one is checked exactly in the kernel's files.
+const minRatio, maxRatio = 0.25, 1.25
 
 // checkRate logs amount/seconds against limit and fails t outside the bound.
 func (s *suite) checkRate(t *testing.T, what string, amount, seconds, limit float64, unit string) {
