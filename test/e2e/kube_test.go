@@ -83,6 +83,8 @@ func (s *suite) namespace(t *testing.T) string {
 		}
 		c, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
+		start := time.Now()
+		defer func() { t.Logf("namespace %s deleted in %.1f s", ns, time.Since(start).Seconds()) }()
 		if err := s.cs.CoreV1().Namespaces().Delete(c, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("delete namespace %s: %v", ns, err)
 			return

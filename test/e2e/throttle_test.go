@@ -179,6 +179,10 @@ func TestInlineVolume(t *testing.T) {
 	}
 	pod, r := s.throttledPod(t, ns, "inline", guaranteed, vol, "", checks...)
 	tg := s.checkUserView(t, pod, r.device, count*mi, count*mi, checks...)
+	// What a user sees, for the CI log.
+	if out, err := s.kubectlCmd("describe", "throttlegroup", "-n", ns, tg.Name); err == nil {
+		t.Logf("kubectl describe throttlegroup %s:\n%s", tg.Name, out)
+	}
 	if tg.Spec.PersistentVolumeName != "" {
 		t.Errorf("inline volume's ThrottleGroup names a PV %q", tg.Spec.PersistentVolumeName)
 	}
