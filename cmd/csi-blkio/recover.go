@@ -29,19 +29,20 @@ func armFault(deps *driver.Deps) (*fault.Injector, error) {
 
 // recoverAtStart runs start-up recovery before the driver serves: groups
 // from the records, orphaned loop devices and mounts, stale limits. Then an
-// armed fault goes live, so that it fires inside an RPC.
-func recoverAtStart(ctx context.Context, d *driver.Driver, o Options, core *throttleCore, faults *fault.Injector) error {
-	_, err := d.Recover(ctx, driver.RecoverOptions{
+// armed fault goes live, so that it fires inside an RPC. The report counts
+// what recovery did (a metric adds it once per start).
+func recoverAtStart(ctx context.Context, n *node, o Options) (driver.RecoveryReport, error) {
+	report, err := n.driver.Recover(ctx, driver.RecoverOptions{
 		Loops:             loop.NewKernel(),
 		Mounts:            func() ([]mount.MountInfo, error) { return mount.ParseMountInfo("/proc/self/mountinfo") },
-		Cgroups:           core.backend,
+		Cgroups:           n.core.backend,
 		KubeletCgroupRoot: o.KubeletCgroupRoot,
 	})
 	if err != nil {
-		return fmt.Errorf("start-up recovery: %w", err)
+		return nil, fmt.Errorf("start-up recovery: %w", err)
 	}
-	if faults != nil {
-		faults.Activate()
+	if n.faults != nil {
+		n.faults.Activate()
 	}
-	return nil
+	return report, nil
 }

@@ -3,36 +3,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
 	"k8s.io/klog/v2"
-	"k8s.io/mount-utils"
-	utilexec "k8s.io/utils/exec"
-
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
-	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
 
 // runServe is the serve subcommand: flags -> Options -> wiring -> gRPC
 // until SIGTERM/SIGINT.
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.AddFlags(fs)
-	klog.InitFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	if _, help, err := parseFlags("serve", args, stderr, o.AddFlags); help || err != nil {
+		return err
 	}
 	if err := o.Validate(); err != nil {
 		return usageError{err}
@@ -45,62 +27,33 @@ func serve(ctx context.Context, o Options) error {
 	defer cancel()
 	klog.V(2).InfoS("Starting csi-blkio", "version", version(), "driver", o.DriverName, "node", o.NodeID, "stateDir", o.StateDir)
 
-	store, err := volume.NewStore(o.StateDir)
+	restoreTmp, err := useStateTmp(o.StateDir)
 	if err != nil {
 		return err
 	}
-	backend, err := throttle.DetectBackend(o.CgroupRoot, nil)
-	if err != nil {
-		return fmt.Errorf("start throttle core: %w", err)
-	}
-	obs, err := newObservers(ctx, o, backend)
+	defer restoreTmp()
+	n, err := newNode(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer obs.stop()
-	core, err := newThrottleCore(ctx, o, backend, obs.workerOptions())
-	if err != nil {
-		return fmt.Errorf("start throttle core: %w", err)
-	}
-	defer core.stop()
-	klog.V(2).InfoS("Throttle core started", "backend", core.backend.Description())
+	defer n.close()
+	klog.V(2).InfoS("Throttle core started", "backend", n.core.backend.Description())
 
-	exec := utilexec.New()
-	deps := driver.Deps{
-		Store:     store,
-		Loop:      loop.NewKernel(),
-		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
-		Resizer:   mount.NewResizeFs(exec),
-		Throttler: core.table,
-		Kernel:    core.backend,
-		Ready:     readiness(o),
-		Observer:  obs.rpcObserver(),
-	}
-	faults, err := armFault(&deps)
-	if err != nil {
-		return err
-	}
-	d, err := driver.New(driver.Config{
-		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
-	}, deps)
-	if err != nil {
+	if _, err := recoverAtStart(ctx, n, o); err != nil {
 		return err
 	}
 	// Groups are rebuilt before the live-limits controller and the metrics
 	// start, so that both see the node as it was before the restart.
-	if err := recoverAtStart(ctx, d, o, core, faults); err != nil {
-		return err
-	}
-	if err := obs.start(ctx, core, d); err != nil {
+	if err := n.obs.start(ctx, n.core, n.driver); err != nil {
 		return err
 	}
 	if o.HealthAddress != "" {
-		healthDone, err := serveHealth(ctx, o.HealthAddress, d.Probe)
+		healthDone, err := serveHealth(ctx, o.HealthAddress, n.driver.Probe)
 		if err != nil {
 			return fmt.Errorf("--health-address: %w", err)
 		}
-		// cancel first: the server stops on ctx, and d.Serve may have
-		// failed without ctx being done.
+		// cancel first: the server stops on ctx, and Serve may have failed
+		// without ctx being done.
 		defer func() { cancel(); <-healthDone }()
 	}
 	var regDone <-chan error
@@ -109,7 +62,7 @@ func serve(ctx context.Context, o Options) error {
 			return fmt.Errorf("--registration-socket: %w", err)
 		}
 	}
-	err = d.Serve(ctx, o.Endpoint)
+	err = n.driver.Serve(ctx, o.Endpoint)
 	if regDone != nil {
 		cancel()
 		err = errors.Join(err, <-regDone)

@@ -17,8 +17,11 @@ import (
 // and grow the filesystem online.
 func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolumeRequest) (*csi.NodeExpandVolumeResponse, error) {
 	id, path := req.GetVolumeId(), req.GetVolumePath()
-	if err := checkIDAndPath(id, "volume_path", path); err != nil {
+	if err := checkID(id); err != nil {
 		return nil, err
+	}
+	if path == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume_path is required")
 	}
 	r, release, err := d.open(id, req.GetVolumeCapability())
 	if err != nil {

@@ -17,8 +17,11 @@ import (
 // of this call into NodeGetVolumeHealth.)
 func (d *Driver) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeStatsRequest) (*csi.NodeGetVolumeStatsResponse, error) {
 	id, path := req.GetVolumeId(), req.GetVolumePath()
-	if err := checkIDAndPath(id, "volume_path", path); err != nil {
+	if err := checkID(id); err != nil {
 		return nil, err
+	}
+	if path == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume_path is required")
 	}
 	r, err := d.record(id)
 	if err != nil {

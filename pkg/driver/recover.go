@@ -98,6 +98,10 @@ type recovery struct {
 	devices map[throttle.Device]string
 	// restored are the groups placed again, by key.
 	restored map[throttle.Key]throttle.Device
+	// unsure are devices with a group that could not be restored: their
+	// kernel entries are left as they are, since lifting them could leave
+	// a published volume unthrottled.
+	unsure map[throttle.Device]bool
 }
 
 type orphanLoop struct {
@@ -241,7 +245,7 @@ func (rc *recovery) classify(id string, atts []loop.Attachment) {
 // pod went away while the plugin was down) gets the degraded fallback, as a
 // publish would; the kubelet's NodeUnpublishVolume then removes it.
 func (rc *recovery) restoreGroups(ctx context.Context) {
-	rc.restored = map[throttle.Key]throttle.Device{}
+	rc.restored, rc.unsure = map[throttle.Key]throttle.Device{}, map[throttle.Device]bool{}
 	for _, id := range sortedKeys(rc.kept) {
 		r := rc.records[id]
 		if len(r.Publications) == 0 {
@@ -259,9 +263,10 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 				continue // two targets of one pod share a group
 			}
 			phase, err := rc.d.deps.Throttler.Ensure(ctx, key, throttle.Spec{
-				Device: dev, Limits: r.Params.Limits, Scope: r.Params.Scope, Pod: pub.Pod,
+				Device: dev, Limits: restoredLimits(r, key), Scope: r.Params.Scope, Pod: pub.Pod,
 			})
 			if err != nil {
+				rc.unsure[dev] = true
 				rc.failed(err, "restore a throttle group", "group", key, "target", target)
 				continue
 			}
@@ -270,6 +275,13 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 			rc.logger.Info("Recovery: throttle group restored", "group", key, "device", dev, "phase", phase, "target", target)
 		}
 	}
+}
+
+// restoredLimits are the limits a restored group had: the same the
+// publish placed (the volume's parameters, or a live edit persisted in the
+// record), so that a restart never changes what the kernel enforces.
+func restoredLimits(r *volume.Record, _ throttle.Key) throttle.Limits {
+	return r.Params.Limits
 }
 
 // recordedPaths are the staging paths and targets the records know; no

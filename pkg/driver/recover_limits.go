@@ -34,7 +34,9 @@ func (rc *recovery) liftStaleLimits() {
 	}
 	devs := make([]throttle.Device, 0, len(rc.devices))
 	for n := range rc.devices {
-		devs = append(devs, n)
+		if !rc.unsure[n] {
+			devs = append(devs, n)
+		}
 	}
 	sort.Slice(devs, func(i, j int) bool { return devs[i].String() < devs[j].String() })
 	for _, dir := range rc.scannedCgroups(b) {

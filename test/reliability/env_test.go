@@ -24,6 +24,8 @@ type env struct {
 	sock     string
 	parent   string // kubelet cgroup root, relative to the blkio hierarchy
 	starts   int
+	// wrap, when set, runs the binary under this command (strace).
+	wrap []string
 }
 
 type envOption func(*env)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
+	"github.com/csi-blkio/csi-blkio/pkg/loop"
 	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
@@ -36,18 +36,18 @@ func (e *env) record(t *testing.T, v vol) *volume.Record {
 
 func (e *env) backing(v vol) string { return filepath.Join(e.stateDir, "volumes", v.id+".img") }
 
-// boundTo lists the loop devices bound to file.
+// boundTo lists the loop devices bound to file (through the plugin's own
+// sysfs reader).
 func boundTo(t *testing.T, file string) []string {
 	t.Helper()
-	files, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	atts, err := loop.NewKernel().List()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err == nil && strings.TrimSpace(string(b)) == file {
-			out = append(out, "/dev/"+filepath.Base(filepath.Dir(filepath.Dir(f))))
+	for _, a := range atts {
+		if a.BackingFile == file {
+			out = append(out, a.Device)
 		}
 	}
 	return out

@@ -26,6 +26,9 @@ type plugin struct {
 	exited  chan struct{} // closed when the process is reaped
 	state   *os.ProcessState
 	conn    *grpc.ClientConn
+	// traced: the process is strace and the plugin its child (strace 6.1
+	// has no --kill-on-exit, so a kill must reach the child itself).
+	traced bool
 }
 
 // start runs the binary on the env's socket, state dir and cgroup parent,
@@ -35,13 +38,13 @@ type plugin struct {
 func (e *env) start(t *testing.T, extraEnv ...string) *plugin {
 	t.Helper()
 	e.starts++
-	p := &plugin{logPath: filepath.Join(e.base, fmt.Sprintf("plugin-%d.log", e.starts)), exited: make(chan struct{})}
+	p := &plugin{logPath: filepath.Join(e.base, fmt.Sprintf("plugin-%d.log", e.starts)), exited: make(chan struct{}), traced: len(e.wrap) > 0}
 	logf, err := os.Create(p.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	args := append([]string{e.binary()}, e.serveArgs()...)
+	args := append(append(append([]string{}, e.wrap...), e.binary()), e.serveArgs()...)
 	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	// The race runtime sleeps 1 s at exit by default, for reports of
@@ -118,8 +121,26 @@ func (p *plugin) kill(t *testing.T) {
 		return
 	default:
 	}
+	if p.traced {
+		for _, pid := range p.children() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	p.wait(t, 20*time.Second)
+}
+
+// children are the process's child pids.
+func (p *plugin) children() []int {
+	pid := p.cmd.Process.Pid
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (p *plugin) wait(t *testing.T, d time.Duration) {

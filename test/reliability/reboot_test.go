@@ -32,10 +32,11 @@ func TestNodeReboot(t *testing.T) {
 	fsVol := e.createVolume(t, p, "fs", 64<<20, false, params)
 	blkVol := e.createVolume(t, p, "blk", 64<<20, true, params)
 	fsTarget, blkTarget := e.target(uid, "fs"), e.target(uid, "blk")
-	for _, x := range []struct {
+	both := []struct {
 		v      vol
 		target string
-	}{{fsVol, fsTarget}, {blkVol, blkTarget}} {
+	}{{fsVol, fsTarget}, {blkVol, blkTarget}}
+	for _, x := range both {
 		must(t, "NodeStageVolume", stageErr(p, x.v))
 		must(t, "NodePublishVolume", publishErr(p, x.v, uid, x.target))
 	}
@@ -69,10 +70,7 @@ func TestNodeReboot(t *testing.T) {
 	wantLimits(t, pod, strangerNum, throttle.Limits{})
 
 	// The kubelet re-stages and re-publishes.
-	for _, x := range []struct {
-		v      vol
-		target string
-	}{{fsVol, fsTarget}, {blkVol, blkTarget}} {
+	for _, x := range both {
 		must(t, "NodeStageVolume after the reboot", stageErr(p, x.v))
 		must(t, "NodePublishVolume after the reboot", publishErr(p, x.v, uid, x.target))
 		if reasons := healthReasons(t, p, x.v); len(reasons) > 0 {
