@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, then runs
-# every tier. Tiers: lint, unit + kernel + csi-sanity (go test -race as root).
+# every tier. Tiers: lint, unit + kernel + csi-sanity (go test -race as root),
+# the helm chart, the Kubernetes integration tier against a real apiserver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
@@ -9,5 +10,6 @@ step "dependencies" hack/deps.sh
 step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
+step "kubernetes integration (real apiserver)" hack/test-kube.sh
 step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
 summary
