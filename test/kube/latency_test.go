@@ -35,6 +35,7 @@ func TestPublishWithoutApiserver(t *testing.T) {
 	}
 	var outage []published
 	var report []string
+	total := 0
 	for _, mode := range []proxyMode{healthy, stopped, hung} {
 		p.proxy.set(t, mode)
 		var lat []time.Duration
@@ -44,6 +45,7 @@ func TestPublishWithoutApiserver(t *testing.T) {
 			v := p.stagedVolume(t, fmt.Sprintf("latency-%s-%d", mode, i), map[string]string{"writeBytesPerSecond": "8Mi"})
 			_, d := p.publish(t, v, pod)
 			lat = append(lat, d)
+			total++
 			// The plugin's requests give up after its 10 s request timeout: a
 			// publish that waited on the apiserver would take at least that.
 			if d >= 5*time.Second {
@@ -62,6 +64,14 @@ func TestPublishWithoutApiserver(t *testing.T) {
 				return strings.Contains(p.log.String(), sign), ""
 			})
 		}
+		// And the stats worker keeps up meanwhile: every group got its first
+		// sample (Pending -> Active) although the apiserver is away.
+		eventually(t, 5*statsInterval, "every group sampled with the apiserver "+mode.String(), func() (bool, string) {
+			mfs := p.scrape(t)
+			pending, _ := sample(mfs, "csi_blkio_groups", map[string]string{"phase": "Pending"})
+			active, _ := sample(mfs, "csi_blkio_groups", map[string]string{"phase": "Active"})
+			return pending == 0 && active == float64(total), fmt.Sprintf("pending %v, active %v of %d", pending, active, total)
+		})
 		slices.Sort(lat)
 		report = append(report, fmt.Sprintf("%s: p50 %v, max %v", mode, lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond)))
 	}
