@@ -21,6 +21,10 @@ test: ## Install what the tests need (first run) and run every test tier (root).
 unit: ## Run only the unit tests (no root needed).
 	$(GO) test -race -short ./...
 
+.PHONY: qemu
+qemu: ## Run the cgroup v2 tests in a qemu VM (RUN=regex to pick tests).
+	hack/qemu/run.sh $(if $(RUN),-run '$(RUN)')
+
 .PHONY: lint
 lint: ## gofmt and go vet.
 	hack/lint.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, then runs
-# every tier. Tiers: lint, unit + kernel + csi-sanity (go test -race as root),
-# the helm chart, the Kubernetes integration tier against a real apiserver.
+# every tier. Tiers: lint; unit + kernel + csi-sanity (go test -race as root);
+# the Helm chart (lint, rendered templates, install into a real apiserver);
+# the Kubernetes integration tier (csi-blkio against a real apiserver);
+# bounded fuzzing; cgroup v2 on a real kernel in qemu (hack/qemu/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
@@ -12,4 +14,5 @@ step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
 step "kubernetes integration (real apiserver)" hack/test-kube.sh
 step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
+step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 summary

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"k8s.io/klog/v2"
+
 	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 )
 
@@ -16,9 +18,13 @@ func readiness(o Options) func(context.Context) error {
 		if _, err := os.Stat("/dev/loop-control"); err != nil {
 			return fmt.Errorf("no loop support: %w (load the loop module)", err)
 		}
-		if _, err := throttle.DetectBackend(o.CgroupRoot, nil); err != nil {
+		b, err := throttle.DetectBackend(o.CgroupRoot, nil)
+		if err != nil {
 			return err
 		}
+		// ProbeResponse has no field for it, so the log says which
+		// hierarchy (v1 blkio or v2 io.max) the node is ready with.
+		klog.V(4).InfoS("Probe: ready", "backend", b.Description())
 		return nil
 	}
 }

@@ -1,27 +1,18 @@
 #!/usr/bin/env bash
 # go-install.sh NAME VERSION PACKAGE [LDFLAGS]
 #
-# Builds PACKAGE@VERSION from the module proxy once into $CACHE/NAME-VERSION/bin
-# and prints the path of the binary. Concurrent callers (test packages run in
-# parallel) serialise on a lock: one builds, the others wait and reuse it.
+# `go install PACKAGE@VERSION` once into $CACHE/NAME-VERSION/bin (cached_build
+# of common.sh: built in a temporary directory, renamed into place, one build
+# at a time) and prints the binary's path. For tools whose module installs as
+# released, without a wrapper module: controller-gen, helm-docs, helm.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-source hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 name=$1 version=$2 pkg=$3 ldflags=${4:-}
-dir="$CACHE/$name-$version"
-bin="$dir/bin/$(basename "${pkg%@*}")"
 
-if [ ! -x "$bin" ]; then
-	exec 9>"$CACHE/$name-$version.lock"
-	flock 9
-	if [ ! -x "$bin" ]; then
-		echo "building $name $version from the module proxy (once)" >&2
-		rm -rf "$dir.tmp"
-		mkdir -p "$dir.tmp/bin"
-		GOBIN="$dir.tmp/bin" CGO_ENABLED=0 go install -ldflags "$ldflags" "$pkg@$version" >&2
-		rm -rf "$dir"
-		mv "$dir.tmp" "$dir"
-	fi
-fi
-echo "$bin"
+install_tool() {
+	GOBIN="$1/bin" go install -ldflags "$ldflags" "$pkg@$version"
+}
+
+cached_build "$name-$version" install_tool
+echo "$CACHE/$name-$version/bin/$(basename "$pkg")"

@@ -8,12 +8,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// MountExt4 makes an ext4 filesystem on dev and mounts it on a directory in
-// t.TempDir(); t.Cleanup unmounts it.
-func MountExt4(t testing.TB, dev string) string {
+// MountExt4 makes an ext4 filesystem on dev (mkfsArgs are passed to
+// mkfs.ext4 before dev) and mounts it on a directory in t.TempDir();
+// t.Cleanup unmounts it.
+func MountExt4(t testing.TB, dev string, mkfsArgs ...string) string {
 	t.Helper()
 	RequireRoot(t)
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", dev).CombinedOutput(); err != nil {
+	args := append(append([]string{"-q", "-F"}, mkfsArgs...), dev)
+	if out, err := exec.Command("mkfs.ext4", args...).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.ext4 %s: %v: %s", dev, err, out)
 	}
 	dir := filepath.Join(t.TempDir(), Prefix+"-mnt")

@@ -2,6 +2,7 @@ package statsworker
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestKernelWorkerReportsThrottledRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tb.Close() })
-	w = New(tb, Options{Interval: 500 * time.Millisecond, Sinks: []Sink{sink}})
+	w = New(tb, Options{Interval: time.Second, Sinks: []Sink{sink}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx, 2); close(done) }()
@@ -50,16 +51,24 @@ func TestKernelWorkerReportsThrottledRate(t *testing.T) {
 	if out, err := dd.CombinedOutput(); err != nil {
 		t.Fatalf("dd: %v: %s", err, out)
 	}
-	// A sample from the middle of the write shows the held rate.
+	// The samples taken during the write show the held rate. Their median,
+	// not their peak: a window may open or close mid-write.
 	sink.mu.Lock()
-	var peak float64
+	var rates []float64
 	for _, st := range sink.observed {
-		peak = max(peak, st.Stats.WriteBytesPerSecond)
+		if st.Stats.WriteBytesPerSecond > 0 {
+			rates = append(rates, st.Stats.WriteBytesPerSecond)
+		}
 	}
 	sink.mu.Unlock()
-	t.Logf("highest sampled write rate %.2f MiB/s (limit 8)", peak/(1<<20))
-	if peak < 0.5*limit || peak > 1.25*limit {
-		t.Errorf("sampled write rate peaked at %.2f MiB/s; want within 0.5x-1.25x of 8 MiB/s", peak/(1<<20))
+	if len(rates) == 0 {
+		t.Fatal("no sample saw the write")
+	}
+	slices.Sort(rates)
+	median := rates[len(rates)/2]
+	t.Logf("sampled write rates %v B/s, median %.2f MiB/s (limit 8)", rates, median/(1<<20))
+	if median < 0.5*limit || median > 1.25*limit {
+		t.Errorf("median sampled write rate %.2f MiB/s; want within 0.5x-1.25x of 8 MiB/s", median/(1<<20))
 	}
 	before, _ := tb.Get(k)
 	testutil.RemoveCgroupV1(t, ctr)

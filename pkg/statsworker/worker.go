@@ -189,7 +189,7 @@ func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 	if ok {
 		pp = &prev
 	}
-	stats, next := advance(pp, inc, raw, now)
+	stats, next := advance(pp, inc, raw, now, w.interval/2)
 	if !w.groups.InstallStats(key, inc, stats) {
 		// Removed or re-created since the read: this result belongs to an
 		// incarnation that is gone (invariant 7). The key was notified on

@@ -131,8 +131,9 @@ func TestSyncInstallsStatsWithRatesAndFeedsSinks(t *testing.T) {
 	if st.Phase != throttle.PhaseActive || st.Stats.Pending || st.Stats.WriteBytes != 1<<20 {
 		t.Fatalf("after the first sync: phase %s stats %+v", st.Phase, st.Stats)
 	}
-	fx.clock.SetTime(fx.clock.Now().Add(2 * time.Second))
-	fx.fake.SetIO(t, fx.pod, "7:256", testutil.IO{WriteBytes: 17 << 20, WriteIOs: 4352})
+	// One default interval (10 s) later: 80 MiB and 20480 IOs more.
+	fx.clock.SetTime(fx.clock.Now().Add(10 * time.Second))
+	fx.fake.SetIO(t, fx.pod, "7:256", testutil.IO{WriteBytes: 81 << 20, WriteIOs: 20736})
 	if err := fx.worker.sync(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}

@@ -276,7 +276,7 @@ func TestPodSpec(t *testing.T) {
 				"/var/lib/kubelet":                       "/var/lib/kubelet Bidirectional",
 				"/dev":                                   "/dev ",
 				"/sys/fs/cgroup":                         "/sys/fs/cgroup ",
-				"/var/lib/csi-blkio":                     "/var/lib/csi-blkio ",
+				"/var/lib/csi-blkio":                     "/var/lib/csi-blkio Bidirectional",
 			}
 			if name == "sidecars off" {
 				want["/var/lib/kubelet/plugins_registry"] = "/registration "

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	blkiov1alpha1 "github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
+	"github.com/csi-blkio/csi-blkio/pkg/params"
 )
 
 func readExample(t *testing.T, h *helmRunner, name string, into any) {
@@ -51,6 +52,9 @@ func TestExamplesAreValid(t *testing.T) {
 		t.Errorf("storageclass.yaml: provisioner %s binding %v", sc.Provisioner, *sc.VolumeBindingMode)
 	}
 	parametersPassSchema(t, h, sc.Parameters)
+	if _, err := params.Parse(sc.Parameters, params.ModeStorageClass); err != nil {
+		t.Errorf("storageclass.yaml: the plugin refuses its parameters: %v", err)
+	}
 
 	var pvc corev1.PersistentVolumeClaim
 	readExample(t, h, "pvc.yaml", &pvc)
@@ -69,6 +73,9 @@ func TestExamplesAreValid(t *testing.T) {
 	csi := eph.Spec.Volumes[0].CSI
 	if csi == nil || csi.Driver != "blkio.csi.dev" {
 		t.Fatalf("ephemeral-pod.yaml has no blkio.csi.dev inline volume")
+	}
+	if _, err := params.Parse(csi.VolumeAttributes, params.ModeInline); err != nil {
+		t.Errorf("ephemeral-pod.yaml: the plugin refuses its volumeAttributes: %v", err)
 	}
 	attrs := map[string]string{}
 	for k, v := range csi.VolumeAttributes {

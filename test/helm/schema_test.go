@@ -5,6 +5,8 @@ package helm
 import (
 	"strings"
 	"testing"
+
+	"github.com/csi-blkio/csi-blkio/pkg/params"
 )
 
 // storageClassWith is a complete, valid StorageClass entry with one
@@ -31,6 +33,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			[]string{"at '/storageClasses/0/parameters/readIOPS'", "minimum: got -5, want 1"}},
 		"negative IOPS string": {storageClassWith(`writeIOPS: "-5"`),
 			[]string{"at '/storageClasses/0/parameters/writeIOPS'", `'-5' does not match pattern`}},
+		"IOPS beyond the kernel's": {storageClassWith("writeIOPS: 4294967295"),
+			[]string{"at '/storageClasses/0/parameters/writeIOPS'", "maximum: got 4.294967295×10⁰⁹, want 4.294967294×10⁰⁹"}},
 		"zero IOPS": {storageClassWith("writeIOPS: 0"),
 			[]string{"at '/storageClasses/0/parameters/writeIOPS'", "minimum: got 0, want 1"}},
 		"negative byte rate": {storageClassWith("writeBytesPerSecond: -20Mi"),
@@ -100,13 +104,17 @@ func TestSchemaAcceptsGoodSpellings(t *testing.T) {
 		"readBytesPerSecond: 50Mi", "readBytesPerSecond: 500k", "readBytesPerSecond: 1048576",
 		`readBytesPerSecond: "1048576"`, "writeBytesPerSecond: 1Gi", "writeBytesPerSecond: 2G",
 		"readIOPS: 1", `readIOPS: "1000"`, "scope: volume", "scope: pod",
-		"csi.storage.k8s.io/fstype: xfs", "csi.storage.k8s.io/some-future-key: x",
+		"writeIOPS: 4294967294", "csi.storage.k8s.io/fstype: xfs", "csi.storage.k8s.io/pvc/name: claim",
 	} {
 		t.Run(param, func(t *testing.T) {
 			sc := h.render(t, storageClassWith(param)).storageClasses
 			key, value, _ := strings.Cut(param, ": ")
 			if got := sc[0].Parameters[key]; got != strings.Trim(value, `"`) {
 				t.Errorf("parameter %s rendered as %q, want %q", key, got, strings.Trim(value, `"`))
+			}
+			// What the schema lets through, the plugin must accept.
+			if _, err := params.Parse(sc[0].Parameters, params.ModeStorageClass); err != nil {
+				t.Errorf("the schema accepts %s, the plugin refuses it: %v", param, err)
 			}
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/csi-blkio/csi-blkio/pkg/params"
 )
 
 func TestThrottledStandardStorageClass(t *testing.T) {
@@ -29,6 +31,9 @@ func TestThrottledStandardStorageClass(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(sc.Parameters, want) {
 		t.Errorf("parameters %v, want %v", sc.Parameters, want)
+	}
+	if _, err := params.Parse(sc.Parameters, params.ModeStorageClass); err != nil {
+		t.Errorf("the plugin refuses the chart's StorageClass: %v", err)
 	}
 	if sc.VolumeBindingMode == nil || *sc.VolumeBindingMode != storagev1.VolumeBindingWaitForFirstConsumer {
 		t.Errorf("volumeBindingMode %v", sc.VolumeBindingMode)

@@ -103,6 +103,9 @@ type ThrottleGroupSpec struct {
 // Limits are the four blk-throttle knobs. An omitted or zero knob is
 // unlimited, which is how the kernel itself reads back a limit that is not set.
 //
+// IOPS stop at 4294967294: blk-throttle holds them in an unsigned int and
+// reads UINT_MAX as "no limit".
+//
 // Byte rates are Kubernetes quantities, as in StorageClass parameters, so a
 // live edit can say "20Mi" instead of 20971520. Fractions and the sub-unit
 // suffixes (m, u, n) are refused: the kernel counts whole bytes.
@@ -120,11 +123,13 @@ type Limits struct {
 	// readIOPS caps read operations per second.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967294
 	ReadIOPS int64 `json:"readIOPS,omitempty"`
 
 	// writeIOPS caps write operations per second.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967294
 	WriteIOPS int64 `json:"writeIOPS,omitempty"`
 }
 
