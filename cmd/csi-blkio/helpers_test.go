@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"testing"
+)
+
+// requireThrottling skips on a host without a cgroup hierarchy that
+// throttles IO (Probe would say not ready).
+func requireThrottling(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"); err != nil {
+		t.Skip("needs a cgroup hierarchy with IO throttling (Probe reports not ready without one)")
+	}
+}
+
+// freeLoopbackAddr returns a loopback host:port that was free a moment ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// runInBackground runs the command line as main does, until cancel; exit
+// gets its exit code. stderr is only safe to read after exit.
+func runInBackground(args ...string) (cancel context.CancelFunc, exit <-chan int, stderr *bytes.Buffer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr = &bytes.Buffer{}
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, args, stderr) }()
+	return cancel, code, stderr
+}
