@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"testing"
 )
@@ -15,17 +14,6 @@ func requireThrottling(t *testing.T) {
 	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"); err != nil {
 		t.Skip("needs a cgroup hierarchy with IO throttling (Probe reports not ready without one)")
 	}
-}
-
-// freeLoopbackAddr returns a loopback host:port that was free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
 }
 
 // runInBackground runs the command line as main does, until cancel; exit

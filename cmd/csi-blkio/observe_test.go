@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // TestServeMetricsStandalone: `serve --metrics-address` without a
@@ -16,7 +18,7 @@ func TestServeMetricsStandalone(t *testing.T) {
 	requireThrottling(t)
 	t.Setenv("KUBERNETES_SERVICE_HOST", "") // never the in-cluster config here
 	dir := t.TempDir()
-	addr := freeLoopbackAddr(t)
+	addr := testutil.FreeLoopbackAddr(t)
 	cancel, exit, stderr := runInBackground("--endpoint", "unix://"+filepath.Join(dir, "csi.sock"), "--node-id", "csiblkio-test-node",
 		"--state-dir", filepath.Join(dir, "state"), "--metrics-address", addr)
 	defer cancel()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // TestServeAnswersHealthAndStopsOnSignal runs `csi-blkio serve` as main does
@@ -17,7 +19,7 @@ func TestServeAnswersHealthAndStopsOnSignal(t *testing.T) {
 	requireThrottling(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "csi.sock")
-	health := freeLoopbackAddr(t)
+	health := testutil.FreeLoopbackAddr(t)
 	cancel, exit, stderr := runInBackground("--endpoint", "unix://"+sock, "--node-id", "csiblkio-test-node",
 		"--state-dir", filepath.Join(dir, "state"), "--health-address", health)
 	defer cancel()

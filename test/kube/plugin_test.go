@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +64,7 @@ func startPlugin(t *testing.T, c *cluster) *plugin {
 	p.sock = filepath.Join(p.base, "csi.sock")
 	t.Cleanup(func() { p.sweep(t) }) // runs last: after the plugin stopped
 	p.proxy = newAPIProxy(t, strings.TrimPrefix(c.apiserver, "https://"))
-	p.metrics = freePort(t)
+	p.metrics = testutil.FreeLoopbackAddr(t)
 	kubeconfig := c.writeKubeconfig(t, "https://"+p.proxy.addr)
 
 	p.cmd = exec.Command(c.bin, "serve",
@@ -253,16 +252,6 @@ func startLoop(t *testing.T, cgroup, script string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
 }
 
 // syncBuffer collects the plugin's output; the test reads it while the
