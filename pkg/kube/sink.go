@@ -126,7 +126,7 @@ type groupState struct {
 	written   *v1alpha1.ThrottleGroupStatus // last status written, nil if none
 	writtenAt time.Time                     // when
 	dataAt    time.Time                     // when last written for new numbers (see Coalescing.due)
-	settle    int                           // writes left while the numbers settle after a prominent one
+	settleTo  int                           // up to this sample, moved numbers go out at once (Coalescing.due)
 }
 
 func (s *Sink) state(key throttle.Key) *groupState {

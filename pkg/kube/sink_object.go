@@ -122,12 +122,8 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 		group: st, hierarchy: s.o.Hierarchy, ratesKnown: gs.samples >= 2,
 		saturated: inEpisode, episode: sat, spec: s.o.Specs.Get(st.Key), prev: prev, now: now,
 	})
-	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.settle > 0)
-	switch v {
-	case wait:
-		return false, nil
-	case settled:
-		gs.settle = 0
+	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.samples <= gs.settleTo)
+	if v == wait {
 		return false, nil
 	}
 	patch, err := statusPatch(gs.obj.uid, next)
@@ -146,9 +142,7 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	gs.written, gs.writtenAt = next, now
 	switch v {
 	case writeProminent:
-		gs.settle = settleWrites
-	case writeSettling:
-		gs.settle--
+		gs.settleTo = gs.samples + settleSamples
 	case writeNumbers:
 		gs.dataAt = now
 	}
