@@ -1,42 +1,27 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // TestServeMetricsStandalone: `serve --metrics-address` without a
 // kubeconfig (and not in a pod) serves Prometheus metrics of the throttle
 // core and its queue.
 func TestServeMetricsStandalone(t *testing.T) {
-	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"); err != nil {
-		t.Skip("needs a cgroup hierarchy with IO throttling")
-	}
+	requireThrottling(t)
 	t.Setenv("KUBERNETES_SERVICE_HOST", "") // never the in-cluster config here
 	dir := t.TempDir()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-
-	ctx, cancel := context.WithCancel(context.Background())
+	addr := testutil.FreeLoopbackAddr(t)
+	cancel, exit, stderr := runInBackground("--endpoint", "unix://"+filepath.Join(dir, "csi.sock"), "--node-id", "csiblkio-test-node",
+		"--state-dir", filepath.Join(dir, "state"), "--metrics-address", addr)
 	defer cancel()
-	var stderr bytes.Buffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"--endpoint", "unix://" + filepath.Join(dir, "csi.sock"), "--node-id", "csiblkio-test-node",
-			"--state-dir", filepath.Join(dir, "state"), "--metrics-address", addr}, &stderr)
-	}()
 	var body string
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		resp, err := http.Get("http://" + addr + "/metrics")

@@ -26,21 +26,9 @@ func TestKernelUpdateLimits(t *testing.T) {
 	ctx := context.Background()
 	uid := testutil.PodUID(7)
 	pod := e.podCgroup(t, uid)
-	vol, err := e.h.Controller().CreateVolume(ctx, &csi.CreateVolumeRequest{
-		Name: testutil.Prefix + "-" + t.Name(), VolumeCapabilities: []*csi.VolumeCapability{capOf(false)},
-		CapacityRange: &csi.CapacityRange{RequiredBytes: 16 << 20},
-		Parameters:    map[string]string{"writeBytesPerSecond": "8Mi"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := vol.GetVolume().GetVolumeId()
-	staging := filepath.Join(e.h.WorkDir, "staging")
+	id, staging := e.createAndStage(t, false, 16<<20)
 	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
 	node := e.h.Node()
-	if _, err := node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: capOf(false)}); err != nil {
-		t.Fatal(err)
-	}
 	publish := &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
 		VolumeCapability: capOf(false), VolumeContext: podContext(uid)}
 	if _, err := node.NodePublishVolume(ctx, publish); err != nil {

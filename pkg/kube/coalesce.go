@@ -63,14 +63,11 @@ const (
 	writeNumbers
 	// writeSettling: the numbers moved right after a prominent write.
 	writeSettling
-	// settled: nothing to write, and the numbers no longer move after the
-	// last prominent write.
-	settled
 )
 
-// settleWrites bounds the writes for numbers that may follow a prominent
-// one before the minimum interval applies again.
-const settleWrites = 3
+// settleSamples is how many samples after a prominent write may write
+// their numbers at once when they moved (so at most that many writes).
+const settleSamples = 3
 
 // due decides whether next should be written, given the last written
 // status (nil: never written), when it was written (lastAt), when the last
@@ -78,11 +75,10 @@ const settleWrites = 3
 // after a prominent write; the string says why, for the V(4) log.
 //
 // Settling: the numbers a prominent write carries were sampled across the
-// change (a new limit lands within a second or two, a new container starts
-// at zero), so while the numbers keep moving right after it they are
-// written at once — at most settleWrites times, and only until a sample
-// shows them still. At steady state nothing is prominent, so the minimum
-// interval bounds the writes.
+// change (a lowered limit takes a second or two to hold while queued IO
+// drains, a new container starts at zero), so for settleSamples samples
+// after it the numbers are written at once whenever they moved. At steady
+// state nothing is prominent, so the minimum interval bounds the writes.
 func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt time.Time, next *v1alpha1.ThrottleGroupStatus, now time.Time, settling bool) (verdict, string) {
 	if last == nil {
 		return writeProminent, "first status"
@@ -91,13 +87,10 @@ func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt t
 		return writeProminent, why
 	}
 	moved := c.ratesMoved(last.Rates, next.Rates) || saturatedFlipped(last, next)
-	if settling {
-		if moved {
-			return writeSettling, "rates settling"
-		}
-		return settled, ""
+	if settling && moved {
+		return writeSettling, "rates settling"
 	}
-	if now.Sub(lastDataAt) < c.MinInterval {
+	if settling || now.Sub(lastDataAt) < c.MinInterval {
 		return wait, ""
 	}
 	if moved {

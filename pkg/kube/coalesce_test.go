@@ -72,16 +72,16 @@ func TestCoalescingDue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, why := c.due(tc.last, t0, t0, tc.next, t0.Add(tc.after), false)
-			if got := v != wait && v != settled; got != tc.want {
+			if got := v != wait; got != tc.want {
 				t.Errorf("due = %v (%q), want a write: %v", v, why, tc.want)
 			}
 		})
 	}
 }
 
-// TestCoalescingSettles: after a prominent write (a new limit) the numbers
-// that keep moving are written at once, inside the minimum interval, until
-// a sample shows them still; after that the minimum interval holds again.
+// TestCoalescingSettles: in the samples right after a prominent write (a
+// new limit) the numbers that moved are written at once, inside the minimum
+// interval; after that the minimum interval holds again.
 func TestCoalescingSettles(t *testing.T) {
 	c := DefaultCoalescing()
 	t0 := time.Unix(1_800_000_000, 0)
@@ -100,10 +100,10 @@ func TestCoalescingSettles(t *testing.T) {
 	if v, _ := c.due(withLimit(8<<20), t0.Add(2*time.Second), t0, withLimit(5<<20), t0.Add(3*time.Second), true); v != writeSettling {
 		t.Fatalf("rates still falling: %v, want a settling write", v)
 	}
-	if v, _ := c.due(withLimit(5<<20), t0.Add(3*time.Second), t0, withLimit(5<<20-1<<16), t0.Add(4*time.Second), true); v != settled {
-		t.Fatalf("rates held: %v, want settled", v)
+	if v, _ := c.due(withLimit(5<<20), t0.Add(3*time.Second), t0, withLimit(5<<20-1<<16), t0.Add(4*time.Second), true); v != wait {
+		t.Fatalf("rates held while settling: %v, want wait", v)
 	}
-	if v, _ := c.due(withLimit(5<<20), t0.Add(3*time.Second), t0, withLimit(1<<20), t0.Add(5*time.Second), false); v != wait {
+	if v, _ := c.due(withLimit(5<<20), t0.Add(3*time.Second), t0.Add(3*time.Second), withLimit(1<<20), t0.Add(5*time.Second), false); v != wait {
 		t.Fatalf("a change after settling, inside the minimum interval: %v, want wait", v)
 	}
 }

@@ -43,7 +43,11 @@ type SinkOptions struct {
 	// OnWrite, if set, is told of every write to the apiserver the sink
 	// makes ("create", "status"), e.g. to count them in a metric.
 	OnWrite func(verb string)
-	Clock   clock.PassiveClock
+	// MinBackoff and MaxBackoff bound how long the sink leaves an
+	// unreachable or hung apiserver alone (defaults 5 s and 1 min; see
+	// breaker).
+	MinBackoff, MaxBackoff time.Duration
+	Clock                  clock.PassiveClock
 }
 
 // ThrottleGroupWriter is what the sink does with ThrottleGroups
@@ -61,7 +65,8 @@ type ThrottleGroupWriter interface {
 // error makes the worker retry the key with backoff (and, past the cap,
 // surface StatsFailing).
 type Sink struct {
-	o SinkOptions
+	o       SinkOptions
+	breaker *breaker
 
 	mu     sync.Mutex
 	groups map[throttle.Key]*groupState
@@ -92,7 +97,13 @@ func NewSink(o SinkOptions) (*Sink, error) {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	return &Sink{o: o, groups: map[throttle.Key]*groupState{}}, nil
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 5 * time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(time.Minute, o.MinBackoff)
+	}
+	return &Sink{o: o, groups: map[throttle.Key]*groupState{}, breaker: newBreaker(o.Clock, o.MinBackoff, o.MaxBackoff)}, nil
 }
 
 // groupState is what the sink remembers of one group. The worker never
@@ -115,7 +126,7 @@ type groupState struct {
 	written   *v1alpha1.ThrottleGroupStatus // last status written, nil if none
 	writtenAt time.Time                     // when
 	dataAt    time.Time                     // when last written for new numbers (see Coalescing.due)
-	settle    int                           // writes left while the numbers settle after a prominent one
+	settleTo  int                           // up to this sample, moved numbers go out at once (Coalescing.due)
 }
 
 func (s *Sink) state(key throttle.Key) *groupState {
@@ -145,13 +156,32 @@ func (s *Sink) Observe(ctx context.Context, st throttle.GroupStatus) error {
 		gs.applied, gs.saturatedPending = false, false
 	}
 	s.sample(gs, st)
-	s.events(gs, st)
+	s.events(gs, st) // through the broadcaster: never blocks
 
-	obj, err := s.ensureObject(ctx, gs, st)
-	if err != nil || obj == nil {
+	if !s.breaker.allow() {
+		return nil // the apiserver is away; the latest status goes out when it is back
+	}
+	requested, err := s.publish(ctx, gs, st)
+	if !requested {
+		s.breaker.release()
 		return err
 	}
-	return s.writeStatus(ctx, gs, st)
+	if s.breaker.done(err) {
+		s.logger(st).Error(err, "Apiserver unavailable; ThrottleGroup writes paused and retried with backoff", "backoff", s.o.MinBackoff)
+	}
+	return err
+}
+
+// publish brings the group's ThrottleGroup up to date and reports whether
+// it sent a request.
+func (s *Sink) publish(ctx context.Context, gs *groupState, st throttle.GroupStatus) (bool, error) {
+	requested := gs.obj == nil
+	obj, err := s.ensureObject(ctx, gs, st)
+	if err != nil || obj == nil {
+		return requested, err
+	}
+	wrote, err := s.writeStatus(ctx, gs, st)
+	return requested || wrote, err
 }
 
 // sample counts a new sample and feeds its saturation to the episode

@@ -109,8 +109,9 @@ func (s *Sink) newObject(st throttle.GroupStatus, pvc, pv string) *v1alpha1.Thro
 	}
 }
 
-// writeStatus patches the status when the coalescing rules say it is due.
-func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.GroupStatus) error {
+// writeStatus patches the status when the coalescing rules say it is due,
+// and reports whether it sent the patch.
+func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.GroupStatus) (bool, error) {
 	now := s.o.Clock.Now()
 	inEpisode, sat := gs.episodes.active()
 	var prev []metav1.Condition
@@ -121,17 +122,13 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 		group: st, hierarchy: s.o.Hierarchy, ratesKnown: gs.samples >= 2,
 		saturated: inEpisode, episode: sat, spec: s.o.Specs.Get(st.Key), prev: prev, now: now,
 	})
-	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.settle > 0)
-	switch v {
-	case wait:
-		return nil
-	case settled:
-		gs.settle = 0
-		return nil
+	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.samples <= gs.settleTo)
+	if v == wait {
+		return false, nil
 	}
 	patch, err := statusPatch(gs.obj.uid, next)
 	if err != nil {
-		return err
+		return false, err
 	}
 	obj := gs.obj
 	if _, err := s.o.ThrottleGroups.Patch(ctx, obj.namespace, obj.name, types.JSONPatchType, patch, "status"); err != nil {
@@ -139,20 +136,18 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 			// Deleted (by hand) or replaced: create or adopt it again at the retry.
 			gs.obj, gs.written = nil, nil
 		}
-		return fmt.Errorf("patch status of ThrottleGroup %s/%s: %w", obj.namespace, obj.name, err)
+		return true, fmt.Errorf("patch status of ThrottleGroup %s/%s: %w", obj.namespace, obj.name, err)
 	}
 	s.o.OnWrite("status")
 	gs.written, gs.writtenAt = next, now
 	switch v {
 	case writeProminent:
-		gs.settle = settleWrites
-	case writeSettling:
-		gs.settle--
+		gs.settleTo = gs.samples + settleSamples
 	case writeNumbers:
 		gs.dataAt = now
 	}
 	s.logger(st).V(4).Info("ThrottleGroup status written", "throttleGroup", klog.KRef(obj.namespace, obj.name), "why", why, "phase", next.Phase)
-	return nil
+	return true, nil
 }
 
 // statusPatch replaces the whole status (a JSON merge patch could not clear

@@ -97,7 +97,7 @@ func (in statusInput) conditions() []metav1.Condition {
 		set(v1alpha1.ConditionLimitsApplied, false, "InvalidSpec", "spec.limits were refused; appliedLimits stay in force")
 	default:
 		set(v1alpha1.ConditionLimitsApplied, true, "Applied",
-			fmt.Sprintf("%s in the kernel on %d cgroup(s)", g.Spec.Limits, len(g.Cgroups)))
+			fmt.Sprintf("%s in the kernel on %d cgroup(s)", HumanLimits(g.Spec.Limits), len(g.Cgroups)))
 	}
 	if degraded {
 		set(v1alpha1.ConditionDegraded, true, "PodCgroupNotFound", g.Placement)

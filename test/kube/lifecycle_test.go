@@ -62,14 +62,16 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 		t.Errorf("status.cgroups %v lacks the container cgroup", tg.Status.Cgroups)
 	}
 
-	// Held at the limit for three samples: Saturated, once.
-	tg = c.waitTG(t, name, 20*statsInterval, "Saturated", func(tg *v1alpha1.ThrottleGroup) bool {
+	// Held at the limit for three samples: a Saturated Event at once, the
+	// condition with the next write for numbers (within the production
+	// minimum interval of a minute).
+	c.waitEvents(t, pod.UID, kube.ReasonLimitsApplied, kube.ReasonSaturated)
+	tg = c.waitTG(t, name, 75*time.Second, "Saturated", func(tg *v1alpha1.ThrottleGroup) bool {
 		return meta.IsStatusConditionTrue(tg.Status.Conditions, v1alpha1.ConditionSaturated)
 	})
 	if r := float64(tg.Status.Rates.WriteBytesPerSecond) / limit8Mi; r < 0.5 || r > 1.25 {
 		t.Errorf("status.rates.writeBytesPerSecond = %d, %.2f of the 8Mi limit", tg.Status.Rates.WriteBytesPerSecond, r)
 	}
-	c.waitEvents(t, pod.UID, kube.ReasonLimitsApplied, kube.ReasonSaturated)
 
 	// /metrics shows the group.
 	labels := map[string]string{"volume_id": v.id, "pod_uid": string(pod.UID), "pod": pod.Name, "namespace": teamNS}
@@ -117,15 +119,23 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 		return tg.Status.AppliedLimits.WriteBytesPerSecond.String() == "4Mi" && tg.Status.ObservedGeneration == tg.Generation
 	})
 	c.waitEvents(t, tg.UID, kube.ReasonLimitsChanged)
-	c.waitTG(t, name, 20*statsInterval, "rates held by the new limit", func(tg *v1alpha1.ThrottleGroup) bool {
+	c.waitTG(t, name, 75*time.Second, "rates held by the new limit", func(tg *v1alpha1.ThrottleGroup) bool {
 		r := tg.Status.Rates
-		return r != nil && r.WriteBytesPerSecond < 5<<20 && r.WriteBytesPerSecond > 2<<20
+		return r != nil && r.WriteBytesPerSecond <= 4<<20*13/10 && r.WriteBytesPerSecond >= 4<<20/2
 	})
 	if n, _ := sample(p.scrape(t), "csi_blkio_group_limit_write_bytes_per_second", labels); n != 4<<20 {
 		t.Errorf("csi_blkio_group_limit_write_bytes_per_second after the edit = %v, want %d", n, 4<<20)
 	}
 
-	// The project's kubectl shows it all.
+	// The project's kubectl shows it all. For the README's copy, a sample
+	// that shows the writer at its limit (1 s samples of 1 MiB direct
+	// writes at 4 MiB/s jitter by a block either way).
+	capture := os.Getenv("CSI_BLKIO_DESCRIBE_OUT")
+	if capture != "" {
+		c.waitTG(t, name, 90*time.Second, "a sample at the limit", func(tg *v1alpha1.ThrottleGroup) bool {
+			return tg.Status.SaturationPercent >= 95 && tg.Status.SaturationPercent <= 105
+		})
+	}
 	out, err := c.kubectl("", "describe", "throttlegroup", name, "-n", teamNS)
 	if err != nil {
 		t.Fatalf("kubectl describe: %v\n%s", err, out)
@@ -135,35 +145,32 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 			t.Errorf("kubectl describe lacks %q:\n%s", w, out)
 		}
 	}
-	if f := os.Getenv("CSI_BLKIO_DESCRIBE_OUT"); f != "" {
-		if err := os.WriteFile(f, []byte(out), 0o644); err != nil {
+	if capture != "" {
+		if err := os.WriteFile(capture, []byte(out), 0o644); err != nil {
 			t.Error(err)
 		}
 	}
 
-	// An edit past the kernel's IOPS maximum passes the CRD's schema but
-	// not pkg/params: refused, the old limits stay, spec is left as written.
-	c.patchSpec(t, name, `{"spec":{"limits":{"writeIOPS":5000000000}}}`)
+	// 8Ei bytes per second passes the CRD's schema (a whole number with a
+	// suffix) but not pkg/params (past int64; the quantity reads back capped
+	// at MaxInt64): refused, the old limits stay, spec is not rewritten.
+	c.patchSpec(t, name, `{"spec":{"limits":{"writeBytesPerSecond":"8Ei"}}}`)
 	tg = c.waitTG(t, name, 10*statsInterval, "InvalidSpec", func(tg *v1alpha1.ThrottleGroup) bool {
 		return meta.IsStatusConditionTrue(tg.Status.Conditions, v1alpha1.ConditionInvalidSpec)
 	})
 	cond := meta.FindStatusCondition(tg.Status.Conditions, v1alpha1.ConditionInvalidSpec)
-	if !strings.Contains(cond.Message, `parameter "writeIOPS"="5000000000": is larger than the kernel's maximum`) {
+	if !strings.Contains(cond.Message, `spec.limits: parameter "writeBytesPerSecond"="9223372036854775807": is larger than`) {
 		t.Errorf("InvalidSpec message %q lacks pkg/params' message", cond.Message)
 	}
-	if tg.Spec.Limits.WriteIOPS != 5000000000 || tg.Status.AppliedLimits.WriteIOPS != 0 {
-		t.Errorf("spec.limits.writeIOPS %d (want the user's edit kept), appliedLimits.writeIOPS %d (want none)",
-			tg.Spec.Limits.WriteIOPS, tg.Status.AppliedLimits.WriteIOPS)
-	}
-	if got := readFile(t, filepath.Join(ctr, "blkio.throttle.write_iops_device")); strings.Contains(got, dev+" ") {
-		t.Errorf("refused IOPS limit reached the kernel: %q", got)
+	if got, applied := tg.Spec.Limits.WriteBytesPerSecond, tg.Status.AppliedLimits.WriteBytesPerSecond.String(); got.Value() < 1<<62 || applied != "4Mi" {
+		t.Errorf("spec.limits.writeBytesPerSecond %s (want the user's edit kept), appliedLimits %s (want 4Mi)", got.String(), applied)
 	}
 	if got := readFile(t, filepath.Join(ctr, "blkio.throttle.write_bps_device")); !strings.Contains(got, want) {
 		t.Errorf("old limit not in force after a refused edit: %q", got)
 	}
 	c.waitEvents(t, tg.UID, kube.ReasonInvalidSpec)
 	// Fixing the edit clears the condition.
-	c.patchSpec(t, name, `{"spec":{"limits":{"writeIOPS":null}}}`)
+	c.patchSpec(t, name, `{"spec":{"limits":{"writeBytesPerSecond":"4Mi"}}}`)
 	c.waitTG(t, name, 10*statsInterval, "InvalidSpec cleared", func(tg *v1alpha1.ThrottleGroup) bool {
 		return meta.IsStatusConditionFalse(tg.Status.Conditions, v1alpha1.ConditionInvalidSpec)
 	})

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +64,7 @@ func startPlugin(t *testing.T, c *cluster) *plugin {
 	p.sock = filepath.Join(p.base, "csi.sock")
 	t.Cleanup(func() { p.sweep(t) }) // runs last: after the plugin stopped
 	p.proxy = newAPIProxy(t, strings.TrimPrefix(c.apiserver, "https://"))
-	p.metrics = freePort(t)
+	p.metrics = testutil.FreeLoopbackAddr(t)
 	kubeconfig := c.writeKubeconfig(t, "https://"+p.proxy.addr)
 
 	p.cmd = exec.Command(c.bin, "serve",
@@ -220,13 +219,18 @@ func (p *plugin) unpublish(t *testing.T, v volume, target string) {
 }
 
 // writer runs dd with direct IO in cgroup, rewriting the same 16 MiB of
-// path over and over until the test ends (or stop is called), so a long
-// test does not fill the volume. It runs in its own process group so that
-// stopping it stops the dd too, before the volume is unmounted.
+// path over and over until the test ends (or stop is called), so that a
+// long test does not fill the volume.
 func writer(t *testing.T, cgroup, path string) (stop func()) {
 	t.Helper()
-	loopScript := fmt.Sprintf("while :; do dd if=/dev/zero of=%s bs=1M count=16 oflag=direct conv=notrunc 2>/dev/null || exit 1; done", path)
-	cmd := testutil.CommandInCgroup(t, cgroup, "/bin/sh", "-c", loopScript)
+	return startLoop(t, cgroup, fmt.Sprintf("while :; do dd if=/dev/zero of=%s bs=1M count=16 oflag=direct conv=notrunc 2>/dev/null || exit 1; done", path))
+}
+
+// startLoop runs a shell script in cgroup, in its own process group so that
+// stopping it stops its dd too, before the volume is unmounted.
+func startLoop(t *testing.T, cgroup, script string) (stop func()) {
+	t.Helper()
+	cmd := testutil.CommandInCgroup(t, cgroup, "/bin/sh", "-c", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -248,16 +252,6 @@ func writer(t *testing.T, cgroup, path string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
 }
 
 // syncBuffer collects the plugin's output; the test reads it while the
