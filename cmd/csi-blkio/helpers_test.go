@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 )
 
 // requireThrottling skips on a host without a cgroup hierarchy that
@@ -24,4 +25,19 @@ func runInBackground(args ...string) (cancel context.CancelFunc, exit <-chan int
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, args, stderr) }()
 	return cancel, code, stderr
+}
+
+// stopInBackground cancels a runInBackground command and fails t unless it
+// exits with code 0 within 10 s.
+func stopInBackground(t *testing.T, cancel context.CancelFunc, exit <-chan int, stderr *bytes.Buffer) {
+	t.Helper()
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Fatalf("exit code %d after cancel; stderr: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop within 10 s of cancellation")
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -18,33 +17,27 @@ import (
 // watcher calls it, announcing --kubelet-plugin-endpoint, and it is gone
 // after the stop (so the kubelet deregisters a stopped plugin).
 func TestServeRegistersWithTheKubelet(t *testing.T) {
-	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"); err != nil {
-		t.Skip("needs a cgroup hierarchy with IO throttling (serve detects the backend at start)")
-	}
+	requireThrottling(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "csi.sock")
 	reg := filepath.Join(dir, "reg.sock")
 	kubeletSide := "/var/lib/kubelet/plugins/blkio.csi.dev/csi.sock"
-
-	ctx, cancel := context.WithCancel(context.Background())
+	cancel, exit, stderr := runInBackground("--endpoint", "unix://"+sock, "--node-id", "csiblkio-test-node",
+		"--state-dir", filepath.Join(dir, "state"),
+		"--registration-socket", reg, "--kubelet-plugin-endpoint", kubeletSide)
 	defer cancel()
-	var stderr bytes.Buffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"--endpoint", "unix://" + sock, "--node-id", "csiblkio-test-node",
-			"--state-dir", filepath.Join(dir, "state"),
-			"--registration-socket", reg, "--kubelet-plugin-endpoint", kubeletSide}, &stderr)
-	}()
 
 	conn, err := grpc.NewClient("unix://"+reg, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ccancel()
-	info, err := registerapi.NewRegistrationClient(conn).GetInfo(cctx, &registerapi.InfoRequest{}, grpc.WaitForReady(true))
+	info, err := registerapi.NewRegistrationClient(conn).GetInfo(ctx, &registerapi.InfoRequest{}, grpc.WaitForReady(true))
 	if err != nil {
+		cancel()
+		<-exit
 		t.Fatalf("GetInfo on %s: %v; stderr: %s", reg, err, stderr.String())
 	}
 	if info.Name != "blkio.csi.dev" || info.Endpoint != kubeletSide || info.Type != registerapi.CSIPlugin {
@@ -55,15 +48,7 @@ func TestServeRegistersWithTheKubelet(t *testing.T) {
 		t.Errorf("registration answered but the CSI socket is missing: %v", err)
 	}
 
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit code %d after cancel; stderr: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop within 10 s of cancellation")
-	}
+	stopInBackground(t, cancel, exit, stderr)
 	if _, err := os.Lstat(reg); !os.IsNotExist(err) {
 		t.Errorf("registration socket left after stop: %v", err)
 	}

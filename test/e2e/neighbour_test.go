@@ -12,7 +12,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // fioResult is the part of fio's JSON output the test reads.
@@ -67,27 +66,11 @@ func (s *suite) runFio(c context.Context, pod *corev1.Pod, args ...string) (*fio
 // the test runs fio in it with exec.
 func (s *suite) idlePod(t *testing.T, ns, podName string, claims map[string]string) *corev1.Pod {
 	t.Helper()
-	grace := int64(1)
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns},
-		Spec: corev1.PodSpec{
-			RestartPolicy:                 corev1.RestartPolicyNever,
-			TerminationGracePeriodSeconds: &grace,
-			Containers: []corev1.Container{{
-				Name:            "fio",
-				Image:           s.fioImage,
-				ImagePullPolicy: corev1.PullNever,
-				Command:         []string{"/bin/sh", "-c", "trap 'exit 0' TERM; echo e2e ready; sleep 3600 & wait"},
-				Resources:       burstable.resources(),
-			}},
-		},
+	vols := map[string]corev1.VolumeSource{}
+	for path, claim := range claims {
+		vols[path] = claimSource(claim)
 	}
-	for mountPath, claim := range claims {
-		name := strings.Trim(strings.ReplaceAll(mountPath, "/", "-"), "-")
-		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: claimSource(claim)})
-		pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: name, MountPath: mountPath})
-	}
-	pod = s.createPod(t, pod)
+	pod := s.createPod(t, shPod(ns, podName, s.fioImage, burstable, "trap 'exit 0' TERM; echo e2e ready; sleep 3600 & wait", vols))
 	s.waitLog(t, pod, "e2e ready", 3*time.Minute)
 	return pod
 }

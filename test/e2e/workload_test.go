@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,8 +62,14 @@ func (q qos) cgroupParent(uid types.UID) string {
 // after which the container idles until it is deleted, so that the test
 // can look at the kernel and the cluster while the group still exists.
 func ioPod(ns, podName, image string, q qos, vol corev1.VolumeSource, script string) *corev1.Pod {
+	return shPod(ns, podName, image, q, prologue+script+epilogue, map[string]corev1.VolumeSource{"/data": vol})
+}
+
+// shPod is a pod with one container of class q running script with sh,
+// with each volume mounted at its path.
+func shPod(ns, podName, image string, q qos, script string, vols map[string]corev1.VolumeSource) *corev1.Pod {
 	grace := int64(1)
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
@@ -70,13 +78,18 @@ func ioPod(ns, podName, image string, q qos, vol corev1.VolumeSource, script str
 				Name:            "io",
 				Image:           image,
 				ImagePullPolicy: corev1.PullNever,
-				Command:         []string{"/bin/sh", "-c", prologue + script + epilogue},
+				Command:         []string{"/bin/sh", "-c", script},
 				Resources:       q.resources(),
-				VolumeMounts:    []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
 			}},
-			Volumes: []corev1.Volume{{Name: "data", VolumeSource: vol}},
 		},
 	}
+	for _, path := range slices.Sorted(maps.Keys(vols)) {
+		name := strings.Trim(strings.ReplaceAll(path, "/", "-"), "-")
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: vols[path]})
+		c := &pod.Spec.Containers[0]
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: path})
+	}
+	return pod
 }
 
 const prologue = `set -e
