@@ -85,7 +85,7 @@ func TestPluginRestart(t *testing.T) {
 		t.Fatalf("the consumer's volume is not mounted at %s", target)
 	}
 	check := ioCheck{knob: writeBPS, limit: limit}
-	s.checkUserView(t, pod, r.device, 0, chunkMiB*mi, check)
+	s.checkUserView(t, pod, r, 0, chunkMiB*mi, check)
 
 	old, err := s.pluginPod(ctx(t, time.Minute))
 	if err != nil {
@@ -152,7 +152,7 @@ func TestPluginRestart(t *testing.T) {
 	// ThrottleGroup's status numbers follow within the sink's minimum
 	// interval, a minute: the new plugin does not rewrite an object that
 	// is already right, measured 54 s here, so the test does not wait.)
-	s.checkUserView(t, pod, r.device, 0, 0, check)
+	s.checkUserView(t, pod, r, 0, 0, check)
 
 	// Unpublish through the new plugin.
 	s.deletePod(t, pod)

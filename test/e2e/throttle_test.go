@@ -110,7 +110,7 @@ func TestPersistentVolume(t *testing.T) {
 			if pv.Spec.CSI == nil || pv.Spec.CSI.Driver != driverName {
 				t.Fatalf("PV %s is not a %s volume: %+v", pv.Name, driverName, pv.Spec.PersistentVolumeSource)
 			}
-			s.checkUserView(t, pod, r.device, 0, count*mi, check)
+			s.checkUserView(t, pod, r, 0, count*mi, check)
 
 			s.deletePod(t, pod)
 			s.checkGroupGone(t, pod)
@@ -178,7 +178,7 @@ func TestInlineVolume(t *testing.T) {
 		{label: "read", cmd: ddRead("f", "1M", count), amount: count * mi, limit: rlimit, knob: readBPS},
 	}
 	pod, r := s.throttledPod(t, ns, "inline", guaranteed, vol, "", checks...)
-	tg := s.checkUserView(t, pod, r.device, count*mi, count*mi, checks...)
+	tg := s.checkUserView(t, pod, r, count*mi, count*mi, checks...)
 	// What a user sees, for the CI log.
 	if out, err := s.kubectlCmd("describe", "throttlegroup", "-n", ns, tg.Name); err == nil {
 		t.Logf("kubectl describe throttlegroup %s:\n%s", tg.Name, out)
@@ -209,7 +209,7 @@ func TestReadLimit(t *testing.T) {
 	if got := kernelLimit(t, r.cgroup, writeBPS, r.device); got != 0 {
 		t.Errorf("a write limit %d is set although the class has none", got)
 	}
-	s.checkUserView(t, pod, r.device, count*mi, count*mi, check)
+	s.checkUserView(t, pod, r, count*mi, count*mi, check)
 }
 
 // TestIOPSLimit: 4 KiB direct writes and reads of a BestEffort pod are held
@@ -226,7 +226,7 @@ func TestIOPSLimit(t *testing.T) {
 		{label: "read", cmd: ddRead("f", "4k", reads/2) + "; " + ddRead("f", "4k", reads/2), amount: reads, limit: 400, knob: readIOPS},
 	}
 	pod, r := s.throttledPod(t, ns, "iops", bestEffort, claimSource("data"), "", checks...)
-	s.checkUserView(t, pod, r.device, reads*4096, writes*4096, checks...)
+	s.checkUserView(t, pod, r, reads*4096, writes*4096, checks...)
 }
 
 // TestVolumeScopeBufferedWrites: with scope volume, buffered writes flushed
@@ -247,7 +247,7 @@ func TestVolumeScopeBufferedWrites(t *testing.T) {
 	if got := kernelLimit(t, "/", writeBPS, r.device); got != 10*mi {
 		t.Errorf("root-level %s has %d for %s, want %d (volume scope throttles writeback there)", writeBPS, got, r.device, 10*mi)
 	}
-	tg := s.checkUserView(t, pod, r.device, 0, count*mi, check)
+	tg := s.checkUserView(t, pod, r, 0, count*mi, check)
 	if tg.Spec.Scope != "volume" {
 		t.Errorf("ThrottleGroup scope %q, want volume", tg.Spec.Scope)
 	}

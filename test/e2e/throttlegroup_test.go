@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,16 +61,19 @@ func (s *suite) groupWith(t *testing.T, pod *corev1.Pod, what string, ok func(*b
 }
 
 // checkUserView checks what users see of the pod's group while it exists.
-// The ThrottleGroup has the device the pod saw, phase Active, rates, and
-// the checks' limits as applied; `kubectl describe throttlegroup` shows the
+// The ThrottleGroup has the device the pod saw, phase Active, rates, the
+// container's kubelet-made cgroup among its cgroups, and the checks' limits
+// as applied; `kubectl describe throttlegroup` shows the
 // rates; the pod has a LimitsApplied Event; and the metrics (read from the
 // table at scrape time, unlike the coalesced status) carry the limits and
 // totals covering what the pod did (at least minRead and minWrite bytes).
-func (s *suite) checkUserView(t *testing.T, pod *corev1.Pod, device string, minRead, minWrite float64, checks ...ioCheck) *blkiov1.ThrottleGroup {
+func (s *suite) checkUserView(t *testing.T, pod *corev1.Pod, r podReport, minRead, minWrite float64, checks ...ioCheck) *blkiov1.ThrottleGroup {
 	t.Helper()
-	tg := s.groupWith(t, pod, "device "+device+", phase Active and rates", func(tg *blkiov1.ThrottleGroup) bool {
+	device := r.device
+	tg := s.groupWith(t, pod, fmt.Sprintf("device %s, cgroup %s, phase Active and rates", device, r.cgroup), func(tg *blkiov1.ThrottleGroup) bool {
 		st := tg.Status
-		return st.Device == device && st.Phase == blkiov1.PhaseActive && st.Rates != nil && st.AppliedLimits != nil
+		return st.Device == device && st.Phase == blkiov1.PhaseActive && st.Rates != nil && st.AppliedLimits != nil &&
+			slices.Contains(st.Cgroups, r.cgroup)
 	})
 	for _, c := range checks {
 		if got := appliedLimit(tg.Status.AppliedLimits, c.knob); got != int64(c.limit) {
