@@ -70,13 +70,13 @@ func newObservers(ctx context.Context, o Options, backend throttle.Backend) (*ob
 	obs.stops = append(obs.stops, stopRec)
 	obs.recorder = rec
 	obs.specs = kube.NewSpecStates()
-	onWrite := func(string) {}
+	onWrite, onPause := func(string) {}, func(bool) {}
 	if obs.metrics != nil {
-		onWrite = obs.metrics.ThrottleGroupWrite
+		onWrite, onPause = obs.metrics.ThrottleGroupWrite, obs.metrics.APIServerPaused
 	}
 	obs.sink, err = kube.NewSink(kube.SinkOptions{
 		Node: o.NodeID, Kube: clients.Kube, ThrottleGroups: clients.ThrottleGroups, Recorder: rec,
-		Hierarchy: backend.Hierarchy(), Specs: obs.specs, OnWrite: onWrite,
+		Hierarchy: backend.Hierarchy(), Specs: obs.specs, OnWrite: onWrite, OnPause: onPause,
 	})
 	if err != nil {
 		obs.stop()

@@ -58,14 +58,15 @@ func (b *breaker) allow() bool {
 }
 
 // done records the outcome of an allowed call and reports whether the
-// breaker opened because of it.
-func (b *breaker) done(err error) (opened bool) {
+// breaker opened or closed because of it.
+func (b *breaker) done(err error) (opened, closed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.probing = false
 	if !unavailable(err) {
+		closed = b.backoff != 0
 		b.backoff = 0
-		return false
+		return false, closed
 	}
 	switch {
 	case b.backoff == 0:
@@ -75,7 +76,7 @@ func (b *breaker) done(err error) (opened bool) {
 		b.backoff = min(2*b.backoff, b.max)
 	}
 	b.openUntil = b.clock.Now().Add(b.backoff)
-	return opened
+	return opened, false
 }
 
 // release returns a probe that made no request (nothing was due): the

@@ -19,10 +19,16 @@ func TestBreaker(t *testing.T) {
 	b := newBreaker(clk, 5*time.Second, 20*time.Second)
 	refused := fmt.Errorf("get pod: %w", syscall.ECONNREFUSED)
 
-	if !b.allow() || b.done(apierrors.NewForbidden(v1alpha1.Resource("throttlegroups"), "x", nil)) {
+	if !b.allow() {
+		t.Fatal("a new breaker is not closed")
+	}
+	if opened, _ := b.done(apierrors.NewForbidden(v1alpha1.Resource("throttlegroups"), "x", nil)); opened {
 		t.Fatal("a forbidden request opened the breaker: it is about one object, not the apiserver")
 	}
-	if !b.allow() || !b.done(refused) {
+	if !b.allow() {
+		t.Fatal("closed after a forbidden request, yet refusing")
+	}
+	if opened, _ := b.done(refused); !opened {
 		t.Fatal("a refused connection did not open the breaker")
 	}
 	for _, step := range []struct {
@@ -53,8 +59,7 @@ func TestBreaker(t *testing.T) {
 	if !b.allow() {
 		t.Fatal("a released probe blocked the next caller")
 	}
-	b.done(nil)
-	if !b.allow() || !b.allow() {
+	if _, closed := b.done(nil); !closed || !b.allow() || !b.allow() {
 		t.Fatal("the breaker did not close after a successful probe")
 	}
 }

@@ -21,9 +21,9 @@ import (
 //     rates — is written promptly (Saturated excepted: it is made of the
 //     numbers and goes with them; the Saturated Event is prompt);
 //   - new numbers alone (rates, totals, saturation) are written only when
-//     MinInterval has passed since the last write AND they moved by more
-//     than the thresholds, or when MaxInterval has passed (so totals and
-//     lastSampleTime do not go stale forever).
+//     MinInterval has passed since the last write made for numbers AND they
+//     moved by more than the thresholds, or when MaxInterval has passed
+//     since any write (so totals and lastSampleTime do not go stale).
 //
 // At steady state that is at most one write per MinInterval per group
 // (default 1 per minute), and one per MaxInterval for a group whose rates

@@ -43,6 +43,9 @@ type SinkOptions struct {
 	// OnWrite, if set, is told of every write to the apiserver the sink
 	// makes ("create", "status"), e.g. to count them in a metric.
 	OnWrite func(verb string)
+	// OnPause, if set, is told when the sink starts leaving an unavailable
+	// apiserver alone (true) and when it is back (false), e.g. for a gauge.
+	OnPause func(paused bool)
 	// MinBackoff and MaxBackoff bound how long the sink leaves an
 	// unreachable or hung apiserver alone (defaults 5 s and 1 min; see
 	// breaker).
@@ -93,6 +96,9 @@ func NewSink(o SinkOptions) (*Sink, error) {
 	}
 	if o.OnWrite == nil {
 		o.OnWrite = func(string) {}
+	}
+	if o.OnPause == nil {
+		o.OnPause = func(bool) {}
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
@@ -166,8 +172,13 @@ func (s *Sink) Observe(ctx context.Context, st throttle.GroupStatus) error {
 		s.breaker.release()
 		return err
 	}
-	if s.breaker.done(err) {
+	switch opened, closed := s.breaker.done(err); {
+	case opened:
 		s.logger(st).Error(err, "Apiserver unavailable; ThrottleGroup writes paused and retried with backoff", "backoff", s.o.MinBackoff)
+		s.o.OnPause(true)
+	case closed:
+		s.logger(st).Info("Apiserver available again; ThrottleGroup writes resumed")
+		s.o.OnPause(false)
 	}
 	return err
 }

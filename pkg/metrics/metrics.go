@@ -27,6 +27,7 @@ type Metrics struct {
 	rpc *prometheus.HistogramVec
 	wq  *workqueueMetrics
 	tgw *prometheus.CounterVec
+	api prometheus.Gauge
 }
 
 // New returns a registry holding the Go runtime and process collectors,
@@ -40,12 +41,17 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "throttlegroup_writes_total",
 			Help: "Writes of ThrottleGroup objects to the apiserver by this node (create, status), after coalescing.",
 		}, []string{"verb"}),
+		api: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "apiserver_paused",
+			Help: "1 while csi-blkio leaves an unreachable or hung apiserver alone (ThrottleGroup writes paused, probed with backoff), else 0.",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.rpc,
 		m.tgw,
+		m.api,
 	)
 	m.wq.register(m.reg)
 	return m
@@ -73,3 +79,12 @@ func (m *Metrics) Handler() http.Handler {
 // ThrottleGroupWrite counts one write of a ThrottleGroup (the sink's
 // OnWrite hook); verb is "create" or "status".
 func (m *Metrics) ThrottleGroupWrite(verb string) { m.tgw.WithLabelValues(verb).Inc() }
+
+// APIServerPaused sets csi_blkio_apiserver_paused (the sink's OnPause hook).
+func (m *Metrics) APIServerPaused(paused bool) {
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	m.api.Set(v)
+}

@@ -26,6 +26,7 @@ func TestServerScrape(t *testing.T) {
 	m.ObserveRPC("NodePublishVolume", codes.OK, 3*time.Millisecond)
 	m.ObserveRPC("NodePublishVolume", codes.InvalidArgument, 100*time.Microsecond)
 	m.ThrottleGroupWrite("status")
+	m.APIServerPaused(true)
 
 	q := workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: "csi_blkio_stats", MetricsProvider: m.WorkqueueProvider()})
 	defer q.ShutDown()
@@ -62,6 +63,7 @@ func TestServerScrape(t *testing.T) {
 		`csi_blkio_grpc_request_duration_seconds_bucket{code="InvalidArgument",method="NodePublishVolume",le="0.00025"} 1`,
 		`workqueue_adds_total{name="csi_blkio_stats"} 2`,
 		`csi_blkio_throttlegroup_writes_total{verb="status"} 1`,
+		"csi_blkio_apiserver_paused 1",
 		`workqueue_depth{name="csi_blkio_stats"} 2`,
 		`go_goroutines `,
 		`process_resident_memory_bytes `,

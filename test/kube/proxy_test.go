@@ -68,12 +68,12 @@ func (p *apiProxy) set(t *testing.T, m proxyMode) {
 		return
 	}
 	p.mode = m
-	p.closeConns() // stopped: refused; hung: the new connections hang too
-	switch {
-	case m == stopped:
+	if m == stopped {
 		p.lis.Close()
 		p.lis = nil
-	case p.lis == nil:
+	}
+	p.closeConns() // stopped: refused; hung: the new connections hang too
+	if m != stopped && p.lis == nil {
 		lis, err := net.Listen("tcp", p.addr)
 		if err != nil {
 			t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
@@ -97,6 +97,13 @@ func (p *apiProxy) serveLocked(lis net.Listener) {
 				return // closed
 			}
 			p.mu.Lock()
+			if p.lis != lis {
+				// Stopped while this connection was being accepted: a stopped
+				// apiserver has no connections.
+				p.mu.Unlock()
+				c.Close()
+				return
+			}
 			mode := p.mode
 			p.conns[c] = struct{}{}
 			p.mu.Unlock()
