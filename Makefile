@@ -13,6 +13,12 @@ help: ## Show this help.
 build: ## Build bin/csi-blkio.
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/csi-blkio
 
+.PHONY: demo
+demo: ## Build, then show csi-blkio throttling on this machine (root; no cluster). DEMO_ARGS="--mode read" etc.
+	hack/deps.sh
+	$(MAKE) --no-print-directory build
+	$(BIN) demo $(DEMO_ARGS)
+
 .PHONY: test
 test: ## Install what the tests need (first run) and run every test tier (root).
 	hack/test.sh

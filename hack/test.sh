@@ -13,6 +13,11 @@ step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
 step "kubernetes integration (real apiserver)" hack/test-kube.sh
-step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./pkg/params
+# Fuzz budgets are execution counts (~15-20 s here), not durations: a duration
+# races Go 1.26's fuzz coordinator at the deadline (go.dev/issue/75804) and
+# fails with "context deadline exceeded" and no failing input.
+step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=400000x ./pkg/params
+step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzztime=80000x ./pkg/driver
+step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=100000x ./pkg/driver
 step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 summary

@@ -20,13 +20,17 @@ import (
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stderr io.Writer) error
+	// hidden commands are internal (the demo's IO processes): not in usage.
+	hidden bool
 }
 
 // commands lists the subcommands; the first argument picks one, and
 // anything else (a flag, nothing) means serve.
 func commands() map[string]command {
 	return map[string]command{
-		"serve": {summary: "run the CSI node plugin (default)", run: runServe},
+		"serve":       {summary: "run the CSI node plugin (default)", run: runServe},
+		"demo":        {summary: "show throttling on this machine: no cluster needed (root)", run: runDemo},
+		ioCommandName: {summary: "the demo's IO process", run: runDemoIO, hidden: true},
 	}
 }
 
@@ -66,7 +70,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: csi-blkio [subcommand] [flags]\n\nsubcommands:")
 	cmds := commands()
 	names := make([]string, 0, len(cmds))
-	for n := range cmds {
+	for n, c := range cmds {
+		if c.hidden {
+			continue
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)

@@ -2,37 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
 	"k8s.io/klog/v2"
-	"k8s.io/mount-utils"
-	utilexec "k8s.io/utils/exec"
-
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
-	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
 
 // runServe is the serve subcommand: flags -> Options -> wiring -> gRPC
 // until SIGTERM/SIGINT.
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.AddFlags(fs)
-	klog.InitFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	if _, help, err := parseFlags("serve", args, stderr, o.AddFlags); help || err != nil {
+		return err
 	}
 	if err := o.Validate(); err != nil {
 		return usageError{err}
@@ -50,53 +31,34 @@ func serve(ctx context.Context, o Options) error {
 		klog.InfoS("Not yet served in this build; flag validated only", "registrationSocket", o.RegistrationSocket)
 	}
 
-	store, err := volume.NewStore(o.StateDir)
+	restoreTmp, err := useStateTmp(o.StateDir)
 	if err != nil {
 		return err
 	}
-	backend, err := throttle.DetectBackend(o.CgroupRoot, nil)
-	if err != nil {
-		return fmt.Errorf("start throttle core: %w", err)
-	}
-	obs, err := newObservers(ctx, o, backend)
+	defer restoreTmp()
+	n, err := newNode(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer obs.stop()
-	core, err := newThrottleCore(ctx, o, backend, obs.workerOptions())
-	if err != nil {
-		return fmt.Errorf("start throttle core: %w", err)
-	}
-	defer core.stop()
-	klog.V(2).InfoS("Throttle core started", "backend", core.backend.Description())
+	defer n.close()
+	klog.V(2).InfoS("Throttle core started", "backend", n.core.backend.Description())
 
-	exec := utilexec.New()
-	d, err := driver.New(driver.Config{
-		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
-	}, driver.Deps{
-		Store:     store,
-		Loop:      loop.NewKernel(),
-		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
-		Resizer:   mount.NewResizeFs(exec),
-		Throttler: core.table,
-		Kernel:    core.backend,
-		Ready:     readiness(o),
-		Observer:  obs.rpcObserver(),
-	})
+	report, err := recoverAtStart(ctx, n, o)
 	if err != nil {
 		return err
 	}
-	if err := obs.start(ctx, core, d); err != nil {
+	// Metrics and the Kubernetes side start once the groups are restored.
+	if err := n.obs.start(ctx, n.core, n.driver, report); err != nil {
 		return err
 	}
 	if o.HealthAddress != "" {
-		healthDone, err := serveHealth(ctx, o.HealthAddress, d.Probe)
+		healthDone, err := serveHealth(ctx, o.HealthAddress, n.driver.Probe)
 		if err != nil {
 			return fmt.Errorf("--health-address: %w", err)
 		}
 		defer func() { <-healthDone }()
 	}
-	err = d.Serve(ctx, o.Endpoint)
+	err = n.driver.Serve(ctx, o.Endpoint)
 	klog.V(2).InfoS("csi-blkio stopped")
 	return err
 }

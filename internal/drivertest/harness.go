@@ -84,21 +84,26 @@ func Start(t *testing.T, th *Throttle) *Harness {
 		}
 	})
 	sock := strings.TrimPrefix(h.Endpoint, "unix://")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("driver socket %s did not appear", sock)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	// The socket file appears when Serve binds it, a moment before it
+	// listens; a call in between is refused. Wait for a Probe to answer.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := csi.NewIdentityClient(conn).Probe(pctx, &csi.ProbeRequest{})
+		pcancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("driver on %s did not answer a Probe: %v", sock, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	h.Conn = conn
 	return h
 }

@@ -155,8 +155,16 @@ func (d *Driver) grow(r *volume.Record, cr *csi.CapacityRange) (int64, error) {
 	if err := d.deps.Store.GrowBacking(r.ID, size); err != nil {
 		return 0, failure(err, "grow backing file")
 	}
+	old := r.CapacityBytes
 	r.CapacityBytes = size
 	if err := d.deps.Store.Put(r); err != nil {
+		// Back to the size the record keeps: no device saw the new size yet
+		// (the node refreshes only after this succeeded), and the filesystem
+		// never reaches beyond the recorded size.
+		r.CapacityBytes = old
+		if terr := d.deps.Store.ResetBacking(r.ID, old); terr != nil {
+			klog.ErrorS(terr, "Shrink backing file back after the record write failed", "volumeID", r.ID)
+		}
 		return 0, failure(err, "write volume record")
 	}
 	klog.V(2).InfoS("Volume backing file grown", "volumeID", r.ID, "bytes", size)

@@ -125,7 +125,7 @@ func (d *Driver) publishSteps(ctx context.Context, r *volume.Record, pub volume.
 		return status.Errorf(codes.InvalidArgument, "throttle limits for volume %s: %v", r.ID, err)
 	}
 	if err != nil {
-		return status.Errorf(codes.Internal, "place throttle limits for volume %s: %v", r.ID, err)
+		return placeError(r.ID, err)
 	}
 	klog.V(4).InfoS("Throttle group ensured", "group", r.Group(pub), "device", dev, "phase", phase)
 	return nil

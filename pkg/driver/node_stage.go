@@ -39,12 +39,20 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	// Also when the record says staged: after a node reboot the record
 	// survives but the loop device and the mount do not, and the kubelet's
 	// repeated NodeStageVolume must bring them back. stage is idempotent.
+	wasStaged := r.Staging != nil
 	st, err := d.stage(r, staging, req.GetVolumeCapability().GetMount().GetMountFlags())
 	if err != nil {
 		return nil, err
 	}
 	r.Staging = st
 	if err := d.deps.Store.Put(r); err != nil {
+		if !wasStaged {
+			// Leave no device or mount the record does not know: the kubelet
+			// saw the stage fail and may never unstage it.
+			if uerr := d.unstage(r, staging); uerr != nil {
+				klog.ErrorS(uerr, "Undo stage after the record write failed", "volumeID", id)
+			}
+		}
 		return nil, failure(err, "write volume record")
 	}
 	klog.V(2).InfoS("Volume staged", "volumeID", id, "device", st.Device, "directIO", st.DirectIO, "stagingPath", staging)

@@ -203,9 +203,12 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	eventually(t, "the container's limit", func() bool { return hasLine(t, ctr, V1WriteBPS, kf.line()) })
 	d := bufferedWriteThenSync(t, ctr, other, mnt)
 	t.Logf("pod scope, buffered + sync: %v (%.1f MiB/s)", d, rate(d)/mib)
-	if rate(d) < 1.5*limitBPS {
+	if rate(d) <= 1.25*limitBPS {
 		// Not a failure of ours, but the kernel no longer behaves as
-		// DESIGN.md measured, and the docs' advice would be wrong.
+		// DESIGN.md measured, and the docs' advice would be wrong. "Held"
+		// is the band the assertions below use (<= 1.25x); unthrottled
+		// writeback runs far above it on an idle machine, but a busy
+		// shared machine may flush at only 1.5x.
 		t.Errorf("pod scope held buffered writeback (%.2f MiB/s): the measured v1 writeback fact changed", rate(d)/mib)
 	}
 	if err := kf.table.Remove(kp); err != nil {

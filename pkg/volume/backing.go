@@ -51,3 +51,17 @@ func (s *Store) GrowBacking(id string, size int64) error {
 	}
 	return nil
 }
+
+// ResetBacking sets the backing file of id back to size after a grow whose
+// record could not be written. The caller guarantees that nothing uses the
+// bytes beyond size: the record, which every consumer sizes by, says size.
+func (s *Store) ResetBacking(id string, size int64) error {
+	p, err := s.BackingPath(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Truncate(p, size); err != nil {
+		return fmt.Errorf("reset backing file to %d bytes: %w", size, err)
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package demo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// directIODir returns a temp dir on a filesystem that takes O_DIRECT.
+func directIODir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := os.OpenFile(filepath.Join(dir, "probe"), os.O_CREATE|os.O_RDWR|unix.O_DIRECT, 0o644)
+	if errors.Is(err, unix.EINVAL) {
+		t.Skipf("%s does not support O_DIRECT", dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return dir
+}
+
+func decodeReports(t *testing.T, out []byte) []Report {
+	t.Helper()
+	var rs []Report
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var r Report
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// checkReports: Ready first, then growing totals, the last one Done after
+// the duration, each IO a whole block.
+func checkReports(t *testing.T, rs []Report, j IOJob) {
+	t.Helper()
+	if len(rs) < 4 || !rs[0].Ready {
+		t.Fatalf("reports %+v: want Ready first and at least 3 progress lines", rs)
+	}
+	for i := 2; i < len(rs); i++ {
+		if rs[i].Bytes < rs[i-1].Bytes || rs[i].Elapsed < rs[i-1].Elapsed {
+			t.Errorf("report %d goes backwards: %+v after %+v", i, rs[i], rs[i-1])
+		}
+	}
+	last := rs[len(rs)-1]
+	if !last.Done || last.Elapsed < j.Duration || last.Ops == 0 || last.Bytes != last.Ops*uint64(j.Block) {
+		t.Errorf("last report %+v: want Done after %s with %d bytes per op", last, j.Duration, j.Block)
+	}
+}
+
+func TestRunIOWritesAndReports(t *testing.T) {
+	dir := directIODir(t)
+	j := IOJob{File: filepath.Join(dir, "w.dat"), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
+		Duration: 300 * time.Millisecond, Report: 50 * time.Millisecond}
+	var out, errs bytes.Buffer
+	if err := RunIO(context.Background(), j.Args(), strings.NewReader("go\n"), &out, &errs); err != nil {
+		t.Fatalf("RunIO: %v (%s)", err, errs.String())
+	}
+	checkReports(t, decodeReports(t, out.Bytes()), j)
+	if fi, err := os.Stat(j.File); err != nil || fi.Size() != j.FileSize {
+		t.Errorf("file: %v, size %d, want %d (allocated before the IO)", err, fi.Size(), j.FileSize)
+	}
+}
+
+func TestRunIOReadsAPreparedFile(t *testing.T) {
+	dir := directIODir(t)
+	j := IOJob{File: filepath.Join(dir, "r.dat"), Mode: ModeRead, Unit: UnitIOPS, Block: 4096, FileSize: 2 << 20,
+		Duration: 200 * time.Millisecond, Report: 50 * time.Millisecond}
+	var out, errs bytes.Buffer
+	if err := RunIO(context.Background(), j.Args(), strings.NewReader("go\n"), &out, &errs); err != nil {
+		t.Fatalf("RunIO: %v (%s)", err, errs.String())
+	}
+	checkReports(t, decodeReports(t, out.Bytes()), j)
+	// Reads of never-written blocks cost no IO: the file must hold data.
+	b, err := os.ReadFile(j.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) != j.FileSize || bytes.Count(b, []byte{0}) > len(b)/2 {
+		t.Errorf("prepared file: %d bytes, %d zero bytes; want %d bytes of data", len(b), bytes.Count(b, []byte{0}), j.FileSize)
+	}
+}
+
+func TestRunIOWaitsForGo(t *testing.T) {
+	dir := directIODir(t)
+	j := IOJob{File: filepath.Join(dir, "w.dat"), Mode: ModeWrite, Unit: UnitBytes, Block: 4096, FileSize: 1 << 20,
+		Duration: time.Second, Report: 50 * time.Millisecond}
+	var out bytes.Buffer
+	err := RunIO(context.Background(), j.Args(), strings.NewReader(""), &out, &bytes.Buffer{})
+	if err == nil {
+		t.Fatal("RunIO ran without a go")
+	}
+	if rs := decodeReports(t, out.Bytes()); len(rs) != 1 || !rs[0].Ready {
+		t.Errorf("reports without go: %+v, want Ready only", rs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	defer w.Close()
+	if err := RunIO(ctx, j.Args(), r, &bytes.Buffer{}, &bytes.Buffer{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled while waiting for go: %v", err)
+	}
+}
+
+// ioCommand runs this test binary as the IO process.
+func ioCommand(args []string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), ioChildEnv+"=1")
+	return cmd
+}
+
+func TestIOProcessesStartTogetherAndReport(t *testing.T) {
+	dir := directIODir(t)
+	var procs []*ioProc
+	for _, name := range []string{"a", "b"} {
+		j := IOJob{File: filepath.Join(dir, name), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
+			Duration: 300 * time.Millisecond, Report: 50 * time.Millisecond}
+		p, err := startIO(ioCommand(j.Args()), j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.stop(time.Second) })
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		select {
+		case <-p.ready:
+		case <-time.After(10 * time.Second):
+			t.Fatal("IO process never ready")
+		}
+		if len(p.history()) != 0 {
+			t.Fatalf("IO before go: %+v", p.history())
+		}
+	}
+	for _, p := range procs {
+		if err := p.start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range procs {
+		if err := p.wait(); err != nil {
+			t.Fatal(err)
+		}
+		if last := p.last(); !last.Done || last.Bytes == 0 || last.Elapsed < 300*time.Millisecond {
+			t.Errorf("last report %+v", last)
+		}
+	}
+}
+
+func TestIOProcessStopsOnRequest(t *testing.T) {
+	dir := directIODir(t)
+	j := IOJob{File: filepath.Join(dir, "long"), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
+		Duration: time.Minute, Report: 50 * time.Millisecond}
+	p, err := startIO(ioCommand(j.Args()), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.ready
+	if err := p.start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	begin := time.Now()
+	if err := p.stop(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begin); took > 1500*time.Millisecond {
+		t.Errorf("stop took %s: SIGTERM should end the IO loop at once", took)
+	}
+	if err := p.wait(); err == nil {
+		t.Error("a stopped IO process reports success")
+	}
+	if p.last().Done {
+		t.Error("a stopped IO process claims it finished")
+	}
+}
+
+func TestIOProcessFailureCarriesItsMessage(t *testing.T) {
+	j := IOJob{File: filepath.Join(t.TempDir(), "no", "such", "dir", "f"), Mode: ModeWrite, Unit: UnitBytes,
+		Block: 4096, FileSize: 1 << 20, Duration: time.Second, Report: 50 * time.Millisecond}
+	p, err := startIO(ioCommand(j.Args()), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.wait()
+	if err == nil || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("wait() = %v; want the IO process's own message", err)
+	}
+}

@@ -1,0 +1,182 @@
+package demo
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// RunIO is the IO process (`csi-blkio demo-io`), a re-exec of the binary
+// so that it can sit in a container cgroup of its own, as a container's
+// processes do (cgroup v1 throttles only the tasks directly in a limited
+// cgroup). It joins its cgroup before touching the file, prepares the file,
+// then does direct IO for the job's duration, printing a Report line every
+// Report interval and a last one with Done.
+func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	j, err := parseIOJob(args, stderr)
+	if err != nil {
+		return err
+	}
+	if j.Cgroup != "" {
+		if err := joinCgroup(j.Cgroup); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(j.File, os.O_RDWR|os.O_CREATE|unix.O_DIRECT|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	buf, err := alignedBuffer(j.Block)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(buf)
+	if err := prepareFile(fd, j); err != nil {
+		return fmt.Errorf("prepare %s: %w", j.File, err)
+	}
+	enc := json.NewEncoder(stdout)
+	if err := enc.Encode(Report{Ready: true}); err != nil {
+		return err
+	}
+	if err := awaitGo(ctx, stdin); err != nil {
+		return err
+	}
+	return ioLoop(ctx, fd, j, buf, enc)
+}
+
+// awaitGo blocks until the line "go" arrives on r (or ctx is done).
+func awaitGo(ctx context.Context, r io.Reader) error {
+	got := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err == nil && strings.TrimSpace(line) != "go" {
+			err = fmt.Errorf("expected \"go\" on stdin, got %q", line)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// joinCgroup moves this process (all its threads) into dir and checks
+// that the kernel put it there.
+func joinCgroup(dir string) error {
+	pid := strconv.Itoa(os.Getpid())
+	procs := filepath.Join(dir, "cgroup.procs")
+	if err := os.WriteFile(procs, []byte(pid), 0); err != nil {
+		return fmt.Errorf("join cgroup %s: %w", dir, err)
+	}
+	b, err := os.ReadFile(procs)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(strings.Fields(string(b)), pid) {
+		return fmt.Errorf("join cgroup %s: pid %s is not in its cgroup.procs", dir, pid)
+	}
+	return nil
+}
+
+// prepareFile makes the extent the IO runs on: for writes it is allocated
+// (the writes then overwrite it, no block allocation in the measurement);
+// for reads it is written once, in large blocks whatever the job's block
+// size, since reading never-written blocks of a file costs the filesystem
+// no disk IO at all.
+func prepareFile(fd int, j IOJob) error {
+	if j.Mode == ModeWrite {
+		if err := unix.Fallocate(fd, 0, 0, j.FileSize); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+			return err
+		}
+		return nil
+	}
+	chunk := min(j.FileSize, 1<<20)
+	buf, err := alignedBuffer(chunk)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(buf)
+	for off := int64(0); off < j.FileSize; off += chunk {
+		if _, err := unix.Pwrite(fd, buf[:min(chunk, j.FileSize-off)], off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// alignedBuffer returns n bytes at a page boundary, as direct IO needs (an
+// anonymous mapping), filled with a pattern: not zeros, so nothing along
+// the way may shortcut the IO. Release it with unix.Munmap.
+func alignedBuffer(n int64) ([]byte, error) {
+	buf, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("allocate an aligned buffer: %w", err)
+	}
+	for i := range buf {
+		buf[i] = byte(i*7 + 1)
+	}
+	return buf, nil
+}
+
+// ioLoop does one IO at a time (queue depth 1, as dd does) until the
+// duration is up, ctx is done or the parent went away.
+func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder) error {
+	ppid := os.Getppid()
+	blocks := j.FileSize / j.Block
+	var r Report
+	start := time.Now()
+	next := j.Report
+	var off int64
+	for r.Elapsed < j.Duration {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if j.Unit == UnitIOPS {
+			off = rand.Int64N(blocks) * j.Block
+		}
+		var n int
+		var err error
+		if j.Mode == ModeWrite {
+			n, err = unix.Pwrite(fd, buf, off)
+		} else {
+			n, err = unix.Pread(fd, buf, off)
+		}
+		if err != nil {
+			return fmt.Errorf("%s at offset %d: %w", j.Mode, off, err)
+		}
+		r.Bytes += uint64(n)
+		r.Ops++
+		if j.Unit == UnitBytes {
+			off = (off + j.Block) % (blocks * j.Block)
+		}
+		r.Elapsed = time.Since(start)
+		if r.Elapsed >= next {
+			// Orphaned (the demo was killed): stop rather than run on.
+			if os.Getppid() != ppid {
+				return errors.New("the demo that started this IO process is gone")
+			}
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+			next = (r.Elapsed/j.Report + 1) * j.Report
+		}
+	}
+	r.Done = true
+	return enc.Encode(r)
+}

@@ -1,0 +1,92 @@
+package demo
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// IOJob is what one IO process does. It is also the IO process's command
+// line (Args, parseIOJob), so the two sides cannot drift apart.
+type IOJob struct {
+	// Cgroup is the cgroup directory the process moves itself into before
+	// any IO ("" = stay, for tests of the IO loop itself).
+	Cgroup string
+	// File is where the IO goes, on a published volume.
+	File string
+	Mode Mode
+	Unit Unit
+	// Block is the size of one IO; FileSize the extent the IO wraps around.
+	Block, FileSize int64
+	Duration        time.Duration
+	// Report is the interval of the progress lines.
+	Report time.Duration
+}
+
+// Report is one progress line of an IO process (JSON on its stdout). The
+// first has Ready set: the file is prepared and the process waits for "go"
+// on its stdin, so that several processes start their IO together. Then
+// come totals since the IO started; the last one has Done set.
+type Report struct {
+	Ready   bool          `json:"ready,omitempty"`
+	Elapsed time.Duration `json:"elapsed"`
+	Bytes   uint64        `json:"bytes"`
+	Ops     uint64        `json:"ops"`
+	Done    bool          `json:"done,omitempty"`
+}
+
+// Amount is the report's total in unit u.
+func (r Report) Amount(u Unit) float64 {
+	if u == UnitIOPS {
+		return float64(r.Ops)
+	}
+	return float64(r.Bytes)
+}
+
+// Args renders j as the IO process's flags.
+func (j IOJob) Args() []string {
+	return []string{
+		"--cgroup=" + j.Cgroup, "--file=" + j.File, "--mode=" + string(j.Mode), "--unit=" + string(j.Unit),
+		"--block=" + strconv.FormatInt(j.Block, 10), "--file-size=" + strconv.FormatInt(j.FileSize, 10),
+		"--duration=" + j.Duration.String(), "--report=" + j.Report.String(),
+	}
+}
+
+func parseIOJob(args []string, stderr io.Writer) (IOJob, error) {
+	var j IOJob
+	var mode, unit string
+	fs := flag.NewFlagSet("demo-io", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&j.Cgroup, "cgroup", "", "cgroup directory to join before any IO")
+	fs.StringVar(&j.File, "file", "", "file to do the IO on")
+	fs.StringVar(&mode, "mode", string(ModeWrite), "read or write")
+	fs.StringVar(&unit, "unit", string(UnitBytes), "bytes (sequential) or iops (random)")
+	fs.Int64Var(&j.Block, "block", 1<<20, "bytes per IO")
+	fs.Int64Var(&j.FileSize, "file-size", 64<<20, "bytes of the file the IO wraps around in")
+	fs.DurationVar(&j.Duration, "duration", 5*time.Second, "how long")
+	fs.DurationVar(&j.Report, "report", 100*time.Millisecond, "progress interval")
+	if err := fs.Parse(args); err != nil {
+		return IOJob{}, err
+	}
+	j.Mode, j.Unit = Mode(mode), Unit(unit)
+	switch {
+	case fs.NArg() > 0:
+		return IOJob{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case j.File == "":
+		return IOJob{}, errors.New("--file is required")
+	case j.Mode != ModeRead && j.Mode != ModeWrite:
+		return IOJob{}, fmt.Errorf("--mode %q is not read or write", mode)
+	case j.Unit != UnitBytes && j.Unit != UnitIOPS:
+		return IOJob{}, fmt.Errorf("--unit %q is not bytes or iops", unit)
+	case j.Block < 512 || j.Block%512 != 0:
+		return IOJob{}, fmt.Errorf("--block %d is not a positive multiple of 512 (direct IO)", j.Block)
+	case j.FileSize < j.Block || j.FileSize%j.Block != 0:
+		return IOJob{}, fmt.Errorf("--file-size %d is not a positive multiple of --block", j.FileSize)
+	case j.Duration <= 0 || j.Report <= 0:
+		return IOJob{}, errors.New("--duration and --report must be positive")
+	}
+	return j, nil
+}

@@ -1,0 +1,23 @@
+package driver
+
+import (
+	"errors"
+	"syscall"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// placeError is the answer to a publish whose limits could not be placed.
+// The publish fails (and is rolled back) rather than degrade: a volume is
+// never published unthrottled (invariant 3), and the degraded fallback, a
+// root-level entry, does not hold a container's direct IO on cgroup v1.
+// A cgroup hierarchy the plugin may not write is a deployment problem the
+// message names; docs/reliability.md has the decision.
+func placeError(id string, err error) error {
+	hint := "; the volume was not published (it would run unthrottled) and the kubelet retries"
+	if errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		hint = "; the plugin needs write access to the cgroup hierarchy: run its container privileged with /sys/fs/cgroup mounted read-write" + hint
+	}
+	return status.Errorf(codes.Internal, "place throttle limits for volume %s: %v%s", id, err, hint)
+}
