@@ -21,8 +21,8 @@ import (
 type node struct {
 	driver *driver.Driver
 	core   *throttleCore
-	// obs are the metrics and Kubernetes sinks (each may be off); serve
-	// starts them after recovery.
+	// obs are metrics and the Kubernetes sinks (observe.go), started by
+	// serve after recovery; off when their flags are.
 	obs *observers
 	// faults is the fault CSI_BLKIO_FAULT armed (tests only), nil if none;
 	// it goes live only after start-up recovery (recoverAtStart).
@@ -76,8 +76,8 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 	return n, nil
 }
 
-// close stops the stats worker and the table's watcher, then the
-// observers; kernel limits stay.
+// close stops the stats worker and the table's watcher (kernel limits
+// stay), then the observers (the worker's sink records Events through them).
 func (n *node) close() {
 	n.core.stop()
 	n.obs.stop()

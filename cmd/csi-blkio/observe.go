@@ -105,14 +105,16 @@ func (obs *observers) rpcObserver() driver.RPCObserver {
 	return obs.metrics
 }
 
-// start runs what needs the core and the driver: the group collector and
-// the metrics server, and the live-limits controller.
-func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.Driver) error {
+// start runs what needs the core, the driver and start-up recovery: the
+// group collector, the recovery counters and the metrics server, and the
+// live-limits controller.
+func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.Driver, recovered driver.RecoveryReport) error {
 	ctx, obs.cancel = context.WithCancel(ctx)
 	if obs.metrics != nil {
 		if err := obs.metrics.AddGroups(core.table, core.worker.StatsFailures); err != nil {
 			return err
 		}
+		obs.metrics.Recovered(driver.RecoveryActions(), recovered)
 		obs.serving = true
 		obs.wg.Go(func() {
 			if err := obs.metricsSrv.Serve(ctx); err != nil {

@@ -39,12 +39,12 @@ func serve(ctx context.Context, o Options) error {
 	defer n.close()
 	klog.V(2).InfoS("Throttle core started", "backend", n.core.backend.Description())
 
-	if _, err := recoverAtStart(ctx, n, o); err != nil {
+	report, err := recoverAtStart(ctx, n, o)
+	if err != nil {
 		return err
 	}
-	// Groups are rebuilt before the live-limits controller and the metrics
-	// start, so that both see the node as it was before the restart.
-	if err := n.obs.start(ctx, n.core, n.driver); err != nil {
+	// Metrics and the Kubernetes side start once the groups are restored.
+	if err := n.obs.start(ctx, n.core, n.driver, report); err != nil {
 		return err
 	}
 	if o.HealthAddress != "" {

@@ -28,6 +28,7 @@ type Metrics struct {
 	wq  *workqueueMetrics
 	tgw *prometheus.CounterVec
 	api prometheus.Gauge
+	rec *prometheus.CounterVec
 }
 
 // New returns a registry holding the Go runtime and process collectors,
@@ -45,6 +46,10 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "apiserver_paused",
 			Help: "1 while csi-blkio leaves an unreachable or hung apiserver alone (ThrottleGroup writes paused, probed with backoff), else 0.",
 		}),
+		rec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "recovery_actions_total",
+			Help: "What start-up recovery did (groups restored, orphaned loop devices detached, stale limits lifted, ...), by action.",
+		}, []string{"action"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -52,6 +57,7 @@ func New() *Metrics {
 		m.rpc,
 		m.tgw,
 		m.api,
+		m.rec,
 	)
 	m.wq.register(m.reg)
 	return m
@@ -87,4 +93,16 @@ func (m *Metrics) APIServerPaused(paused bool) {
 		v = 1
 	}
 	m.api.Set(v)
+}
+
+// Recovered adds one start-up recovery's counts (action -> n) to
+// csi_blkio_recovery_actions_total, every action in actions starting at 0
+// so that an alert sees the series before the first orphan.
+func (m *Metrics) Recovered(actions []string, counts map[string]int) {
+	for _, a := range actions {
+		m.rec.WithLabelValues(a)
+	}
+	for a, n := range counts {
+		m.rec.WithLabelValues(a).Add(float64(n))
+	}
 }

@@ -27,6 +27,7 @@ func TestServerScrape(t *testing.T) {
 	m.ObserveRPC("NodePublishVolume", codes.InvalidArgument, 100*time.Microsecond)
 	m.ThrottleGroupWrite("status")
 	m.APIServerPaused(true)
+	m.Recovered([]string{"group_restored", "orphan_loop_detached"}, map[string]int{"group_restored": 2})
 
 	q := workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: "csi_blkio_stats", MetricsProvider: m.WorkqueueProvider()})
 	defer q.ShutDown()
@@ -64,6 +65,8 @@ func TestServerScrape(t *testing.T) {
 		`workqueue_adds_total{name="csi_blkio_stats"} 2`,
 		`csi_blkio_throttlegroup_writes_total{verb="status"} 1`,
 		"csi_blkio_apiserver_paused 1",
+		`csi_blkio_recovery_actions_total{action="group_restored"} 2`,
+		`csi_blkio_recovery_actions_total{action="orphan_loop_detached"} 0`,
 		`workqueue_depth{name="csi_blkio_stats"} 2`,
 		`go_goroutines `,
 		`process_resident_memory_bytes `,
