@@ -2,8 +2,10 @@
 # The one test command (README, .ci/run): installs what is missing, then runs
 # every tier. Tiers: lint; unit + kernel + csi-sanity (go test -race as root);
 # the Helm chart (lint, rendered templates, install into a real apiserver);
+# the Kubernetes integration tier (csi-blkio against a real apiserver);
 # bounded fuzzing; cgroup v2 on a real kernel in qemu (hack/qemu/run.sh);
-# a seconds-long smoke run of the benchmarks (hack/bench --smoke).
+# a seconds-long smoke run of the benchmarks (hack/bench --smoke);
+# end to end on a real node (hack/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
@@ -12,6 +14,7 @@ step "dependencies" hack/deps.sh
 step "lint" hack/lint.sh
 step "unit, kernel and conformance tests" go test -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
+step "kubernetes integration (real apiserver)" hack/test-kube.sh
 # Fuzz budgets are execution counts (~15-20 s here), not durations: a duration
 # races Go 1.26's fuzz coordinator at the deadline (go.dev/issue/75804) and
 # fails with "context deadline exceeded" and no failing input.
@@ -20,4 +23,5 @@ step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzzt
 step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=100000x ./pkg/driver
 step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 step "benchmarks still run (hack/bench --smoke)" hack/bench --smoke
+step "end to end on a real node (helm install, real pods)" hack/e2e.sh
 summary

@@ -10,6 +10,7 @@ import (
 	"github.com/csi-blkio/csi-blkio/pkg/driver"
 	"github.com/csi-blkio/csi-blkio/pkg/fault"
 	"github.com/csi-blkio/csi-blkio/pkg/loop"
+	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
 
@@ -20,6 +21,9 @@ import (
 type node struct {
 	driver *driver.Driver
 	core   *throttleCore
+	// obs are metrics and the Kubernetes sinks (observe.go), started by
+	// serve after recovery; off when their flags are.
+	obs *observers
 	// faults is the fault CSI_BLKIO_FAULT armed (tests only), nil if none;
 	// it goes live only after start-up recovery (recoverAtStart).
 	faults *fault.Injector
@@ -31,8 +35,17 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	core, err := newThrottleCore(ctx, o)
+	backend, err := throttle.DetectBackend(o.CgroupRoot, nil)
 	if err != nil {
+		return nil, fmt.Errorf("start throttle core: %w", err)
+	}
+	obs, err := newObservers(ctx, o, backend)
+	if err != nil {
+		return nil, err
+	}
+	core, err := newThrottleCore(ctx, o, backend, obs.workerOptions())
+	if err != nil {
+		obs.stop()
 		return nil, fmt.Errorf("start throttle core: %w", err)
 	}
 	exec := utilexec.New()
@@ -44,21 +57,28 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		Throttler: core.table,
 		Kernel:    core.backend,
 		Ready:     readiness(o),
+		Observer:  obs.rpcObserver(),
 	}
+	n := &node{core: core, obs: obs}
 	faults, err := armFault(&deps)
 	if err != nil {
-		core.stop()
+		n.close()
 		return nil, err
 	}
 	d, err := driver.New(driver.Config{
 		Name: o.DriverName, Version: version(), NodeID: o.NodeID, StateDir: o.StateDir, MaxVolumes: o.MaxVolumes,
 	}, deps)
 	if err != nil {
-		core.stop()
+		n.close()
 		return nil, err
 	}
-	return &node{driver: d, core: core, faults: faults}, nil
+	n.driver, n.faults = d, faults
+	return n, nil
 }
 
-// close stops the stats worker and the table's watcher; kernel limits stay.
-func (n *node) close() { n.core.stop() }
+// close stops the stats worker and the table's watcher (kernel limits
+// stay), then the observers (the worker's sink records Events through them).
+func (n *node) close() {
+	n.core.stop()
+	n.obs.stop()
+}

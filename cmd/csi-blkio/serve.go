@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -25,12 +26,6 @@ func serve(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	klog.V(2).InfoS("Starting csi-blkio", "version", version(), "driver", o.DriverName, "node", o.NodeID, "stateDir", o.StateDir)
-	if o.Kubeconfig != "" || o.MetricsAddress != "" || o.RegistrationSocket != "" {
-		// The Kubernetes sinks, metrics and plugin registration are wired by
-		// later work; say so rather than silently ignoring the flags.
-		klog.InfoS("Not yet served in this build; flags validated only", "kubeconfig", o.Kubeconfig,
-			"metricsAddress", o.MetricsAddress, "registrationSocket", o.RegistrationSocket)
-	}
 
 	restoreTmp, err := useStateTmp(o.StateDir)
 	if err != nil {
@@ -44,7 +39,12 @@ func serve(ctx context.Context, o Options) error {
 	defer n.close()
 	klog.V(2).InfoS("Throttle core started", "backend", n.core.backend.Description())
 
-	if _, err := recoverAtStart(ctx, n, o); err != nil {
+	report, err := recoverAtStart(ctx, n, o)
+	if err != nil {
+		return err
+	}
+	// Metrics and the Kubernetes side start once the groups are restored.
+	if err := n.obs.start(ctx, n.core, n.driver, report); err != nil {
 		return err
 	}
 	if o.HealthAddress != "" {
@@ -52,9 +52,21 @@ func serve(ctx context.Context, o Options) error {
 		if err != nil {
 			return fmt.Errorf("--health-address: %w", err)
 		}
-		defer func() { <-healthDone }()
+		// cancel first: the server stops on ctx, and Serve may have failed
+		// without ctx being done.
+		defer func() { cancel(); <-healthDone }()
+	}
+	var regDone <-chan error
+	if o.RegistrationSocket != "" {
+		if regDone, err = startRegistration(ctx, cancel, o); err != nil {
+			return fmt.Errorf("--registration-socket: %w", err)
+		}
 	}
 	err = n.driver.Serve(ctx, o.Endpoint)
+	if regDone != nil {
+		cancel()
+		err = errors.Join(err, <-regDone)
+	}
 	klog.V(2).InfoS("csi-blkio stopped")
 	return err
 }

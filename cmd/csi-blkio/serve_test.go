@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // TestServeAnswersHealthAndStopsOnSignal runs `csi-blkio serve` as main does
@@ -17,26 +16,13 @@ import (
 // appears, /healthz answers from Probe, and cancellation stops it with exit
 // code 0 and removes the socket.
 func TestServeAnswersHealthAndStopsOnSignal(t *testing.T) {
-	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"); err != nil {
-		t.Skip("needs a cgroup hierarchy with IO throttling (Probe reports not ready without one)")
-	}
+	requireThrottling(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "csi.sock")
-	lis, err := net.Listen("tcp", "127.0.0.1:0") // a free loopback port
-	if err != nil {
-		t.Fatal(err)
-	}
-	health := lis.Addr().String()
-	lis.Close()
-
-	ctx, cancel := context.WithCancel(context.Background())
+	health := testutil.FreeLoopbackAddr(t)
+	cancel, exit, stderr := runInBackground("--endpoint", "unix://"+sock, "--node-id", "csiblkio-test-node",
+		"--state-dir", filepath.Join(dir, "state"), "--health-address", health)
 	defer cancel()
-	var stderr bytes.Buffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"--endpoint", "unix://" + sock, "--node-id", "csiblkio-test-node",
-			"--state-dir", filepath.Join(dir, "state"), "--health-address", health}, &stderr)
-	}()
 	deadline := time.Now().Add(10 * time.Second)
 	var body string
 	for {
@@ -60,15 +46,7 @@ func TestServeAnswersHealthAndStopsOnSignal(t *testing.T) {
 	if _, err := os.Stat(sock); err != nil {
 		t.Errorf("CSI socket: %v", err)
 	}
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit code %d after cancel; stderr: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop within 10 s of cancellation")
-	}
+	stopInBackground(t, cancel, exit, stderr)
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket left after stop: %v", err)
 	}

@@ -13,17 +13,14 @@ import (
 type throttleCore struct {
 	table   *throttle.Table
 	backend throttle.Backend
+	worker  *statsworker.Worker
 	stop    func()
 }
 
-// newThrottleCore detects the cgroup backend under o.CgroupRoot, builds the
-// table and starts the stats worker; stop ends the worker and the table's
-// watcher (kernel limits stay in place for the next start).
-func newThrottleCore(ctx context.Context, o Options) (*throttleCore, error) {
-	backend, err := throttle.DetectBackend(o.CgroupRoot, nil)
-	if err != nil {
-		return nil, err
-	}
+// newThrottleCore builds the table on backend and starts the stats worker
+// with wo (sinks, metrics; the interval comes from o); stop ends the worker
+// and the table's watcher (kernel limits stay in place for the next start).
+func newThrottleCore(ctx context.Context, o Options, backend throttle.Backend, wo statsworker.Options) (*throttleCore, error) {
 	// The worker needs the table and the table's Notify needs the worker:
 	// wire Notify through a variable set before the first Ensure.
 	var worker *statsworker.Worker
@@ -35,11 +32,12 @@ func newThrottleCore(ctx context.Context, o Options) (*throttleCore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("throttle table: %w", err)
 	}
-	worker = statsworker.New(table, statsworker.Options{Interval: o.StatsInterval})
+	wo.Interval = o.StatsInterval
+	worker = statsworker.New(table, wo)
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { worker.Run(wctx, 2) })
-	return &throttleCore{table: table, backend: backend, stop: func() {
+	return &throttleCore{table: table, backend: backend, worker: worker, stop: func() {
 		cancel()
 		wg.Wait()
 		_ = table.Close()

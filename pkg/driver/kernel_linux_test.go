@@ -138,6 +138,26 @@ func capOf(block bool) *csi.VolumeCapability {
 	return c
 }
 
+// createAndStage creates a volume limited to 8 MiB/s of writes and stages it.
+func (e *kernelEnv) createAndStage(t *testing.T, block bool, size int64) (id, staging string) {
+	t.Helper()
+	ctx := context.Background()
+	vol, err := e.h.Controller().CreateVolume(ctx, &csi.CreateVolumeRequest{
+		Name: testutil.Prefix + "-" + t.Name(), VolumeCapabilities: []*csi.VolumeCapability{capOf(block)},
+		CapacityRange: &csi.CapacityRange{RequiredBytes: size},
+		Parameters:    map[string]string{"writeBytesPerSecond": "8Mi"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = vol.GetVolume().GetVolumeId()
+	staging = filepath.Join(e.h.WorkDir, "staging")
+	if _, err := e.h.Node().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: capOf(block)}); err != nil {
+		t.Fatal(err)
+	}
+	return id, staging
+}
+
 // persistentFlow is create -> stage -> publish -> container appears ->
 // throttled writes -> unpublish -> unstage -> delete.
 func persistentFlow(t *testing.T, block bool) {
@@ -147,20 +167,8 @@ func persistentFlow(t *testing.T, block bool) {
 	uid := testutil.PodUID(1) // unique enough: the pod cgroup is under this test's own parent
 	pod := e.podCgroup(t, uid)
 
-	vol, err := ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{
-		Name: testutil.Prefix + "-" + t.Name(), VolumeCapabilities: []*csi.VolumeCapability{capOf(block)},
-		CapacityRange: &csi.CapacityRange{RequiredBytes: 64 << 20},
-		Parameters:    map[string]string{"writeBytesPerSecond": "8Mi"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := vol.GetVolume().GetVolumeId()
-	staging := filepath.Join(e.h.WorkDir, "staging")
+	id, staging := e.createAndStage(t, block, 64<<20)
 	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
-	if _, err := node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: capOf(block)}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
 		VolumeCapability: capOf(block), VolumeContext: podContext(uid)}); err != nil {
 		t.Fatal(err)

@@ -78,8 +78,10 @@ func (d *Driver) publish(ctx context.Context, r *volume.Record, req *csi.NodePub
 		Pod:          pod,
 		ReadOnly:     req.GetReadonly() || mode == csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY,
 		SingleWriter: mode == csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER,
+		// A live limit edit of the group (UpdateLimits) outlives re-publishes.
+		Limits: r.GroupOverride(r.Group(volume.Publication{Pod: pod})),
 	}
-	if old, ok := r.Publications[target]; ok && old != pub {
+	if old, ok := r.Publications[target]; ok && !old.Same(pub) {
 		return status.Errorf(codes.AlreadyExists,
 			"volume %s is already published at %s with other options (read-only %t, pod %q); unpublish it first", r.ID, target, old.ReadOnly, old.Pod.UID)
 	}
@@ -104,7 +106,7 @@ func (d *Driver) publish(ctx context.Context, r *volume.Record, req *csi.NodePub
 		return err
 	}
 	klog.V(2).InfoS("Volume published", "volumeID", r.ID, "target", target, "pod", klog.KRef(pod.Namespace, pod.Name), "podUID", pod.UID,
-		"readOnly", pub.ReadOnly, "limits", r.Params.Limits, "scope", r.Params.Scope)
+		"readOnly", pub.ReadOnly, "limits", r.GroupLimits(r.Group(pub)), "scope", r.Params.Scope)
 	return nil
 }
 
@@ -117,7 +119,7 @@ func (d *Driver) publishSteps(ctx context.Context, r *volume.Record, pub volume.
 		return status.Errorf(codes.FailedPrecondition, "loop device of volume %s: %v; unstage and stage the volume again", r.ID, err)
 	}
 	phase, err := d.deps.Throttler.Ensure(ctx, r.Group(pub), throttle.Spec{
-		Device: dev, Limits: r.Params.Limits, Scope: r.Params.Scope, Pod: pub.Pod,
+		Device: dev, Limits: r.GroupLimits(r.Group(pub)), Scope: r.Params.Scope, Pod: pub.Pod,
 	})
 	if errors.Is(err, throttle.ErrInvalidSpec) {
 		return status.Errorf(codes.InvalidArgument, "throttle limits for volume %s: %v", r.ID, err)

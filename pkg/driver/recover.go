@@ -280,8 +280,8 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 // restoredLimits are the limits a restored group had: the same the
 // publish placed (the volume's parameters, or a live edit persisted in the
 // record), so that a restart never changes what the kernel enforces.
-func restoredLimits(r *volume.Record, _ throttle.Key) throttle.Limits {
-	return r.Params.Limits
+func restoredLimits(r *volume.Record, key throttle.Key) throttle.Limits {
+	return r.GroupLimits(key)
 }
 
 // recordedPaths are the staging paths and targets the records know; no

@@ -69,8 +69,11 @@ func TestRecoverSortsLoopsMountsAndLimits(t *testing.T) {
 		}
 		return r.ID
 	}
+	// a's group was edited live (a ThrottleGroup's spec.limits): recovery
+	// restores the edit, not the StorageClass's limits.
+	live := throttle.Limits{WriteIOPS: 50}
 	a := put("a", &volume.Staging{Path: "/s/a", Device: "/dev/loop0"},
-		map[string]volume.Publication{"/t/a": {TargetPath: "/t/a", Pod: throttle.PodRef{UID: pUID}}})
+		map[string]volume.Publication{"/t/a": {TargetPath: "/t/a", Pod: throttle.PodRef{UID: pUID}, Limits: &live}})
 	b := put("b", nil, nil)
 	c := put("c", &volume.Staging{Path: "/s/c", Device: "/dev/loop5"}, nil)
 	put("d", &volume.Staging{Path: "/s/d", Device: "/dev/loop9"}, nil)
@@ -125,8 +128,8 @@ func TestRecoverSortsLoopsMountsAndLimits(t *testing.T) {
 	check(cg.Root, dev(1), throttle.Limits{}) // the orphan's root-level entry
 	check(podQ, dev(0), throttle.Limits{})    // a's device on a pod it is not published to
 	check(ctrQ, dev(3), throttle.Limits{})    // the duplicate's device
-	check(podP, dev(0), limits)               // placed again by the table
-	check(ctrP, dev(0), limits)
+	check(podP, dev(0), live)                 // placed again by the table, with the live edit
+	check(ctrP, dev(0), live)
 	check(ctrQ, dev(4), stale) // not ours
 	check(podQ, dev(5), stale) // its group could not be restored
 	if mps, _ := fm.List(); len(mps) != 1 || mps[0].Path != "/s/a" {

@@ -11,7 +11,8 @@ import (
 type Attachment struct {
 	// Device is the device node, e.g. /dev/loop7.
 	Device string
-	// BackingFile is the path the file had when it was attached.
+	// BackingFile is the file's path in this mount namespace when it can be
+	// found there (resolve_linux.go), else the path sysfs prints.
 	BackingFile string
 	// Deleted: the backing file has been unlinked since (sysfs appends
 	// " (deleted)"); the device still serves the unlinked file's data.
@@ -41,7 +42,11 @@ func (k *Kernel) List() ([]Attachment, error) {
 		}
 		name := filepath.Base(filepath.Dir(filepath.Dir(m)))
 		file, deleted := strings.CutSuffix(strings.TrimRight(string(b), "\n"), deletedSuffix)
-		out = append(out, Attachment{Device: filepath.Join(k.DevDir, name), BackingFile: file, Deleted: deleted})
+		dev := filepath.Join(k.DevDir, name)
+		if !deleted {
+			file = localPath(dev, file)
+		}
+		out = append(out, Attachment{Device: dev, BackingFile: file, Deleted: deleted})
 	}
 	return out, nil
 }

@@ -125,8 +125,9 @@ func (k *Kernel) directIO(n int) bool {
 	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 
-// Find implements Attacher by reading each loop device's backing_file in
-// sysfs: only attached devices have the loop/ directory.
+// Find implements Attacher: the device whose backing file is backingFile's
+// device and inode (see resolve_linux.go for why not its path). Only
+// attached devices have the loop/ directory in sysfs.
 func (k *Kernel) Find(backingFile string) (Device, bool, error) {
 	abs, err := filepath.Abs(backingFile)
 	if err != nil {
@@ -135,26 +136,31 @@ func (k *Kernel) Find(backingFile string) (Device, bool, error) {
 	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = resolved
 	}
+	want, err := statID(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		return Device{}, false, nil // no file, no device of it we could find
+	}
+	if err != nil {
+		return Device{}, false, err
+	}
 	matches, err := filepath.Glob(filepath.Join(k.SysDir, "block", "loop*", "loop", "backing_file"))
 	if err != nil {
 		return Device{}, false, err
 	}
 	for _, m := range matches {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			continue // detached meanwhile
-		}
-		if strings.TrimSpace(string(b)) != abs {
-			continue
-		}
 		name := filepath.Base(filepath.Dir(filepath.Dir(m)))
+		path := filepath.Join(k.DevDir, name)
+		if id, err := backingID(path); err != nil || id != want {
+			continue // detached meanwhile, or another file
+		}
 		n, _ := strconv.Atoi(strings.TrimPrefix(name, "loop"))
-		return Device{Path: filepath.Join(k.DevDir, name), DirectIO: k.directIO(n)}, true, nil
+		return Device{Path: path, DirectIO: k.directIO(n)}, true, nil
 	}
 	return Device{}, false, nil
 }
 
-// BackingFile implements Attacher.
+// BackingFile implements Attacher: the path as valid in this mount
+// namespace when it can be found (resolve_linux.go), else as sysfs prints it.
 func (k *Kernel) BackingFile(devicePath string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(k.sysLoop(filepath.Base(devicePath)), "backing_file"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -163,7 +169,7 @@ func (k *Kernel) BackingFile(devicePath string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	return localPath(devicePath, strings.TrimSpace(string(b))), nil
 }
 
 // Detach implements Attacher. A device still held open (mounted) is

@@ -58,11 +58,44 @@ type Publication struct {
 	// SingleWriter: published with SINGLE_NODE_SINGLE_WRITER
 	// (ReadWriteOncePod), so no second publication is allowed.
 	SingleWriter bool `json:"singleWriter,omitempty"`
+	// Limits, when set, override the volume's parameters for this
+	// publication's throttle group: a live edit of its ThrottleGroup
+	// (Driver.UpdateLimits). Persisted so that a re-publish or a plugin
+	// restart keeps the edited limits.
+	Limits *throttle.Limits `json:"limits,omitempty"`
+}
+
+// Same reports whether p and q are the same publication (limit overrides
+// compared by value, not by pointer).
+func (p Publication) Same(q Publication) bool {
+	pl, ql := p.Limits, q.Limits
+	p.Limits, q.Limits = nil, nil
+	return p == q && (pl == nil) == (ql == nil) && (pl == nil || *pl == *ql)
 }
 
 // Group is the throttle group key of a publication.
 func (r *Record) Group(p Publication) throttle.Key {
 	return throttle.Key{VolumeID: r.ID, PodUID: p.Pod.UID}
+}
+
+// GroupLimits returns the limits in force for the throttle group key: a
+// live override on one of its publications (UpdateLimits sets it on all of
+// them), else the volume's parameters.
+func (r *Record) GroupLimits(key throttle.Key) throttle.Limits {
+	if o := r.GroupOverride(key); o != nil {
+		return *o
+	}
+	return r.Params.Limits
+}
+
+// GroupOverride returns the live override of the group key, nil if none.
+func (r *Record) GroupOverride(key throttle.Key) *throttle.Limits {
+	for _, p := range r.Publications {
+		if p.Limits != nil && r.Group(p) == key {
+			return p.Limits
+		}
+	}
+	return nil
 }
 
 // SharesGroup reports whether another publication than target uses key.

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/csi-blkio/csi-blkio/pkg/driver"
+	"github.com/csi-blkio/csi-blkio/pkg/kube"
+	"github.com/csi-blkio/csi-blkio/pkg/metrics"
+	"github.com/csi-blkio/csi-blkio/pkg/statsworker"
+	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+)
+
+// observers connect the throttle core to the outside: Prometheus
+// (--metrics-address) and the Kubernetes API (--kubeconfig, or the
+// in-cluster config in a pod). Either may be off. None of it is on the
+// publish path: the sink runs on the stats worker, the controller and the
+// Event broadcaster on goroutines of their own.
+type observers struct {
+	o Options
+
+	metrics    *metrics.Metrics // nil: off
+	metricsSrv *metrics.Server
+
+	clients  *kube.Clients // nil: standalone
+	recorder record.EventRecorder
+	specs    *kube.SpecStates
+	sink     *kube.Sink
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stops   []func()
+	serving bool // the metrics server took over its listener
+}
+
+// newObservers builds what the stats worker needs at construction (its
+// sinks and workqueue metrics). Binding the metrics address here makes a
+// taken port fail the start, not a goroutine later.
+func newObservers(ctx context.Context, o Options, backend throttle.Backend) (*observers, error) {
+	obs := &observers{o: o, cancel: func() {}}
+	if o.MetricsAddress != "" {
+		obs.metrics = metrics.New()
+		srv, err := obs.metrics.Listen(o.MetricsAddress)
+		if err != nil {
+			return nil, fmt.Errorf("--metrics-address: %w", err)
+		}
+		obs.metricsSrv = srv
+	}
+	clients, err := kube.NewClients(kube.ClientOptions{
+		Kubeconfig: o.Kubeconfig, QPS: float32(o.KubeAPIQPS), Burst: o.KubeAPIBurst,
+		UserAgent: fmt.Sprintf("csi-blkio/%s (%s)", version(), o.NodeID),
+	})
+	if errors.Is(err, kube.ErrStandalone) {
+		klog.InfoS("Standalone: no --kubeconfig and not in a pod; ThrottleGroups, Events and live limits are off")
+		return obs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	obs.clients = clients
+	rec, stopRec, err := kube.NewRecorder(ctx, clients.Kube, o.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	obs.stops = append(obs.stops, stopRec)
+	obs.recorder = rec
+	obs.specs = kube.NewSpecStates()
+	onWrite, onPause := func(string) {}, func(bool) {}
+	if obs.metrics != nil {
+		onWrite, onPause = obs.metrics.ThrottleGroupWrite, obs.metrics.APIServerPaused
+	}
+	obs.sink, err = kube.NewSink(kube.SinkOptions{
+		Node: o.NodeID, Kube: clients.Kube, ThrottleGroups: clients.ThrottleGroups, Recorder: rec,
+		Hierarchy: backend.Hierarchy(), Specs: obs.specs, OnWrite: onWrite, OnPause: onPause,
+	})
+	if err != nil {
+		obs.stop()
+		return nil, err
+	}
+	return obs, nil
+}
+
+// workerOptions are the stats worker's sinks and queue metrics.
+func (obs *observers) workerOptions() statsworker.Options {
+	var wo statsworker.Options
+	if obs.sink != nil {
+		wo.Sinks = []statsworker.Sink{obs.sink}
+	}
+	if obs.metrics != nil {
+		wo.MetricsProvider = obs.metrics.WorkqueueProvider()
+	}
+	return wo
+}
+
+// rpcObserver is the driver's latency hook (a nil interface when off).
+func (obs *observers) rpcObserver() driver.RPCObserver {
+	if obs.metrics == nil {
+		return nil
+	}
+	return obs.metrics
+}
+
+// start runs what needs the core, the driver and start-up recovery: the
+// group collector, the recovery counters and the metrics server, and the
+// live-limits controller.
+func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.Driver, recovered driver.RecoveryReport) error {
+	ctx, obs.cancel = context.WithCancel(ctx)
+	if obs.metrics != nil {
+		if err := obs.metrics.AddGroups(core.table, core.worker.StatsFailures); err != nil {
+			return err
+		}
+		obs.metrics.Recovered(driver.RecoveryActions(), recovered)
+		obs.serving = true
+		obs.wg.Go(func() {
+			if err := obs.metricsSrv.Serve(ctx); err != nil {
+				klog.ErrorS(err, "Metrics server stopped")
+			}
+		})
+	}
+	if obs.clients == nil {
+		return nil
+	}
+	ctrl, err := kube.NewLimitsController(kube.LimitsControllerOptions{
+		Node: obs.o.NodeID, ThrottleGroups: obs.clients.WatchThrottleGroups,
+		Groups: core.table, Updater: d, Specs: obs.specs, Notify: core.worker.Enqueue,
+		Recorder: obs.recorder, Resync: obs.o.StatsInterval, MetricsProvider: obs.workerOptions().MetricsProvider,
+	})
+	if err != nil {
+		return err
+	}
+	obs.wg.Go(func() { ctrl.Run(ctx, 1) })
+	return nil
+}
+
+// stop ends the controller and the metrics server and flushes the Event
+// broadcaster. Call it after the stats worker stopped (its sink records).
+func (obs *observers) stop() {
+	obs.cancel()
+	obs.wg.Wait()
+	if obs.metricsSrv != nil && !obs.serving {
+		_ = obs.metricsSrv.Close()
+	}
+	for _, s := range obs.stops {
+		s()
+	}
+}

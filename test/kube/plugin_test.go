@@ -1,0 +1,281 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/mount-utils"
+
+	"github.com/csi-blkio/csi-blkio/internal/drivertest"
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
+	"github.com/csi-blkio/csi-blkio/pkg/loop"
+)
+
+// statsInterval is short so that status fills within seconds; coalescing
+// keeps its production defaults.
+const statsInterval = time.Second
+
+// plugin is one csi-blkio process: its own node name (so its informer
+// selects only its own ThrottleGroups), state dir, kubelet cgroup root and
+// apiserver proxy.
+type plugin struct {
+	c        *cluster
+	node     string
+	base     string // everything on disk below it
+	stateDir string
+	sock     string
+	metrics  string // host:port
+	parent   string // kubelet cgroup root, relative to the blkio hierarchy
+	proxy    *apiProxy
+	log      *syncBuffer
+	cmd      *exec.Cmd
+	conn     *grpc.ClientConn
+}
+
+// startPlugin runs `csi-blkio serve` with a kubeconfig holding the chart's
+// ServiceAccount token, pointed at a proxy of the test apiserver.
+func startPlugin(t *testing.T, c *cluster) *plugin {
+	t.Helper()
+	b := make([]byte, 3)
+	rand.Read(b)
+	p := &plugin{
+		c:      c,
+		node:   testutil.Prefix + "-node-" + hex.EncodeToString(b),
+		base:   t.TempDir(),
+		parent: testutil.NewCgroupParentV1(t),
+		log:    &syncBuffer{},
+	}
+	p.stateDir = filepath.Join(p.base, "state")
+	p.sock = filepath.Join(p.base, "csi.sock")
+	t.Cleanup(func() { p.sweep(t) }) // runs last: after the plugin stopped
+	p.proxy = newAPIProxy(t, strings.TrimPrefix(c.apiserver, "https://"))
+	p.metrics = testutil.FreeLoopbackAddr(t)
+	kubeconfig := c.writeKubeconfig(t, "https://"+p.proxy.addr)
+
+	p.cmd = exec.Command(c.bin, "serve",
+		"--endpoint", "unix://"+p.sock, "--node-id", p.node, "--state-dir", p.stateDir,
+		"--kubelet-cgroup-root", "/"+p.parent, "--kubeconfig", kubeconfig,
+		"--metrics-address", p.metrics, "--stats-interval", statsInterval.String(),
+		"--kube-api-qps", "20", "--kube-api-burst", "40", "-v", "4")
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stop(t) })
+	eventually(t, 30*time.Second, "plugin socket", func() (bool, string) {
+		_, err := os.Stat(p.sock)
+		return err == nil, fmt.Sprint(err, "\n", p.log.String())
+	})
+	conn, err := grpc.NewClient("unix://"+p.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	p.conn = conn
+	return p
+}
+
+// stop sends SIGTERM (as the kubelet does), waits, and fails the test on a
+// race report or an unclean exit.
+func (p *plugin) stop(t *testing.T) {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		err = fmt.Errorf("did not stop within 20 s of SIGTERM: %v", <-done)
+	}
+	out := p.log.String()
+	if err != nil || strings.Contains(out, "DATA RACE") {
+		t.Errorf("csi-blkio exited: %v", err)
+	}
+	if t.Failed() {
+		t.Logf("csi-blkio log (last 8 KiB):\n%s", tail(out, 8<<10))
+		// The whole log beside the cluster's own, which
+		// CSI_BLKIO_TEST_KEEP_LOGS=1 keeps (hack/cluster/with.sh).
+		if dir := os.Getenv("CSI_BLKIO_TEST_CLUSTER_DIR"); dir != "" {
+			f := filepath.Join(dir, "logs", "csi-blkio-"+p.node+".log")
+			if err := os.WriteFile(f, []byte(out), 0o644); err == nil {
+				t.Logf("whole csi-blkio log: %s", f)
+			}
+		}
+	}
+}
+
+func (p *plugin) nodeClient() csi.NodeClient             { return csi.NewNodeClient(p.conn) }
+func (p *plugin) controllerClient() csi.ControllerClient { return csi.NewControllerClient(p.conn) }
+
+// sweep removes what a failed test left: mounts below base, loop devices
+// backed by the state dir. A passing test leaves nothing to sweep.
+func (p *plugin) sweep(t *testing.T) {
+	m := mount.New("")
+	left := drivertest.MountsUnder(t, p.base)
+	for i := len(left) - 1; i >= 0; i-- {
+		t.Logf("sweep: unmounting %s", left[i])
+		m.Unmount(left[i])
+	}
+	for _, dev := range drivertest.LoopsBackedUnder(t, p.stateDir) {
+		t.Logf("sweep: detaching %s", dev)
+		loop.NewKernel().Detach(dev)
+	}
+}
+
+// podCgroup makes kubepods/burstable/pod<UID>, as kubelet would.
+func (p *plugin) podCgroup(t *testing.T, pod *corev1.Pod) string {
+	return testutil.MkdirCgroupV1(t, filepath.Join(p.parent, "kubepods", "burstable", "pod"+string(pod.UID)))
+}
+
+// containerCgroup makes a container's cgroup below the pod's, as runc does
+// after the kubelet's NodePublishVolume returned.
+func (p *plugin) containerCgroup(t *testing.T, pod *corev1.Pod, name string) string {
+	return testutil.MkdirCgroupV1(t, filepath.Join(p.parent, "kubepods", "burstable", "pod"+string(pod.UID), name))
+}
+
+// volume is a created and staged volume.
+type volume struct {
+	id, staging string
+}
+
+func mountCap() *csi.VolumeCapability {
+	return &csi.VolumeCapability{
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
+		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{}},
+	}
+}
+
+// stagedVolume creates and stages a volume with params; Cleanup unstages
+// and deletes it (after its publications are gone).
+func (p *plugin) stagedVolume(t *testing.T, name string, params map[string]string) volume {
+	t.Helper()
+	ctx := context.Background()
+	cv, err := p.controllerClient().CreateVolume(ctx, &csi.CreateVolumeRequest{
+		Name: testutil.Prefix + "-" + name, VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+		CapacityRange: &csi.CapacityRange{RequiredBytes: 64 << 20}, Parameters: params,
+	})
+	if err != nil {
+		t.Fatalf("CreateVolume: %v", err)
+	}
+	v := volume{id: cv.GetVolume().GetVolumeId(), staging: filepath.Join(p.base, "staging", name)}
+	t.Cleanup(func() {
+		if _, err := p.controllerClient().DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: v.id}); err != nil {
+			t.Errorf("DeleteVolume %s: %v", v.id, err)
+		}
+	})
+	if _, err := p.nodeClient().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging, VolumeCapability: mountCap()}); err != nil {
+		t.Fatalf("NodeStageVolume: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := p.nodeClient().NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging}); err != nil {
+			t.Errorf("NodeUnstageVolume %s: %v", v.id, err)
+		}
+	})
+	return v
+}
+
+// publish publishes v for pod as the kubelet does (podInfoOnMount) and
+// returns the target and the call's latency; Cleanup unpublishes.
+func (p *plugin) publish(t *testing.T, v volume, pod *corev1.Pod) (string, time.Duration) {
+	t.Helper()
+	target := filepath.Join(p.base, "pods", string(pod.UID), "volumes", v.id, "mount")
+	start := time.Now()
+	_, err := p.nodeClient().NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{
+		VolumeId: v.id, StagingTargetPath: v.staging, TargetPath: target, VolumeCapability: mountCap(),
+		VolumeContext: map[string]string{
+			"csi.storage.k8s.io/pod.uid": string(pod.UID), "csi.storage.k8s.io/pod.name": pod.Name,
+			"csi.storage.k8s.io/pod.namespace": pod.Namespace, "csi.storage.k8s.io/serviceAccount.name": "default",
+		},
+	})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("NodePublishVolume: %v", err)
+	}
+	t.Cleanup(func() { p.unpublish(t, v, target) })
+	return target, elapsed
+}
+
+func (p *plugin) unpublish(t *testing.T, v volume, target string) {
+	if _, err := p.nodeClient().NodeUnpublishVolume(context.Background(), &csi.NodeUnpublishVolumeRequest{VolumeId: v.id, TargetPath: target}); err != nil {
+		t.Errorf("NodeUnpublishVolume %s: %v", v.id, err)
+	}
+}
+
+// writer runs dd with direct IO in cgroup, rewriting the same 16 MiB of
+// path over and over until the test ends (or stop is called), so that a
+// long test does not fill the volume.
+func writer(t *testing.T, cgroup, path string) (stop func()) {
+	t.Helper()
+	return startLoop(t, cgroup, fmt.Sprintf("while :; do dd if=/dev/zero of=%s bs=1M count=16 oflag=direct conv=notrunc 2>/dev/null || exit 1; done", path))
+}
+
+// startLoop runs a shell script in cgroup, in its own process group so that
+// stopping it stops its dd too, before the volume is unmounted.
+func startLoop(t *testing.T, cgroup, script string) (stop func()) {
+	t.Helper()
+	cmd := testutil.CommandInCgroup(t, cgroup, "/bin/sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		// A killed dd exits only when its throttled direct IO completes;
+		// until then it holds the volume busy. Wait for the cgroup to empty.
+		eventually(t, 30*time.Second, "writer gone from "+cgroup, func() (bool, string) {
+			procs := readFile(t, filepath.Join(cgroup, "cgroup.procs"))
+			return procs == "", procs
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// syncBuffer collects the plugin's output; the test reads it while the
+// process writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
