@@ -33,6 +33,7 @@ type config struct {
 	report  string // markdown file to write ("" = none)
 	binary  string // the csi-blkio binary, for the RSS measurement
 	gobench string // `go test -bench` output of the core's benchmarks
+	kube    string // output of the Kubernetes tier's steady-state test
 	command string // the command line quoted in the report
 	reps    int    // repetitions of the noisiest measurements (medians)
 }
@@ -45,6 +46,7 @@ func TestMain(m *testing.M) {
 	flag.StringVar(&cfg.report, "bench.report", "", "write the markdown report to this file")
 	flag.StringVar(&cfg.binary, "bench.binary", "", "csi-blkio binary (plugin RSS); empty skips that row")
 	flag.StringVar(&cfg.gobench, "bench.gobench", "", "output of `go test -bench` for the throttle core and stats worker")
+	flag.StringVar(&cfg.kube, "bench.kube", "", "output of the Kubernetes tier's TestApiserverWritesAtSteadyState (section 5)")
 	flag.StringVar(&cfg.command, "bench.command", "go test -tags bench ./test/bench", "command line to quote in the report")
 	flag.IntVar(&cfg.reps, "bench.reps", 3, "repetitions of the loop-overhead and neighbour measurements")
 	flag.Parse()

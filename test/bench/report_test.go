@@ -70,7 +70,11 @@ func writeReport(path string, h host, took time.Duration) error {
 	if err != nil {
 		return err
 	}
-	secs = append(secs, apiserverSection())
+	api, err := apiserverSection()
+	if err != nil {
+		return err
+	}
+	secs = append(secs, api)
 	slices.SortFunc(secs, func(a, b section) int { return a.Order - b.Order })
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
@@ -101,22 +105,6 @@ func writeReport(path string, h host, took time.Duration) error {
 		fmt.Fprintf(&b, "\n## %d. %s\n\n%s", s.Order, s.Title, s.Body)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-// apiserverSection: the apiserver write rate comes from the Kubernetes
-// integration tier (a real apiserver), not from this node-level run.
-func apiserverSection() section {
-	return section{
-		Order: 5,
-		Title: "apiserver writes per group per minute",
-		Body: "Measured by the Kubernetes integration tier against a real kube-apiserver, not by this run: " +
-			"the ThrottleGroup status patches and Events are coalesced by the stats worker's sinks. " +
-			"The figure is quoted here once that tier reports it.\n",
-		Targets: []target{{
-			What: "apiserver writes per group per minute at steady state", Goal: "<= 1",
-			Measured: "from the kube tier", Verdict: "not measured here",
-		}},
-	}
 }
 
 // table renders a markdown table.
