@@ -220,11 +220,27 @@ func rate(t *testing.T, cgroup, file string, dev throttle.Device, j job, ios boo
 	write := strings.Contains(j.rw, "write")
 	r := startFio(t, cgroup, file, j)
 	time.Sleep(ramp)
-	c1, t1 := counter(t, cgroup, dev, write, ios), time.Now()
+	c1, t1 := sampleCounter(t, cgroup, dev, write, ios)
 	time.Sleep(window)
-	c2, t2 := counter(t, cgroup, dev, write, ios), time.Now()
+	c2, t2 := sampleCounter(t, cgroup, dev, write, ios)
 	r.wait()
 	return float64(c2-c1) / t2.Sub(t1).Seconds()
+}
+
+// sampleCounter reads counter with the time it held: the middle of a read
+// bracketed by two clock readings less than a millisecond apart. On a busy
+// machine the reader can lose the CPU between a read and a clock reading;
+// a tenth of a second lost so shifts a 2 s window by 5%.
+func sampleCounter(t *testing.T, cgroup string, dev throttle.Device, write, ios bool) (uint64, time.Time) {
+	t.Helper()
+	for try := 0; ; try++ {
+		before := time.Now()
+		c := counter(t, cgroup, dev, write, ios)
+		after := time.Now()
+		if d := after.Sub(before); d < time.Millisecond || try == 20 {
+			return c, before.Add(d / 2)
+		}
+	}
 }
 
 // bufferedWrite writes n MiB through the page cache from inside cgroup and
