@@ -46,3 +46,7 @@ IMAGE ?= csi-blkio/csi-blkio:$(shell awk -F'"' '/^appVersion:/ {print $$2}' char
 .PHONY: image
 image: ## Build the plugin image csi-blkio/csi-blkio:<chart appVersion> (IMAGE=...) with docker; untested here.
 	docker build -t $(IMAGE) .
+
+.PHONY: bench
+bench: ## Run the benchmarks beside their baselines (root, ~10 min); writes docs/benchmarks.md.
+	hack/bench

@@ -4,6 +4,7 @@
 # the Helm chart (lint, rendered templates, install into a real apiserver);
 # the Kubernetes integration tier (csi-blkio against a real apiserver);
 # bounded fuzzing; cgroup v2 on a real kernel in qemu (hack/qemu/run.sh);
+# a seconds-long smoke run of the benchmarks (hack/bench --smoke);
 # end to end on a real node (hack/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +22,6 @@ step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzz
 step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzztime=80000x ./pkg/driver
 step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=100000x ./pkg/driver
 step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
+step "benchmarks still run (hack/bench --smoke)" hack/bench --smoke
 step "end to end on a real node (helm install, real pods)" hack/e2e.sh
 summary

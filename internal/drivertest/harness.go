@@ -41,6 +41,14 @@ type Harness struct {
 // Start runs the driver on the real throttle core until the test ends.
 func Start(t *testing.T, th *Throttle) *Harness {
 	t.Helper()
+	return StartWith(t, th, nil)
+}
+
+// StartWith is Start with a hook that may wrap the driver's dependencies
+// before the driver is built (the benchmarks time each step of the publish
+// path this way, without instrumenting the driver). wrap may be nil.
+func StartWith(t *testing.T, th *Throttle, wrap func(*driver.Deps)) *Harness {
+	t.Helper()
 	testutil.RequireRoot(t)
 	base := t.TempDir()
 	h := &Harness{
@@ -60,16 +68,20 @@ func Start(t *testing.T, th *Throttle) *Harness {
 		t.Fatal(err)
 	}
 	exec := utilexec.New()
-	d, err := driver.New(driver.Config{
-		Name: "blkio.csi.dev", Version: "test", NodeID: "csiblkio-test-node", StateDir: h.StateDir,
-	}, driver.Deps{
+	deps := driver.Deps{
 		Store:     store,
 		Loop:      h.Loop,
 		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
 		Resizer:   mount.NewResizeFs(exec),
 		Throttler: th.Table,
 		Kernel:    th.Backend,
-	})
+	}
+	if wrap != nil {
+		wrap(&deps)
+	}
+	d, err := driver.New(driver.Config{
+		Name: "blkio.csi.dev", Version: "test", NodeID: "csiblkio-test-node", StateDir: h.StateDir,
+	}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,8 @@ type Config struct {
 	Scenario string
 	// Limit of the limited volume, a Kubernetes quantity: bytes per second
 	// with Unit bytes, IO operations per second with Unit iops. Empty means
-	// the unit's default (20Mi, or 500 IOPS).
+	// the unit's default (20Mi, or 500 IOPS). In the neighbour scenario it
+	// is the write limit of the aggressor's throttled volume.
 	Limit string
 	// Size of each volume, a Kubernetes quantity.
 	Size string
@@ -49,9 +50,9 @@ func DefaultConfig() Config {
 // AddFlags registers c's fields on fs with c's values as defaults.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "what to show: "+scenarioNames())
-	fs.StringVar(&c.Limit, "limit", c.Limit, "limit of the limited volume, a quantity: bytes/s with --unit bytes (default "+DefaultBytesLimit+"), IOPS with --unit iops (default "+DefaultIOPSLimit+")")
+	fs.StringVar(&c.Limit, "limit", c.Limit, "limit of the limited volume (neighbour: the aggressor's write limit), a quantity: bytes/s with --unit bytes (default "+DefaultBytesLimit+"), IOPS with --unit iops (default "+DefaultIOPSLimit+")")
 	fs.StringVar(&c.Size, "size", c.Size, "size of each volume, a quantity")
-	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long the IO runs")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long the IO runs (neighbour: each of its three phases)")
 	fs.Func("mode", `"write" or "read" (default "write")`, func(s string) error {
 		switch Mode(s) {
 		case ModeWrite, ModeRead:
@@ -103,6 +104,9 @@ func (c Config) resolve() (settings, error) {
 	s := settings{Config: c}
 	if _, ok := findScenario(c.Scenario); !ok {
 		bad("scenario", "%q is not one of %s", c.Scenario, scenarioNames())
+	}
+	if c.Scenario == "neighbour" && (c.Unit != UnitBytes || c.Mode != ModeWrite) {
+		bad("scenario", "neighbour limits the aggressor's writes in bytes/s (--limit); it takes no --unit or --mode")
 	}
 	key, def := c.limitKey()
 	if c.Limit == "" {

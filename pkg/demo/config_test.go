@@ -64,6 +64,8 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(c *Config) { c.Size = "big" }, "--size", "quantity"},
 		{func(c *Config) { c.Duration = 0 }, "--duration", "outside 1s..10m"},
 		{func(c *Config) { c.Scenario = "nope" }, "--scenario", "throttle"},
+		{func(c *Config) { c.Scenario, c.Unit = "neighbour", UnitIOPS }, "--scenario", "no --unit or --mode"},
+		{func(c *Config) { c.Scenario, c.Mode = "neighbour", ModeRead }, "--scenario", "no --unit or --mode"},
 	} {
 		cfg := DefaultConfig()
 		c.set(&cfg)
@@ -88,7 +90,7 @@ func TestModeAndUnitFlagsRefuseOtherValues(t *testing.T) {
 
 func TestIOJobArgsRoundTrip(t *testing.T) {
 	j := IOJob{Cgroup: "/sys/fs/cgroup/blkio/x/writer", File: "/mnt/demo.dat", Mode: ModeRead, Unit: UnitIOPS,
-		Block: 4096, FileSize: 64 << 20, Duration: 3 * time.Second, Report: 100 * time.Millisecond}
+		Block: 4096, FileSize: 64 << 20, Duration: 3 * time.Second, Report: 100 * time.Millisecond, Latency: true}
 	got, err := parseIOJob(j.Args(), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -61,24 +61,12 @@ func (t *track) workerRate(interval time.Duration) (float64, bool) {
 // the worker's samples of each group meanwhile. scale is the limit the
 // bars are drawn against.
 func (s *Session) watchIO(ctx context.Context, tracks []*track, scale float64) error {
-	// All prepare their files first, then start together: their IO
-	// phases coincide, and no preparation competes with a measurement.
-	for _, t := range tracks {
-		select {
-		case <-t.proc.ready:
-		case <-t.proc.exited:
-			if err := t.proc.wait(); err != nil {
-				return err
-			}
-			return fmt.Errorf("IO process on %s exited before it was ready", t.proc.job.File)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	procs := make([]*ioProc, len(tracks))
+	for i, t := range tracks {
+		procs[i] = t.proc
 	}
-	for _, t := range tracks {
-		if err := t.proc.start(); err != nil {
-			return fmt.Errorf("start the IO on %s: %w", t.proc.job.File, err)
-		}
+	if err := startTogether(ctx, procs); err != nil {
+		return err
 	}
 	view := &liveView{w: s.deps.Out, tty: s.deps.Terminal}
 	tick := time.NewTicker(view.interval())
@@ -110,12 +98,42 @@ func (s *Session) watchIO(ctx context.Context, tracks []*track, scale float64) e
 		case <-tick.C:
 		}
 	}
-	for _, t := range tracks {
-		if err := t.proc.wait(); err != nil {
-			return err
+	return waitAll(procs)
+}
+
+// startTogether waits until every process prepared its file, then lets
+// them all go: their IO phases coincide, and no preparation competes with
+// a measurement.
+func startTogether(ctx context.Context, procs []*ioProc) error {
+	for _, p := range procs {
+		select {
+		case <-p.ready:
+		case <-p.exited:
+			if err := p.wait(); err != nil {
+				return err
+			}
+			return fmt.Errorf("IO process on %s exited before it was ready", p.job.File)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, p := range procs {
+		if err := p.start(); err != nil {
+			return fmt.Errorf("start the IO on %s: %w", p.job.File, err)
 		}
 	}
 	return nil
+}
+
+// waitAll returns the first error of procs once all exited.
+func waitAll(procs []*ioProc) error {
+	var first error
+	for _, p := range procs {
+		if err := p.wait(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // afterIO waits until the worker sampled t's group after the IO ended, so

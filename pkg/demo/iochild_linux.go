@@ -135,11 +135,14 @@ func alignedBuffer(n int64) ([]byte, error) {
 }
 
 // ioLoop does one IO at a time (queue depth 1, as dd does) until the
-// duration is up, ctx is done or the parent went away.
+// duration is up, ctx is done or the parent went away. With j.Latency it
+// times every op: each report carries the percentiles of the ops since the
+// previous one, the last report those of the whole run.
 func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder) error {
 	ppid := os.Getppid()
 	blocks := j.FileSize / j.Block
 	var r Report
+	var window, all latencyHist
 	start := time.Now()
 	next := j.Report
 	var off int64
@@ -152,6 +155,7 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 		}
 		var n int
 		var err error
+		began := time.Now()
 		if j.Mode == ModeWrite {
 			n, err = unix.Pwrite(fd, buf, off)
 		} else {
@@ -159,6 +163,11 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 		}
 		if err != nil {
 			return fmt.Errorf("%s at offset %d: %w", j.Mode, off, err)
+		}
+		if j.Latency {
+			took := time.Since(began)
+			window.add(took)
+			all.add(took)
 		}
 		r.Bytes += uint64(n)
 		r.Ops++
@@ -171,6 +180,10 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 			if os.Getppid() != ppid {
 				return errors.New("the demo that started this IO process is gone")
 			}
+			if j.Latency {
+				r.P50, r.P99 = window.quantile(0.5), window.quantile(0.99)
+				window = latencyHist{}
+			}
 			if err := enc.Encode(r); err != nil {
 				return err
 			}
@@ -178,5 +191,8 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 		}
 	}
 	r.Done = true
+	if j.Latency {
+		r.P50, r.P99, r.P999 = all.quantile(0.5), all.quantile(0.99), all.quantile(0.999)
+	}
 	return enc.Encode(r)
 }

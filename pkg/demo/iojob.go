@@ -24,6 +24,8 @@ type IOJob struct {
 	Duration        time.Duration
 	// Report is the interval of the progress lines.
 	Report time.Duration
+	// Latency: time every op and put percentiles into the reports.
+	Latency bool
 }
 
 // Report is one progress line of an IO process (JSON on its stdout). The
@@ -36,6 +38,12 @@ type Report struct {
 	Bytes   uint64        `json:"bytes"`
 	Ops     uint64        `json:"ops"`
 	Done    bool          `json:"done,omitempty"`
+	// With IOJob.Latency, completion-time percentiles: in a progress
+	// report of the ops since the previous report (P50, P99), in the Done
+	// report of the whole run (P50, P99, P999).
+	P50  time.Duration `json:"p50,omitempty"`
+	P99  time.Duration `json:"p99,omitempty"`
+	P999 time.Duration `json:"p999,omitempty"`
 }
 
 // Amount is the report's total in unit u.
@@ -51,7 +59,7 @@ func (j IOJob) Args() []string {
 	return []string{
 		"--cgroup=" + j.Cgroup, "--file=" + j.File, "--mode=" + string(j.Mode), "--unit=" + string(j.Unit),
 		"--block=" + strconv.FormatInt(j.Block, 10), "--file-size=" + strconv.FormatInt(j.FileSize, 10),
-		"--duration=" + j.Duration.String(), "--report=" + j.Report.String(),
+		"--duration=" + j.Duration.String(), "--report=" + j.Report.String(), "--latency=" + strconv.FormatBool(j.Latency),
 	}
 }
 
@@ -68,6 +76,7 @@ func parseIOJob(args []string, stderr io.Writer) (IOJob, error) {
 	fs.Int64Var(&j.FileSize, "file-size", 64<<20, "bytes of the file the IO wraps around in")
 	fs.DurationVar(&j.Duration, "duration", 5*time.Second, "how long")
 	fs.DurationVar(&j.Report, "report", 100*time.Millisecond, "progress interval")
+	fs.BoolVar(&j.Latency, "latency", false, "time every op and report latency percentiles")
 	if err := fs.Parse(args); err != nil {
 		return IOJob{}, err
 	}

@@ -24,6 +24,7 @@ type Scenario struct {
 func scenarios() []Scenario {
 	return []Scenario{
 		{Name: "throttle", Summary: "one limited and one unlimited volume, IO from a container: achieved vs limit", Run: runThrottle},
+		{Name: "neighbour", Summary: "a victim's read latency next to an aggressor writing without limits, then limited to --limit", Run: runNeighbour},
 	}
 }
 

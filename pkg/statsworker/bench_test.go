@@ -69,7 +69,7 @@ func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
 // bare read of the same two files.
 func BenchmarkSyncPerGroup(b *testing.B) {
 	testutil.RequireBlkioV1(b)
-	for _, n := range []int{1, 100, 1000} {
+	for _, n := range []int{1, 100, 1000, 10000} {
 		parent := testutil.NewCgroupParentV1(b)
 		loop := testutil.NewLoop(b, 16<<20)
 		tb, err := throttle.NewTable(throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})

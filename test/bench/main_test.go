@@ -1,0 +1,98 @@
+//go:build bench
+
+// Package bench measures csi-blkio beside the physical baselines it cannot
+// beat — the bare kernel, a bare direct-IO loop device, the host filesystem —
+// in the same run, and writes the figures as a markdown report
+// (docs/benchmarks.md). hack/bench drives it. The build tag keeps it out of
+// `go test ./...`: benchmarks are figures, not pass/fail tests; only gross
+// breakage (a limit not held at all, a tool that did not run) fails them.
+//
+// Every test here is one section of the report: it runs on the real driver
+// (CSI calls on a unix socket), real loop devices, mkfs and mounts, and real
+// cgroup v1 throttling, with kubelet-style cgroups under a csiblkio-test-*
+// parent and the IO issued by fio from a container cgroup below the pod
+// cgroup, as runc places it. Each test saves its section as JSON in the out
+// dir; TestMain assembles the report after the tests ran.
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// config is what hack/bench passes on the command line.
+type config struct {
+	smoke   bool   // seconds-long run that checks the machinery, not the figures
+	out     string // directory of the sections' JSON
+	report  string // markdown file to write ("" = none)
+	binary  string // the csi-blkio binary, for the RSS measurement
+	gobench string // `go test -bench` output of the core's benchmarks
+	kube    string // output of the Kubernetes tier's steady-state test
+	command string // the command line quoted in the report
+	reps    int    // repetitions of the noisiest measurements (medians)
+}
+
+var cfg config
+
+func TestMain(m *testing.M) {
+	flag.BoolVar(&cfg.smoke, "bench.smoke", false, "tiny durations and sizes: check that the benchmarks still work")
+	flag.StringVar(&cfg.out, "bench.out", "", "directory for the sections' results (default: a temp dir)")
+	flag.StringVar(&cfg.report, "bench.report", "", "write the markdown report to this file")
+	flag.StringVar(&cfg.binary, "bench.binary", "", "csi-blkio binary (plugin RSS); empty skips that row")
+	flag.StringVar(&cfg.gobench, "bench.gobench", "", "output of `go test -bench` for the throttle core and stats worker")
+	flag.StringVar(&cfg.kube, "bench.kube", "", "output of the Kubernetes tier's TestApiserverWritesAtSteadyState (section 5)")
+	flag.StringVar(&cfg.command, "bench.command", "go test -tags bench ./test/bench", "command line to quote in the report")
+	flag.IntVar(&cfg.reps, "bench.reps", 3, "repetitions of the loop-overhead and neighbour measurements")
+	flag.Parse()
+	if cfg.smoke {
+		cfg.reps = 1
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if cfg.out == "" {
+		dir, err := os.MkdirTemp("", "csiblkio-test-bench-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		cfg.out = dir
+	}
+	// The driver's and mount-utils' logs go to a file: the test output is
+	// for the figures.
+	logf, err := os.Create(filepath.Join(cfg.out, "driver.log"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer logf.Close()
+	klog.LogToStderr(false)
+	klog.SetOutput(logf)
+	defer klog.Flush()
+	start := time.Now()
+	h := captureHost()
+	code := m.Run()
+	if cfg.report != "" {
+		if err := writeReport(cfg.report, h, time.Since(start)); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+// pick returns the full-run value, or the smoke value in smoke mode.
+func pick[T any](full, smoke T) T {
+	if cfg.smoke {
+		return smoke
+	}
+	return full
+}

@@ -1,0 +1,224 @@
+//go:build bench
+
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/drivertest"
+)
+
+// publishSteps is the breakdown order in the report; "other" is the rest of
+// the two calls (gRPC, validation, record writes with fsync, directories).
+var publishSteps = []string{"attach", "blkid", "mkfs", "mount", "mount check", "bind mount", "throttle", "other"}
+
+var bareSteps = []string{"losetup", "mkfs", "mount"}
+
+func TestPublishPath(t *testing.T) {
+	sp := newSpans()
+	e := newEnv(t, sp.wrap)
+	n := pick(20, 3)
+	params := map[string]string{"writeBytesPerSecond": "100Mi", "readIOPS": "5000"}
+
+	// One volume of the measured kind: a fresh 1 GiB volume, staged and
+	// published into a pod whose cgroup exists (kubelet makes it first).
+	publishOne := func(fs string) (create, total time.Duration, steps map[string]time.Duration) {
+		uid, _ := e.pod()
+		t0 := time.Now()
+		v := e.create(gib, fs, params)
+		create = time.Since(t0)
+		sp.take()
+		t0 = time.Now()
+		v.stage(fs)
+		v.publish(uid)
+		total = time.Since(t0)
+		steps = sp.take()
+		var sum time.Duration
+		for _, d := range steps {
+			sum += d
+		}
+		steps["other"] = total - sum
+		v.teardown()
+		return create, total, steps
+	}
+
+	var b strings.Builder
+	b.WriteString("NodeStageVolume + NodePublishVolume of a fresh 1 GiB volume (limits: 100 MiB/s writes, 5000 read IOPS, pod scope; " +
+		"the pod cgroup exists, as kubelet makes it before mounting volumes), through CSI calls on the driver's unix socket, " +
+		"beside the bare sequence `losetup --direct-io=on` + `mkfs` (same options as mount-utils: ext4 `-F -m0`, xfs `-f`) + `mount` " +
+		"of a sparse file of the same size, interleaved in the same run. The steps are timed by wrapping the driver's injected " +
+		"dependencies; \"other\" is the rest of the two calls (gRPC, validation, volume record writes with fsync). " +
+		"CreateVolume (the sparse backing file and its record) is shown apart: it is not part of the kubelet's mount path.\n\n")
+	var summary [][]string
+	var targets []target
+	var throttleAll []time.Duration
+	for _, fs := range []string{"ext4", "xfs"} {
+		publishOne(fs) // warm-up: binaries and metadata into cache
+		bareSequence(t, fs, gib)
+		var creates, totals, bareTotals []time.Duration
+		steps, bsteps := map[string][]time.Duration{}, map[string][]time.Duration{}
+		for range n {
+			c, tot, st := publishOne(fs)
+			creates, totals = append(creates, c), append(totals, tot)
+			for _, s := range publishSteps {
+				steps[s] = append(steps[s], st[s])
+			}
+			btot, bst := bareSequence(t, fs, gib)
+			bareTotals = append(bareTotals, btot)
+			for _, s := range bareSteps {
+				bsteps[s] = append(bsteps[s], bst[s])
+			}
+		}
+		throttleAll = append(throttleAll, steps["throttle"]...)
+		p50, bare50 := quantile(totals, 0.5), quantile(bareTotals, 0.5)
+		row := []string{fs, fmt.Sprint(n), ms(p50), ms(quantile(totals, 0.99)), ms(bare50), ms(quantile(bareTotals, 0.99)),
+			times(float64(p50) / float64(bare50)), ms(quantile(creates, 0.5))}
+		summary = append(summary, row)
+		var sr [][]string
+		for _, s := range publishSteps {
+			sr = append(sr, []string{s, ms(quantile(steps[s], 0.5)), ms(quantile(steps[s], 0.99))})
+		}
+		for _, s := range bareSteps {
+			sr = append(sr, []string{"bare " + s, ms(quantile(bsteps[s], 0.5)), ms(quantile(bsteps[s], 0.99))})
+		}
+		fmt.Fprintf(&b, "Breakdown, %s (p50, p99 over %d volumes):\n\n%s\n", fs, n, table([]string{"step", "p50", "p99"}, sr))
+		r := float64(p50) / float64(bare50)
+		targets = append(targets, target{
+			What: fmt.Sprintf("publish path (stage+publish, %s) vs bare losetup+mkfs+mount", fs), Goal: "<= 1.2x",
+			Measured: fmt.Sprintf("%s (p50 %s vs %s)", times(r), ms(p50), ms(bare50)), Verdict: verdictAtMost(r, 1.2),
+		})
+	}
+	b.WriteString("Totals:\n\n")
+	b.WriteString(table([]string{"fs", "volumes", "csi-blkio p50", "csi-blkio p99", "bare p50", "bare p99", "p50 ÷ bare", "CreateVolume p50"}, summary))
+
+	th99 := quantile(throttleAll, 0.99)
+	fmt.Fprintf(&b, "\nThe throttle core's own share (Ensure inside NodePublishVolume, both filesystems): p50 %s, p99 %s, max %s.\n",
+		us(quantile(throttleAll, 0.5)), us(th99), us(quantile(throttleAll, 1)))
+	targets = append(targets, target{
+		What: "throttle core inside NodePublishVolume (Ensure)", Goal: "<= 100 us p99",
+		Measured: fmt.Sprintf("p99 %s (p50 %s)", us(th99), us(quantile(throttleAll, 0.5))), Verdict: verdictAtMost(float64(th99), float64(100*time.Microsecond)),
+	})
+
+	serial, concurrent := publishConcurrency(t, e, pick(50, 4), params)
+	fmt.Fprintf(&b, "\n%d fresh ext4 volumes staged and published one after the other: %s in all; all %d at once (one goroutine each, "+
+		"one gRPC connection): %s, %s of the serial time.\n", pick(50, 4), ms(serial), pick(50, 4), ms(concurrent), ratio(float64(concurrent)/float64(serial)))
+	save(t, section{Order: 3, Title: "Publish path", Body: b.String(), Targets: targets})
+}
+
+// bareSequence attaches, formats and mounts a sparse file of size with the
+// plain tools, timing each, then undoes it (untimed).
+func bareSequence(t *testing.T, fs string, size int64) (time.Duration, map[string]time.Duration) {
+	t.Helper()
+	dir := t.TempDir()
+	img := filepath.Join(dir, "csiblkio-test-bare.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(dir, "csiblkio-test-mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]time.Duration{}
+	run := func(step, name string, args ...string) string {
+		start := time.Now()
+		out, err := exec.Command(name, args...).CombinedOutput()
+		steps[step] += time.Since(start)
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	mkfs := []string{"mkfs.ext4", "-F", "-m0"}
+	if fs == "xfs" {
+		mkfs = []string{"mkfs.xfs", "-f"}
+	}
+	start := time.Now()
+	dev := run("losetup", "losetup", "--direct-io=on", "-f", "--show", img)
+	t.Cleanup(func() { undoBare(t, dev, img, mnt) }) // after a failure below; finds nothing otherwise
+	run("mkfs", mkfs[0], append(mkfs[1:], dev)...)
+	run("mount", "mount", "-t", fs, dev, mnt)
+	total := time.Since(start)
+	undoBare(t, dev, img, mnt)
+	return total, steps
+}
+
+// undoBare unmounts mnt if it is mounted and detaches dev if it is still
+// bound to img: never another test's device that reused the number.
+func undoBare(t *testing.T, dev, img, mnt string) {
+	t.Helper()
+	for _, m := range drivertest.MountsUnder(t, filepath.Dir(mnt)) {
+		if out, err := exec.Command("umount", m).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", m, err, out)
+		}
+	}
+	for _, d := range drivertest.LoopsBackedUnder(t, filepath.Dir(img)) {
+		if d != dev {
+			t.Errorf("unexpected loop device %s backed by %s", d, filepath.Dir(img))
+		}
+		if out, err := exec.Command("losetup", "-d", d).CombinedOutput(); err != nil {
+			t.Errorf("losetup -d %s: %v\n%s", d, err, out)
+		}
+	}
+}
+
+// publishConcurrency stages and publishes n fresh volumes one after the
+// other, then n others all at once, and returns both wall times.
+func publishConcurrency(t *testing.T, e *env, n int, params map[string]string) (serial, concurrent time.Duration) {
+	t.Helper()
+	batch := func() ([]*vol, []string) {
+		var vs []*vol
+		var uids []string
+		for range n {
+			uid, _ := e.pod()
+			vs, uids = append(vs, e.create(gib, "ext4", params)), append(uids, uid)
+		}
+		return vs, uids
+	}
+	one := func(v *vol, uid string) error {
+		if err := v.tryStage("ext4"); err != nil {
+			return err
+		}
+		_, err := v.tryPublish(uid)
+		return err
+	}
+	vs, uids := batch()
+	start := time.Now()
+	for i, v := range vs {
+		if err := one(v, uids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serial = time.Since(start)
+	for _, v := range vs {
+		v.teardown()
+	}
+
+	vs, uids = batch()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start = time.Now()
+	for i, v := range vs {
+		wg.Go(func() { errs[i] = one(v, uids[i]) })
+	}
+	wg.Wait()
+	concurrent = time.Since(start)
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, v := range vs {
+		v.teardown()
+	}
+	return serial, concurrent
+}

@@ -1,0 +1,122 @@
+//go:build bench
+
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// section is one part of the report, written by one test.
+type section struct {
+	Order   int
+	Title   string
+	Body    string // markdown
+	Targets []target
+}
+
+// target is one goal of issue 9 or 10 and how far the run is from it.
+type target struct {
+	What     string // "publish path vs bare losetup+mkfs+mount"
+	Goal     string // "<= 1.2x"
+	Measured string // "1.31x (p50)"
+	Verdict  string // "met" or how far off
+}
+
+// save writes the section for TestMain's report.
+func save(t *testing.T, s section) {
+	t.Helper()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.out, fmt.Sprintf("section-%02d.json", s.Order)), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("section %d. %s\n%s", s.Order, s.Title, s.Body)
+}
+
+func loadSections() ([]section, error) {
+	files, err := filepath.Glob(filepath.Join(cfg.out, "section-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []section
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var s section
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b section) int { return a.Order - b.Order })
+	return out, nil
+}
+
+// writeReport assembles the saved sections under a header that says how,
+// when and where the figures were taken.
+func writeReport(path string, h host, took time.Duration) error {
+	secs, err := loadSections()
+	if err != nil {
+		return err
+	}
+	api, err := apiserverSection()
+	if err != nil {
+		return err
+	}
+	secs = append(secs, api)
+	slices.SortFunc(secs, func(a, b section) int { return a.Order - b.Order })
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Written by `hack/bench` (`test/bench`); do not edit by hand, re-run it. Every figure stands beside the\n" +
+		"baseline it cannot beat — the bare kernel, a bare direct-IO loop device, the host filesystem — measured in the\n" +
+		"same run and quoted as a ratio, because the machines are shared and noisy. Medians where repeated.\n\n")
+	if cfg.smoke {
+		b.WriteString("**SMOKE RUN**: tiny durations and sizes to check that the benchmarks work; the figures mean nothing.\n\n")
+	}
+	b.WriteString(table([]string{"run", ""}, [][]string{
+		{"command", "`" + cfg.command + "`"},
+		{"date", h.date.UTC().Format("2006-01-02 15:04 UTC")},
+		{"kernel", h.kernel},
+		{"machine", h.machine},
+		{"disk", h.disk},
+		{"load average at start / end", h.load + " / " + loadAvg()},
+		{"duration", took.Round(time.Second).String()},
+	}))
+	b.WriteString("\n## Targets\n\n")
+	var rows [][]string
+	for _, s := range secs {
+		for _, tg := range s.Targets {
+			rows = append(rows, []string{tg.What, tg.Goal, tg.Measured, tg.Verdict})
+		}
+	}
+	b.WriteString(table([]string{"what", "target", "measured", "verdict"}, rows))
+	for _, s := range secs {
+		fmt.Fprintf(&b, "\n## %d. %s\n\n%s", s.Order, s.Title, s.Body)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// table renders a markdown table.
+func table(header []string, rows [][]string) string {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for range header {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	return b.String()
+}
