@@ -10,6 +10,7 @@ import (
 	"github.com/csi-blkio/csi-blkio/pkg/driver"
 	"github.com/csi-blkio/csi-blkio/pkg/fault"
 	"github.com/csi-blkio/csi-blkio/pkg/loop"
+	"github.com/csi-blkio/csi-blkio/pkg/mounter"
 	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
@@ -52,7 +53,7 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 	deps := driver.Deps{
 		Store:     store,
 		Loop:      loop.NewKernel(),
-		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
+		Mounter:   mount.NewSafeFormatAndMount(mounter.New(), exec),
 		Resizer:   mount.NewResizeFs(exec),
 		Throttler: core.table,
 		Kernel:    core.backend,

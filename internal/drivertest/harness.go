@@ -24,6 +24,7 @@ import (
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/pkg/driver"
 	"github.com/csi-blkio/csi-blkio/pkg/loop"
+	"github.com/csi-blkio/csi-blkio/pkg/mounter"
 	"github.com/csi-blkio/csi-blkio/pkg/volume"
 )
 
@@ -71,7 +72,7 @@ func StartWith(t *testing.T, th *Throttle, wrap func(*driver.Deps)) *Harness {
 	deps := driver.Deps{
 		Store:     store,
 		Loop:      h.Loop,
-		Mounter:   mount.NewSafeFormatAndMount(mount.New(""), exec),
+		Mounter:   mount.NewSafeFormatAndMount(mounter.New(), exec),
 		Resizer:   mount.NewResizeFs(exec),
 		Throttler: th.Table,
 		Kernel:    th.Backend,

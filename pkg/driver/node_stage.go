@@ -83,7 +83,7 @@ func (d *Driver) stage(r *volume.Record, path string, mountFlags []string) (*vol
 	if r.AccessType == volume.AccessBlock {
 		return st, nil
 	}
-	if err := d.mountStaging(r, dev.Path, path, mountFlags); err != nil {
+	if err := d.mountStaging(r, img, dev.Path, path, mountFlags); err != nil {
 		if !found {
 			if derr := d.deps.Loop.Detach(dev.Path); derr != nil {
 				klog.ErrorS(derr, "Detach after failed stage", "volumeID", r.ID, "device", dev.Path)
@@ -94,7 +94,7 @@ func (d *Driver) stage(r *volume.Record, path string, mountFlags []string) (*vol
 	return st, nil
 }
 
-func (d *Driver) mountStaging(r *volume.Record, dev, path string, mountFlags []string) error {
+func (d *Driver) mountStaging(r *volume.Record, img, dev, path string, mountFlags []string) error {
 	if err := os.MkdirAll(path, 0o750); err != nil {
 		return failure(err, "create staging path")
 	}
@@ -105,12 +105,9 @@ func (d *Driver) mountStaging(r *volume.Record, dev, path string, mountFlags []s
 	if !notMnt {
 		return nil // mounted by an earlier attempt
 	}
-	// SafeFormatAndMount formats only a device without a filesystem, so a
-	// re-stage after a reboot mounts the user's data instead of wiping it.
-	if err := d.deps.Mounter.FormatAndMount(dev, path, r.Params.FsType, mountFlags); err != nil {
-		return status.Errorf(codes.Internal, "format and mount %s (%s) at %s: %v", dev, r.Params.FsType, path, err)
-	}
-	return nil
+	// Formats only a device without a filesystem, so a re-stage after a
+	// reboot mounts the user's data instead of wiping it.
+	return d.formatAndMount(r, img, dev, path, mountFlags)
 }
 
 // NodeUnstageVolume implements csi.NodeServer: unmount the staging path and
