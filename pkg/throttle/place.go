@@ -134,6 +134,7 @@ func (t *Table) place(g *group, spec Spec) error {
 		delete(g.held, id)
 	}
 	g.spec, g.placed, g.degraded = spec, true, tg.degraded
+	g.sinceScan, g.mustScan = 0, false
 	g.pod, g.statsDir, g.message = tg.pod, tg.statsDir, tg.message
 	g.publish(t.backend.Version())
 	return errors.Join(errs...)

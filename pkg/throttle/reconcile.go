@@ -25,9 +25,12 @@ func (h watchHandler) ChildCreated(key Key, dir, child string) {
 	}
 	g.mu.Lock()
 	placedNew, err := t.placeChildLocked(g, dir, child)
+	if err != nil {
+		// The worker's next pass lists the children again and retries.
+		g.mustScan = true
+	}
 	g.mu.Unlock()
 	if err != nil {
-		// The worker's resync lists the children again and retries.
 		klog.ErrorS(err, "Placing limits on a new container cgroup", "group", key, "cgroup", child)
 	}
 	if placedNew {
@@ -58,6 +61,11 @@ func (h watchHandler) ChildRemoved(key Key, dir, child string) {
 func (h watchHandler) Overflow(keys []Key) {
 	klog.InfoS("Inotify queue overflowed; rescanning the container cgroups of every watched group", "groups", len(keys))
 	for _, k := range keys {
+		if g := h.t.lookup(k); g != nil {
+			g.mu.Lock()
+			g.mustScan = true
+			g.mu.Unlock()
+		}
 		h.t.notify(k)
 	}
 }
@@ -109,6 +117,12 @@ func (t *Table) cgroupGone(dir string, dev Device, err error) bool {
 // container without the limits gets them — belt and braces for a lost
 // inotify event — and entries of containers that went away are dropped.
 // Its IO is bounded like Ensure's.
+//
+// The watcher places every new container within milliseconds, so the
+// listing runs on one pass in RescanEvery only, and on the next pass after
+// a failed placement or an inotify overflow. Listing on every pass cost a
+// stats sync 40% more than the read of the group's two stat files
+// (docs/benchmarks.md, section 4).
 func (t *Table) Reconcile(key Key) error {
 	g, err := t.lockPlaced(key)
 	if err != nil {
@@ -127,6 +141,10 @@ func (t *Table) Reconcile(key Key) error {
 	if g.watching == "" {
 		return nil
 	}
+	if g.sinceScan++; !g.mustScan && g.sinceScan < t.rescanEvery {
+		return nil
+	}
+	g.sinceScan, g.mustScan = 0, false
 	kids, err := t.children(g.watching)
 	if err != nil {
 		return fmt.Errorf("listing containers of %s: %w", g.watching, err)
@@ -152,6 +170,9 @@ func (t *Table) Reconcile(key Key) error {
 	}
 	if changed {
 		g.publish(t.backend.Version())
+	}
+	if len(errs) > 0 {
+		g.mustScan = true
 	}
 	return errors.Join(errs...)
 }

@@ -29,7 +29,16 @@ type Options struct {
 	// NewWatcher builds the watcher of pod cgroups, used on non-hierarchical
 	// backends (v1). Nil: inotify (NewInotifyWatcher).
 	NewWatcher func(WatchHandler) (ChildWatcher, error)
+	// RescanEvery: on v1, one in this many of the worker's Reconcile passes
+	// over a watched group lists the pod cgroup's children again (see
+	// Reconcile). 0 means DefaultRescanEvery; 1 lists on every pass.
+	RescanEvery int
 }
+
+// DefaultRescanEvery: with the default stats interval of 10 s, a container
+// whose inotify event was lost without an overflow report gets its limits
+// within a minute.
+const DefaultRescanEvery = 6
 
 // Table holds the throttle groups of this node. Its methods never wait on
 // the stats worker, the apiserver or another group's IO (invariant 2).
@@ -46,6 +55,7 @@ type Table struct {
 	watcher     ChildWatcher // nil on hierarchical backends
 	entries     *entries
 	lastInc     atomic.Uint64
+	rescanEvery int
 
 	mu     sync.RWMutex
 	groups map[Key]*group
@@ -62,6 +72,10 @@ func NewTable(o Options) (*Table, error) {
 		notify:      o.Notify,
 		entries:     newEntries(o.Backend),
 		groups:      map[Key]*group{},
+		rescanEvery: o.RescanEvery,
+	}
+	if t.rescanEvery <= 0 {
+		t.rescanEvery = DefaultRescanEvery
 	}
 	if t.notify == nil {
 		t.notify = func(Key) {}
@@ -169,6 +183,11 @@ type group struct {
 	watching string // pod cgroup watched for children (v1), "" if none
 	held     map[entryID]struct{}
 	message  string
+	// sinceScan counts the Reconcile passes since the children of the
+	// watched pod cgroup were last listed; mustScan has the next pass list
+	// them (a container's placement failed, or inotify lost events).
+	sinceScan int
+	mustScan  bool
 
 	place atomic.Pointer[placement]   // published under mu, read without it
 	stats atomic.Pointer[Stats]       // installed by the worker

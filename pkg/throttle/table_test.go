@@ -233,26 +233,46 @@ func (noWatcher) Close() error            { return nil }
 
 func lostEvents(WatchHandler) (ChildWatcher, error) { return noWatcher{}, nil }
 
+// reconcileN runs n of the worker's Reconcile passes over k.
+func reconcileN(t *testing.T, tb *Table, k Key, n int) {
+	t.Helper()
+	for range n {
+		if err := tb.Reconcile(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Invariant 3, belt and braces: a container the watcher missed gets its
-// limits from the worker's reconcile pass.
+// limits from the worker's reconcile pass — the one in DefaultRescanEvery
+// that lists the pod cgroup, not the ones before it, which only read stats.
 func TestInvariant3_ReconcilePlacesMissedContainer(t *testing.T) {
 	fx := newFixture(t, 1, func(o *Options) { o.NewWatcher = lostEvents })
 	fx.pod(t, testUID)
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	ensure(t, fx.table, k, s)
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	reconcileN(t, fx.table, k, DefaultRescanEvery-1)
 	wantLines(t, ctr, string(V1WriteBPS))
-	if err := fx.table.Reconcile(k); err != nil {
-		t.Fatal(err)
-	}
+	reconcileN(t, fx.table, k, 1)
 	wantLines(t, ctr, string(V1WriteBPS), "7:256 8388608")
 	fx.fake.Rmdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	if err := fx.table.Reconcile(k); err != nil {
-		t.Fatal(err)
-	}
+	reconcileN(t, fx.table, k, DefaultRescanEvery)
 	if st, _ := fx.table.Get(k); len(st.Cgroups) != 1 {
 		t.Errorf("after the container left, Cgroups = %q; want only the pod", st.Cgroups)
 	}
+}
+
+// An inotify overflow has the very next pass list the children.
+func TestOverflowHasTheNextReconcileList(t *testing.T) {
+	fx := newFixture(t, 1, func(o *Options) { o.NewWatcher = lostEvents })
+	fx.pod(t, testUID)
+	k, s := podSpec(testUID, limit8M, ScopePod)
+	ensure(t, fx.table, k, s)
+	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	watchHandler{fx.table}.Overflow([]Key{k})
+	reconcileN(t, fx.table, k, 1)
+	wantLines(t, ctr, string(V1WriteBPS), "7:256 8388608")
 }
 
 // Invariant 3: without a pod cgroup the volume-scope fallback goes in
