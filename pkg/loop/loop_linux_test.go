@@ -61,3 +61,36 @@ func TestKernelLifecycle(t *testing.T) {
 		t.Fatalf("second Detach: %v", err)
 	}
 }
+
+// Find narrows the devices by the file's name and confirms by its
+// identity: of two attached files with the same name, each finds its own
+// device, and a third file of that name finds none.
+func TestKernelFindTellsFilesOfTheSameNameApart(t *testing.T) {
+	testutil.RequireRoot(t)
+	k := NewKernel()
+	var files []string
+	for range 3 {
+		file := filepath.Join(t.TempDir(), testutil.Prefix+"-same.img")
+		if err := os.WriteFile(file, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(file, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, file)
+	}
+	for _, file := range files[:2] {
+		dev, err := k.Attach(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k.Detach(dev.Path) })
+		found, ok, err := k.Find(file)
+		if err != nil || !ok || found.Path != dev.Path {
+			t.Errorf("Find(%s) = %+v, %v, %v; want %s", file, found, ok, err, dev.Path)
+		}
+	}
+	if found, ok, err := k.Find(files[2]); ok || err != nil {
+		t.Errorf("Find of an unattached file of the same name = %+v, %v, %v; want none", found, ok, err)
+	}
+}
