@@ -243,15 +243,23 @@ func reconcileN(t *testing.T, tb *Table, k Key, n int) {
 	}
 }
 
-// Invariant 3, belt and braces: a container the watcher missed gets its
-// limits from the worker's reconcile pass — the one in DefaultRescanEvery
-// that lists the pod cgroup, not the ones before it, which only read stats.
-func TestInvariant3_ReconcilePlacesMissedContainer(t *testing.T) {
+// missedContainer places a group whose watcher loses every event and
+// creates a container cgroup below its pod.
+func missedContainer(t *testing.T) (*fixture, Key, string) {
+	t.Helper()
 	fx := newFixture(t, 1, func(o *Options) { o.NewWatcher = lostEvents })
 	fx.pod(t, testUID)
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	ensure(t, fx.table, k, s)
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	return fx, k, ctr
+}
+
+// Invariant 3, belt and braces: a container the watcher missed gets its
+// limits from the worker's reconcile pass — the one in DefaultRescanEvery
+// that lists the pod cgroup, not the ones before it, which only read stats.
+func TestInvariant3_ReconcilePlacesMissedContainer(t *testing.T) {
+	fx, k, ctr := missedContainer(t)
 	reconcileN(t, fx.table, k, DefaultRescanEvery-1)
 	wantLines(t, ctr, string(V1WriteBPS))
 	reconcileN(t, fx.table, k, 1)
@@ -265,11 +273,7 @@ func TestInvariant3_ReconcilePlacesMissedContainer(t *testing.T) {
 
 // An inotify overflow has the very next pass list the children.
 func TestOverflowHasTheNextReconcileList(t *testing.T) {
-	fx := newFixture(t, 1, func(o *Options) { o.NewWatcher = lostEvents })
-	fx.pod(t, testUID)
-	k, s := podSpec(testUID, limit8M, ScopePod)
-	ensure(t, fx.table, k, s)
-	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	fx, k, ctr := missedContainer(t)
 	watchHandler{fx.table}.Overflow([]Key{k})
 	reconcileN(t, fx.table, k, 1)
 	wantLines(t, ctr, string(V1WriteBPS), "7:256 8388608")
