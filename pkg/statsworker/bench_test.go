@@ -3,7 +3,6 @@ package statsworker
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,7 +65,7 @@ func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
 // BenchmarkSyncPerGroup: one worker sync (reconcile the pod's containers,
 // read and parse the two recursive stat files, compute, install) per group,
 // over n groups on the real v1 hierarchy with a real loop device, beside a
-// bare read of the same two files.
+// bare read of the same two files through the same read path (OSFS).
 func BenchmarkSyncPerGroup(b *testing.B) {
 	testutil.RequireBlkioV1(b)
 	for _, n := range []int{1, 100, 1000, 10000} {
@@ -103,7 +102,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				p := pods[i%n]
 				for _, f := range []string{"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"} {
-					if _, err := os.ReadFile(filepath.Join(p, f)); err != nil {
+					if _, err := (throttle.OSFS{}).ReadFile(filepath.Join(p, f)); err != nil {
 						b.Fatal(err)
 					}
 				}

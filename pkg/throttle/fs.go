@@ -1,8 +1,11 @@
 package throttle
 
 import (
+	"errors"
 	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // FS is the cgroup filesystem as the backends use it. It exists so that
@@ -24,21 +27,73 @@ type OSFS struct{}
 
 var _ FS = OSFS{}
 
-func (OSFS) ReadFile(name string) ([]byte, error)       { return os.ReadFile(name) }
 func (OSFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
 func (OSFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
 
+// ReadFile and WriteFile use open, read or write, and close alone.
+// os.ReadFile and os.OpenFile also register every file with the runtime's
+// poller (epoll_ctl) and wrap it in an *os.File: a third of the cost of
+// reading a stat file here (profile of BenchmarkSyncPerGroup), paid for
+// every group on every stats sweep.
+
+func (OSFS) ReadFile(name string) ([]byte, error) {
+	fd, err := open(name, unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 4096)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
 func (OSFS) WriteFile(name string, data []byte) error {
-	// No O_CREATE: a cgroup file that is missing means the controller is
+	// No O_CREAT: a cgroup file that is missing means the controller is
 	// not there, and creating a regular file in its place would hide that.
 	// No O_TRUNC either: it means nothing to cgroupfs.
-	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	fd, err := open(name, unix.O_WRONLY)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	for {
+		_, err = unix.Write(fd, data)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
 		return &fs.PathError{Op: "write", Path: name, Err: err}
 	}
-	return f.Close()
+	if err := unix.Close(fd); err != nil {
+		return &fs.PathError{Op: "close", Path: name, Err: err}
+	}
+	return nil
+}
+
+func open(name string, mode int) (int, error) {
+	for {
+		fd, err := unix.Open(name, mode|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fd, nil
+	}
 }
