@@ -18,9 +18,9 @@ step "kubernetes integration (real apiserver)" hack/test-kube.sh
 # Fuzz budgets are execution counts (~15-20 s here), not durations: a duration
 # races Go 1.26's fuzz coordinator at the deadline (go.dev/issue/75804) and
 # fails with "context deadline exceeded" and no failing input.
-step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=400000x ./pkg/params
-step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzztime=80000x ./pkg/driver
-step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=100000x ./pkg/driver
+step "fuzz: volume parameters (bounded)" go test -run='^$' -fuzz=FuzzParse -fuzztime=400000x ./internal/params
+step "fuzz: volume IDs (bounded)" go test -run='^$' -fuzz='^FuzzCheckID$' -fuzztime=80000x ./internal/driver
+step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -fuzztime=100000x ./internal/driver
 step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 step "benchmarks still run (hack/bench --smoke)" hack/bench --smoke
 step "end to end on a real node (helm install, real pods)" hack/e2e.sh

@@ -10,12 +10,12 @@ import (
 
 	"k8s.io/klog/v2"
 
-	"github.com/csi-blkio/csi-blkio/pkg/demo"
+	"github.com/csi-blkio/csi-blkio/internal/demo"
 )
 
 // runDemo is the demo subcommand: the real node plugin in-process, driven
 // through CSI on a temporary socket, with IO from a container cgroup (see
-// pkg/demo). The plugin is built by newNode, the same wiring serve uses.
+// internal/demo). The plugin is built by newNode, the same wiring serve uses.
 func runDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := demo.DefaultConfig()
 	fs, help, err := parseFlags("demo", args, stderr, cfg.AddFlags)

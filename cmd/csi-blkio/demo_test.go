@@ -16,7 +16,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // The demo tests run `csi-blkio demo` as a process (this test binary acting

@@ -7,12 +7,12 @@ import (
 	"k8s.io/mount-utils"
 	utilexec "k8s.io/utils/exec"
 
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
-	"github.com/csi-blkio/csi-blkio/pkg/fault"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
-	"github.com/csi-blkio/csi-blkio/pkg/mounter"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
-	"github.com/csi-blkio/csi-blkio/pkg/volume"
+	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/fault"
+	"github.com/csi-blkio/csi-blkio/internal/loop"
+	"github.com/csi-blkio/csi-blkio/internal/mounter"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
 
 // node is one csi-blkio node plugin built from Options: the volume store,

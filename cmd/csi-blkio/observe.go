@@ -9,11 +9,11 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
-	"github.com/csi-blkio/csi-blkio/pkg/kube"
-	"github.com/csi-blkio/csi-blkio/pkg/metrics"
-	"github.com/csi-blkio/csi-blkio/pkg/statsworker"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/kube"
+	"github.com/csi-blkio/csi-blkio/internal/metrics"
+	"github.com/csi-blkio/csi-blkio/internal/statsworker"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // observers connect the throttle core to the outside: Prometheus

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
+	"github.com/csi-blkio/csi-blkio/internal/driver"
 )
 
 // Options are the serve subcommand's flags. Every field is one flag; the

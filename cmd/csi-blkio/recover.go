@@ -7,9 +7,9 @@ import (
 
 	"k8s.io/mount-utils"
 
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
-	"github.com/csi-blkio/csi-blkio/pkg/fault"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
+	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/fault"
+	"github.com/csi-blkio/csi-blkio/internal/loop"
 )
 
 // armFault wraps deps with the fault CSI_BLKIO_FAULT names (tests only;

@@ -6,8 +6,8 @@ import (
 
 	"k8s.io/klog/v2"
 
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
-	"github.com/csi-blkio/csi-blkio/pkg/registration"
+	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/registration"
 )
 
 // startRegistration serves the kubelet's plugin-registration socket

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/csi-blkio/csi-blkio/pkg/statsworker"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/statsworker"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // throttleCore is the group table with its stats worker.

@@ -21,11 +21,11 @@ import (
 	"k8s.io/mount-utils"
 	utilexec "k8s.io/utils/exec"
 
+	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/loop"
+	"github.com/csi-blkio/csi-blkio/internal/mounter"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/driver"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
-	"github.com/csi-blkio/csi-blkio/pkg/mounter"
-	"github.com/csi-blkio/csi-blkio/pkg/volume"
+	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
 
 // Harness is a running driver.

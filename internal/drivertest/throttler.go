@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // Throttle is the real throttle core on the host's cgroup v1 blkio

@@ -13,7 +13,7 @@ import (
 
 // Loop is a loop device a test attached (direct IO on) to a sparse file
 // in its t.TempDir(). It is detached in t.Cleanup. This is a small test
-// helper; the production loop code lives in pkg/loop.
+// helper; the production loop code lives in internal/loop.
 type Loop struct {
 	Path  string // /dev/loopN
 	Index int

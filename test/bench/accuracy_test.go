@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // accLevel is one volume configuration: the same limit on reads and

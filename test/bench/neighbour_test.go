@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // neighbourVariant is one kind of aggressor.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // TestScaling quotes the throttle core's and the stats worker's Go
@@ -78,7 +78,7 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 		return v
 	}
 	var targets []target
-	b.WriteString("Throttle core: `Ensure` of a new group with n groups already in the table (`BenchmarkEnsure`, pkg/throttle: real v1 " +
+	b.WriteString("Throttle core: `Ensure` of a new group with n groups already in the table (`BenchmarkEnsure`, internal/throttle: real v1 " +
 		"hierarchy and loop device — pod lookup, inotify watch, limit writes, one readdir — each call timed for p50/p99), and the " +
 		"table's own cost without file IO (`BenchmarkEnsureTableOnly`, null cgroup fs). Its floor, in the same run: the four " +
 		"limit lines such a group needs, written by hand to a pod cgroup (`BenchmarkEnsure/v1/bare-writes`), " +
@@ -102,7 +102,7 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 			Verdict:  verdictAtMost(p99max, 100)})
 
 	b.WriteString("\nStats worker: one sync per group (reconcile the pod's containers, read and parse the two recursive stat files, " +
-		"compute, install; `BenchmarkSyncPerGroup`, pkg/statsworker, real v1) beside a bare read of the same two files.\n\n")
+		"compute, install; `BenchmarkSyncPerGroup`, internal/statsworker, real v1) beside a bare read of the same two files.\n\n")
 	rows = nil
 	var worst float64
 	for _, n := range []int{1, 100, 1000, 10000} {

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
+	"github.com/csi-blkio/csi-blkio/internal/params"
 	blkiov1alpha1 "github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
-	"github.com/csi-blkio/csi-blkio/pkg/params"
 )
 
 func readExample(t *testing.T, h *helmRunner, name string, into any) {

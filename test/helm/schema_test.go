@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/csi-blkio/csi-blkio/pkg/params"
+	"github.com/csi-blkio/csi-blkio/internal/params"
 )
 
 // storageClassWith is a complete, valid StorageClass entry with one

@@ -9,7 +9,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
-	"github.com/csi-blkio/csi-blkio/pkg/params"
+	"github.com/csi-blkio/csi-blkio/internal/params"
 )
 
 func TestThrottledStandardStorageClass(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/csi-blkio/csi-blkio/internal/kube"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
-	"github.com/csi-blkio/csi-blkio/pkg/kube"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 )
 
 // publishesPerMode is how many NodePublishVolume calls each apiserver state

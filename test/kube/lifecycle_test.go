@@ -15,10 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/csi-blkio/csi-blkio/internal/kube"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	pvolume "github.com/csi-blkio/csi-blkio/internal/volume"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
-	"github.com/csi-blkio/csi-blkio/pkg/kube"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
-	pvolume "github.com/csi-blkio/csi-blkio/pkg/volume"
 )
 
 const limit8Mi = 8 << 20
@@ -152,7 +152,7 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 	}
 
 	// 8Ei bytes per second passes the CRD's schema (a whole number with a
-	// suffix) but not pkg/params (past int64; the quantity reads back capped
+	// suffix) but not internal/params (past int64; the quantity reads back capped
 	// at MaxInt64): refused, the old limits stay, spec is not rewritten.
 	c.patchSpec(t, name, `{"spec":{"limits":{"writeBytesPerSecond":"8Ei"}}}`)
 	tg = c.waitTG(t, name, 10*statsInterval, "InvalidSpec", func(tg *v1alpha1.ThrottleGroup) bool {
@@ -160,7 +160,7 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 	})
 	cond := meta.FindStatusCondition(tg.Status.Conditions, v1alpha1.ConditionInvalidSpec)
 	if !strings.Contains(cond.Message, `spec.limits: parameter "writeBytesPerSecond"="9223372036854775807": is larger than`) {
-		t.Errorf("InvalidSpec message %q lacks pkg/params' message", cond.Message)
+		t.Errorf("InvalidSpec message %q lacks internal/params' message", cond.Message)
 	}
 	if got, applied := tg.Spec.Limits.WriteBytesPerSecond, tg.Status.AppliedLimits.WriteBytesPerSecond.String(); got.Value() < 1<<62 || applied != "4Mi" {
 		t.Errorf("spec.limits.writeBytesPerSecond %s (want the user's edit kept), appliedLimits %s (want 4Mi)", got.String(), applied)

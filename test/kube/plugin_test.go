@@ -22,8 +22,8 @@ import (
 	"k8s.io/mount-utils"
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
+	"github.com/csi-blkio/csi-blkio/internal/loop"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
 )
 
 // statsInterval is short so that status fills within seconds; coalescing

@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/csi-blkio/csi-blkio/internal/kube"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
-	"github.com/csi-blkio/csi-blkio/pkg/kube"
 )
 
 // TestChartRBAC makes the plugin's requests with a token of the chart's

@@ -12,9 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/csi-blkio/csi-blkio/internal/kube"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
-	"github.com/csi-blkio/csi-blkio/pkg/kube"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
 )
 
 // steadyWindow is how long writes are counted at steady state (default two

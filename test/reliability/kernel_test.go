@@ -14,10 +14,10 @@ import (
 	"k8s.io/mount-utils"
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
+	"github.com/csi-blkio/csi-blkio/internal/loop"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
-	"github.com/csi-blkio/csi-blkio/pkg/volume"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
 
 // record reads a volume's record as the plugin left it.

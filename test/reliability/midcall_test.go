@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // A kill in the middle of a call, and the kubelet's retry of that call.

@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/csi-blkio/csi-blkio/internal/loop"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/loop"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // TestNodeReboot simulates a reboot behind the plugin's back: the plugin

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // TestDetectBackendPicksV2OnPureV2Mount: the VM mounts cgroup2 alone at

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // controllers is what kubelet enables on its cgroups and runc on a pod's:

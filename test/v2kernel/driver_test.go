@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // TestDriverEndToEnd serves the real csi-blkio binary on a unix socket in

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/csi-blkio/csi-blkio/pkg/statsworker"
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/statsworker"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // startGroups returns the throttle table on the real cgroup2 mount, with

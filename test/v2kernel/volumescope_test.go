@@ -9,7 +9,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/csi-blkio/csi-blkio/pkg/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // TestVolumeScopeHoldsBufferedWritesOnKubepods: volume scope puts one budget

@@ -1,0 +1,82 @@
+package driver_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/volume"
+)
+
+// TestKernelUpdateLimits: a live limit change reaches the kernel and the
+// volume record, and a repeated NodePublishVolume (kubelet's retry, or its
+// periodic re-publish) keeps the changed limits instead of the
+// StorageClass's.
+func TestKernelUpdateLimits(t *testing.T) {
+	e := newKernelEnv(t)
+	ctx := context.Background()
+	uid := testutil.PodUID(7)
+	pod := e.podCgroup(t, uid)
+	id, staging := e.createAndStage(t, false, 16<<20)
+	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
+	node := e.h.Node()
+	publish := &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
+		VolumeCapability: capOf(false), VolumeContext: podContext(uid)}
+	if _, err := node.NodePublishVolume(ctx, publish); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target})
+		node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging})
+		e.h.Controller().DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
+	})
+	key := throttle.Key{VolumeID: id, PodUID: uid}
+	dev := e.groupDevice(t, key)
+	kernel := func() string {
+		b, err := os.ReadFile(filepath.Join(pod, "blkio.throttle.write_bps_device"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	want := fmt.Sprintf("%s %d", dev, 4<<20)
+
+	if err := e.h.Driver.UpdateLimits(ctx, key, throttle.Limits{WriteBytesPerSecond: 4 << 20, ReadIOPS: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if got := kernel(); got != want {
+		t.Errorf("pod cgroup write_bps_device = %q after UpdateLimits, want %q", got, want)
+	}
+	store, err := volume.NewStore(e.h.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.GroupLimits(key); got != (throttle.Limits{WriteBytesPerSecond: 4 << 20, ReadIOPS: 100}) {
+		t.Errorf("persisted group limits %+v, want the override", got)
+	}
+
+	if _, err := node.NodePublishVolume(ctx, publish); err != nil {
+		t.Fatalf("repeated publish: %v", err)
+	}
+	if got := kernel(); got != want {
+		t.Errorf("pod cgroup write_bps_device = %q after a repeated publish, want the live limit %q", got, want)
+	}
+
+	err = e.h.Driver.UpdateLimits(ctx, throttle.Key{VolumeID: id, PodUID: testutil.PodUID(8)}, throttle.Limits{})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("UpdateLimits for a pod without a publication: %v, want NotFound", err)
+	}
+}

@@ -1,0 +1,210 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
+)
+
+// LimitsUpdater applies a live limit change to the kernel and the volume
+// record (*driver.Driver).
+type LimitsUpdater interface {
+	UpdateLimits(ctx context.Context, key throttle.Key, l throttle.Limits) error
+}
+
+// GroupReader reads the throttle table (*throttle.Table).
+type GroupReader interface {
+	Get(throttle.Key) (throttle.GroupStatus, bool)
+}
+
+// LimitsControllerOptions configure the live-limits controller.
+type LimitsControllerOptions struct {
+	Node string
+	// ThrottleGroups lists and watches (Clients.WatchThrottleGroups).
+	ThrottleGroups *ThrottleGroups
+	Groups         GroupReader
+	Updater        LimitsUpdater
+	// Specs receives the outcome for the sink to write into the status;
+	// Notify (the stats worker's Enqueue) makes the sink write it at once.
+	Specs    *SpecStates
+	Notify   func(throttle.Key)
+	Recorder record.EventRecorder
+	// Resync re-examines every object this often even without a change
+	// (the stats interval), so a failed apply is retried and a spec that
+	// differs from the table for any reason converges.
+	Resync          time.Duration
+	MetricsProvider workqueue.MetricsProvider
+}
+
+// LimitsController watches this node's ThrottleGroups (selected by the
+// node label) and makes the kernel hold what spec.limits say: a valid edit
+// is applied through the driver (kernel and persisted record); an invalid
+// one is refused with an InvalidSpec condition and Event while the old
+// limits stay in force. It never rewrites spec: the user's edit stays
+// visible beside status.appliedLimits, so the refusal is plain to see.
+// It is level-based (the sample-controller idiom): every event and resync
+// compares spec with the table.
+type LimitsController struct {
+	o        LimitsControllerOptions
+	informer cache.SharedIndexInformer
+	queue    workqueue.TypedRateLimitingInterface[string]
+
+	mu   sync.Mutex
+	keys map[string]throttle.Key // object "ns/name" -> group, to forget on delete
+}
+
+// NewLimitsController builds the informer and the queue; Run starts them.
+func NewLimitsController(o LimitsControllerOptions) (*LimitsController, error) {
+	if o.Node == "" || o.ThrottleGroups == nil || o.Groups == nil || o.Updater == nil || o.Specs == nil || o.Recorder == nil {
+		return nil, errors.New("kube.NewLimitsController: Node, ThrottleGroups, Groups, Updater, Specs and Recorder are required")
+	}
+	if o.Notify == nil {
+		o.Notify = func(throttle.Key) {}
+	}
+	selector := labels.Set{LabelNode: NodeLabelValue(o.Node)}.String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = selector
+			return o.ThrottleGroups.List(ctx, metav1.NamespaceAll, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return o.ThrottleGroups.Watch(ctx, metav1.NamespaceAll, opts)
+		},
+	}
+	c := &LimitsController{
+		o:        o,
+		informer: cache.NewSharedIndexInformer(lw, &v1alpha1.ThrottleGroup{}, o.Resync, cache.Indexers{}),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "csi_blkio_throttlegroups", MetricsProvider: o.MetricsProvider}),
+		keys: map[string]throttle.Key{},
+	}
+	enqueue := func(obj any) {
+		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.queue.Add(k)
+		}
+	}
+	if _, err := c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		DeleteFunc: enqueue,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// HasSynced reports whether the informer listed the node's objects once.
+func (c *LimitsController) HasSynced() bool { return c.informer.HasSynced() }
+
+// Run runs the informer and workers until ctx ends. The informer retries
+// an unreachable apiserver with backoff on its own; nothing here waits for
+// it except the workers.
+func (c *LimitsController) Run(ctx context.Context, workers int) {
+	logger := klog.FromContext(ctx)
+	logger.V(2).Info("Starting live-limits controller", "node", c.o.Node, "selector", LabelNode+"="+NodeLabelValue(c.o.Node))
+	var wg sync.WaitGroup
+	wg.Go(func() { c.informer.RunWithContext(ctx) })
+	if cache.WaitForNamedCacheSyncWithContext(ctx, c.informer.HasSynced) {
+		for range max(workers, 1) {
+			wg.Go(func() {
+				for c.processNextWorkItem(ctx) {
+				}
+			})
+		}
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	logger.V(2).Info("Live-limits controller stopped")
+}
+
+func (c *LimitsController) processNextWorkItem(ctx context.Context) bool {
+	k, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(k)
+	if err := c.sync(ctx, k); err != nil {
+		klog.FromContext(ctx).Error(err, "Applying ThrottleGroup limits failed; retrying", "throttleGroup", k)
+		c.queue.AddRateLimited(k)
+		return true
+	}
+	c.queue.Forget(k)
+	return true
+}
+
+// sync makes the kernel hold the object's spec.limits, or refuses them.
+func (c *LimitsController) sync(ctx context.Context, k string) error {
+	obj, exists, err := c.informer.GetIndexer().GetByKey(k)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		c.mu.Lock()
+		key, ok := c.keys[k]
+		delete(c.keys, k)
+		c.mu.Unlock()
+		if ok {
+			c.o.Specs.Delete(key)
+		}
+		return nil
+	}
+	tg := obj.(*v1alpha1.ThrottleGroup)
+	if tg.Spec.NodeName != c.o.Node {
+		return nil // labelled for this node by someone else: not ours to act on
+	}
+	key := throttle.Key{VolumeID: tg.Spec.VolumeID, PodUID: string(tg.Spec.PodUID)}
+	c.mu.Lock()
+	c.keys[k] = key
+	c.mu.Unlock()
+	st, ok := c.o.Groups.Get(key)
+	if !ok {
+		return nil // not published here (any more); the object waits for GC
+	}
+	logger := klog.FromContext(ctx).WithValues("throttleGroup", klog.KObj(tg), "group", key)
+	want, err := LimitsFromAPI(tg.Spec.Limits)
+	if err != nil {
+		if c.o.Specs.Set(key, SpecState{Generation: tg.Generation, Invalid: err.Error()}) {
+			logger.Info("Refused ThrottleGroup limits; previous limits stay in force", "err", err, "inForce", st.Spec.Limits)
+			c.o.Recorder.Eventf(tg, corev1.EventTypeWarning, ReasonInvalidSpec,
+				"Refused; %s stay in force. %v", HumanLimits(st.Spec.Limits), err)
+			c.o.Notify(key)
+		}
+		return nil
+	}
+	if want != st.Spec.Limits {
+		err := c.o.Updater.UpdateLimits(ctx, key, want)
+		if status.Code(err) == codes.NotFound {
+			return nil // unpublished meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("apply %s to %s: %w", want, key, err)
+		}
+		logger.V(2).Info("Applied ThrottleGroup limits", "limits", want, "was", st.Spec.Limits)
+		c.o.Recorder.Eventf(tg, corev1.EventTypeNormal, ReasonLimitsChanged,
+			"%s in force (was %s)", HumanLimits(want), HumanLimits(st.Spec.Limits))
+	}
+	if c.o.Specs.Set(key, SpecState{Generation: tg.Generation}) {
+		c.o.Notify(key)
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+// Package params turns StorageClass parameters and inline volumeAttributes
+// into a typed, validated Volume. It is the single place that knows the
+// parameter keys, so that CreateVolume, an inline publish and (later) a live
+// limit edit reject the same bad input with the same message.
+package params
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+)
+
+// The keys a user may set. Keys under ReservedPrefix belong to Kubernetes
+// (pod info, PV/PVC names, the ephemeral marker) and are ignored unless
+// listed here.
+const (
+	KeyReadBytesPerSecond  = "readBytesPerSecond"
+	KeyWriteBytesPerSecond = "writeBytesPerSecond"
+	KeyReadIOPS            = "readIOPS"
+	KeyWriteIOPS           = "writeIOPS"
+	KeyScope               = "scope"
+	KeyFsType              = "csi.storage.k8s.io/fstype"
+	KeySize                = "size"
+
+	ReservedPrefix = "csi.storage.k8s.io/"
+)
+
+// Filesystems the driver formats. ext4 is the default because it is what
+// every node already has (e2fsprogs) and it formats fastest.
+const (
+	FsExt4 = "ext4"
+	FsXFS  = "xfs"
+)
+
+// DefaultInlineSize is the size of an inline ephemeral volume that does not
+// set `size` (1 GiB, as DESIGN.md says).
+const DefaultInlineSize int64 = 1 << 30
+
+// Mode says where the parameters came from; `size` is only accepted inline
+// because a PVC carries its size in the capacity range.
+type Mode int
+
+const (
+	// ModeStorageClass: CreateVolume parameters from a StorageClass.
+	ModeStorageClass Mode = iota
+	// ModeInline: volumeAttributes of a CSI ephemeral inline volume.
+	ModeInline
+)
+
+// Volume is the validated meaning of a parameter map.
+type Volume struct {
+	Limits throttle.Limits `json:"limits"`
+	Scope  throttle.Scope  `json:"scope"`
+	FsType string          `json:"fsType"`
+	// Size is the requested size in bytes of an inline volume; zero for
+	// StorageClass parameters.
+	Size int64 `json:"size,omitempty"`
+}
+
+// Error is a rejected parameter. Its message names the key, the value and an
+// example of a good value, so that the user can fix the StorageClass without
+// reading code. The driver returns it as InvalidArgument.
+type Error struct {
+	Key     string
+	Value   string
+	Problem string
+	Example string
+}
+
+func (e *Error) Error() string {
+	if e.Example == "" {
+		return fmt.Sprintf("parameter %q: %s", e.Key, e.Problem)
+	}
+	return fmt.Sprintf("parameter %q=%q: %s (example of a good value: %s: %q)", e.Key, e.Value, e.Problem, e.Key, e.Example)
+}
+
+// field parses one accepted key into v.
+type field struct {
+	example string
+	inline  bool // accepted only in ModeInline
+	parse   func(value string, v *Volume) error
+}
+
+// fields is the table of accepted keys. A function (not a package variable)
+// keeps the package free of mutable globals.
+func fields() map[string]field {
+	return map[string]field{
+		KeyReadBytesPerSecond: {example: "10Mi", parse: func(s string, v *Volume) (err error) {
+			v.Limits.ReadBytesPerSecond, err = parseBytesPerSecond(s)
+			return err
+		}},
+		KeyWriteBytesPerSecond: {example: "10Mi", parse: func(s string, v *Volume) (err error) {
+			v.Limits.WriteBytesPerSecond, err = parseBytesPerSecond(s)
+			return err
+		}},
+		KeyReadIOPS: {example: "1000", parse: func(s string, v *Volume) (err error) {
+			v.Limits.ReadIOPS, err = parseIOPS(s)
+			return err
+		}},
+		KeyWriteIOPS: {example: "500", parse: func(s string, v *Volume) (err error) {
+			v.Limits.WriteIOPS, err = parseIOPS(s)
+			return err
+		}},
+		KeyScope: {example: string(throttle.ScopePod), parse: func(s string, v *Volume) error {
+			if s == "" {
+				return fmt.Errorf("must not be empty; omit the key for the default %q", throttle.ScopePod)
+			}
+			sc, err := throttle.ParseScope(s)
+			if err != nil {
+				return fmt.Errorf("must be %q or %q", throttle.ScopePod, throttle.ScopeVolume)
+			}
+			v.Scope = sc
+			return nil
+		}},
+		KeyFsType: {example: FsExt4, parse: func(s string, v *Volume) error {
+			switch s {
+			case FsExt4, FsXFS:
+				v.FsType = s
+				return nil
+			}
+			return fmt.Errorf("must be %q or %q", FsExt4, FsXFS)
+		}},
+		KeySize: {example: "1Gi", inline: true, parse: func(s string, v *Volume) (err error) {
+			v.Size, err = parseSize(s)
+			return err
+		}},
+	}
+}
+
+// AcceptedKeys lists the keys Parse accepts in mode, sorted.
+func AcceptedKeys(mode Mode) []string {
+	var keys []string
+	for k, f := range fields() {
+		if f.inline && mode != ModeInline {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Parse validates m and returns its meaning with defaults filled in. The
+// first problem found (in sorted key order, so the message is stable) is
+// returned as *Error.
+func Parse(m map[string]string, mode Mode) (Volume, error) {
+	v := Volume{Scope: throttle.ScopePod, FsType: FsExt4}
+	if mode == ModeInline {
+		v.Size = DefaultInlineSize
+	}
+	table := fields()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f, ok := table[k]
+		if ok && f.inline && mode != ModeInline {
+			return Volume{}, &Error{Key: k, Value: m[k],
+				Problem: "is only for inline ephemeral volumes; a PVC sets its size with spec.resources.requests.storage"}
+		}
+		if !ok {
+			if strings.HasPrefix(k, ReservedPrefix) {
+				continue
+			}
+			return Volume{}, &Error{Key: k, Value: m[k],
+				Problem: "is not a parameter of this driver; accepted keys: " + strings.Join(AcceptedKeys(mode), ", ")}
+		}
+		if err := f.parse(m[k], &v); err != nil {
+			return Volume{}, &Error{Key: k, Value: m[k], Problem: err.Error(), Example: f.example}
+		}
+	}
+	return v, nil
+}

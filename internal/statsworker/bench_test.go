@@ -1,0 +1,112 @@
+package statsworker
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+)
+
+// BenchmarkEnsureWhileSinkBlocks: Ensure (+ Remove, untimed) of a new group
+// while the worker runs (2 workers, 1 ms resync over 100 groups) with a
+// healthy sink and with a sink that blocks forever; the publish path must
+// not care (compare the two ns/op). The table sits on
+// testutil.NullCgroupFS so that file IO does not drown the difference.
+func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
+	for _, blocked := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sinkBlocked=%v", blocked), func(b *testing.B) {
+			sink := &recSink{}
+			if blocked {
+				sink.block, sink.entered = make(chan struct{}), make(chan struct{}, 1)
+			}
+			var w *Worker
+			tb, err := throttle.NewTable(throttle.Options{
+				Backend: throttle.NewV2("/null", testutil.NullCgroupFS{}),
+				Notify:  func(k throttle.Key) { w.Enqueue(k) },
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			w = New(tb, Options{Sinks: []Sink{sink}, Interval: time.Millisecond})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { w.Run(ctx, 2); close(done) }()
+			b.Cleanup(func() { cancel(); <-done })
+			spec := func(u string) throttle.Spec {
+				return throttle.Spec{Device: dev, Scope: throttle.ScopePod, Limits: throttle.Limits{WriteBytesPerSecond: 1 << 20}, Pod: throttle.PodRef{UID: u}}
+			}
+			for i := range 100 {
+				u := testutil.PodUID(i)
+				if _, err := tb.Ensure(ctx, throttle.Key{VolumeID: "vol", PodUID: u}, spec(u)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if blocked {
+				<-sink.entered
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				k := throttle.Key{VolumeID: fmt.Sprint("bench-", i), PodUID: uid}
+				if _, err := tb.Ensure(context.Background(), k, spec(uid)); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				tb.Remove(k)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkSyncPerGroup: one worker sync (reconcile the pod's containers,
+// read and parse the two recursive stat files, compute, install) per group,
+// over n groups on the real v1 hierarchy with a real loop device, beside a
+// bare read of the same two files through the same read path (OSFS).
+func BenchmarkSyncPerGroup(b *testing.B) {
+	testutil.RequireBlkioV1(b)
+	for _, n := range []int{1, 100, 1000, 10000} {
+		parent := testutil.NewCgroupParentV1(b)
+		loop := testutil.NewLoop(b, 16<<20)
+		tb, err := throttle.NewTable(throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { tb.Close() })
+		w := New(tb, Options{})
+		var keys []throttle.Key
+		var pods []string
+		for i := range n {
+			pods = append(pods, testutil.MkdirCgroupV1(b, parent+"/kubepods/burstable/pod"+testutil.PodUID(i)))
+			testutil.MkdirCgroupV1(b, parent+"/kubepods/burstable/pod"+testutil.PodUID(i)+"/ctr")
+			k := throttle.Key{VolumeID: "vol", PodUID: testutil.PodUID(i)}
+			if _, err := tb.Ensure(context.Background(), k, throttle.Spec{
+				Device: throttle.Device{Major: loop.Major, Minor: loop.Minor}, Scope: throttle.ScopePod,
+				Limits: throttle.Limits{WriteBytesPerSecond: 1 << 30}, Pod: throttle.PodRef{UID: testutil.PodUID(i)},
+			}); err != nil {
+				b.Fatal(err)
+			}
+			keys = append(keys, k)
+		}
+		b.Run(fmt.Sprintf("sync/groups=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if err := w.sync(context.Background(), keys[i%n]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("bare-read/groups=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				p := pods[i%n]
+				for _, f := range []string{"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"} {
+					if _, err := (throttle.OSFS{}).ReadFile(filepath.Join(p, f)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
