@@ -36,6 +36,7 @@ qemu_base_initramfs() {
 	key=$(base_key "$kernel_dir" | sha256sum | cut -c1-16)
 	local out="$CACHE/qemu/base-$key.cpio.gz"
 	if [ -f "$out" ]; then
+		touch "$out" # marks it in use for the clean-up below
 		echo "$out"
 		return 0
 	fi
@@ -81,12 +82,17 @@ qemu_base_initramfs() {
 	mkdir -p "$mdir"
 	cp "$kernel_dir"/modules/*.ko "$kernel_dir/modules/order" "$mdir/"
 
+	# A temp name of its own: two checkouts may build the same key at once.
+	local tmp
+	tmp=$(mktemp "$out.XXXXXX.tmp")
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | busybox cpio -o -H newc 2>/dev/null) |
-		gzip -6 >"$out.tmp"
-	mv "$out.tmp" "$out"
+		gzip -6 >"$tmp"
+	mv "$tmp" "$out"
 	rm -rf "$root"
-	# Bases of older keys are dead weight.
-	find "$CACHE/qemu" -maxdepth 1 -name 'base-*.cpio.gz' ! -path "$out" -delete
+	# Bases of other keys are dead weight only when nobody uses them: another
+	# checkout of the project on this machine (an older branch) may be about to
+	# read its own. A base unused for a week goes.
+	find "$CACHE/qemu" -maxdepth 1 -name 'base-*.cpio.gz' ! -path "$out" -mtime +7 -delete
 	echo "$out"
 }
 
