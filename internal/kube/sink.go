@@ -207,7 +207,7 @@ func (s *Sink) sample(gs *groupState, st throttle.GroupStatus) {
 	if gs.samples < 2 {
 		return
 	}
-	if started, _ := gs.episodes.observe(SaturationOf(st.Spec.Limits, st.Stats)); started {
+	if started, _ := gs.episodes.observe(SaturationOf(st.KernelLimits(), st.Stats)); started {
 		gs.saturatedPending = true
 	}
 }
