@@ -128,6 +128,15 @@ func (c *Controller) Forget(key throttle.Key) {
 	delete(c.saved, key)
 }
 
+// drop forgets key if it still is g (not tracked anew meanwhile).
+func (c *Controller) drop(key throttle.Key, g *group) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracked[key] == g {
+		delete(c.tracked, key)
+	}
+}
+
 // Len is the number of tracked groups.
 func (c *Controller) Len() int {
 	c.mu.Lock()

@@ -17,7 +17,13 @@ func (c *Controller) sync(ctx context.Context, e entry, now time.Time) {
 	logger := klog.FromContext(ctx).WithValues("group", e.key)
 	st, ok := c.groups.Get(e.key)
 	if !ok {
-		return // not placed yet, or removed: the driver's Forget follows
+		// The driver tracks a group once it is placed and forgets it when
+		// it removes it; a group gone without that (a failed publish's
+		// rollback raced a tick) is dropped here.
+		if e.g.primed {
+			c.drop(e.key, e.g)
+		}
+		return
 	}
 	raw, inc, err := c.groups.ReadCounters(e.key)
 	if err != nil {
