@@ -69,6 +69,7 @@ func buildStatus(in statusInput) *v1alpha1.ThrottleGroupStatus {
 			}
 		}
 	}
+	st.Burst = burstStatus(g.Burst)
 	st.Conditions = in.conditions()
 	return st
 }
