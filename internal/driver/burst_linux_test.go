@@ -149,13 +149,28 @@ type writer struct {
 	stop func()
 }
 
-func startWriter(t *testing.T, ctr, path string, extra ...string) writer {
+// startWriter starts the writer and returns once the kernel counted its
+// first bytes: on a loaded machine starting a process can take a second,
+// which must not count as time at the burst rate.
+func (be *burstEnv) startWriter(t *testing.T, ctr, path string, dev throttle.Device, extra ...string) (writer, time.Time) {
 	t.Helper()
+	before, _ := be.read(t, ctr, dev)
 	cmd := testutil.CommandInCgroup(t, ctr, "dd", append([]string{"if=/dev/zero", "of=" + path, "bs=1M", "count=1000", "oflag=direct"}, extra...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return writer{stop: func() { cmd.Process.Kill(); cmd.Wait() }}
+	w := writer{stop: func() { cmd.Process.Kill(); cmd.Wait() }}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, _ := be.read(t, ctr, dev); n > before {
+			return w, time.Now()
+		}
+		if time.Now().After(deadline) {
+			w.stop()
+			t.Fatal("the writer wrote nothing in 10 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // trace samples the container every 50 ms for d (or until until says stop).
@@ -251,8 +266,7 @@ func burstRun(t *testing.T, seconds int, restartAt time.Duration) {
 	be.waitLimit(t, ctr, dev, rate)
 	capacity := float64(rate-base) * float64(seconds)
 
-	start := time.Now()
-	w := startWriter(t, ctr, path)
+	w, start := be.startWriter(t, ctr, path, dev)
 	const run = 20 * time.Second
 	restarted := false
 	tr := be.trace(t, ctr, dev, start, run, func(el time.Duration) {
@@ -294,8 +308,7 @@ func burstRun(t *testing.T, seconds int, restartAt time.Duration) {
 		t.Fatalf("a bucket at %.0f%% does not burst", 100*b1.Ratio())
 	}
 	// ...and the next burst lasts what the balance buys.
-	start = time.Now()
-	w = startWriter(t, ctr, path, "conv=notrunc")
+	w, start = be.startWriter(t, ctr, path, dev, "conv=notrunc")
 	tr = be.trace(t, ctr, dev, start, time.Duration(b1.SecondsLeft()*float64(time.Second))+2*time.Second, nil)
 	w.stop()
 	again := firstAt(tr, base)
