@@ -38,13 +38,10 @@ func newBucket(baseline, rate, seconds float64) bucket {
 	return bucket{baseline: baseline, rate: rate, capacity: c, balance: c, bursting: true}
 }
 
-// reshape gives the bucket a new baseline or rate (a live limit edit, an
-// expansion of a per-GiB volume), keeping the balance within the new
-// capacity.
+// reshape gives the bucket a new baseline, rate or size (a live limit
+// edit, an expansion of a per-GiB volume, new parameters), keeping the
+// balance within the new capacity.
 func (b *bucket) reshape(baseline, rate, seconds float64) {
-	if b.baseline == baseline && b.rate == rate {
-		return
-	}
 	b.baseline, b.rate = baseline, rate
 	b.capacity = (rate - baseline) * seconds
 	b.balance = min(b.balance, b.capacity)

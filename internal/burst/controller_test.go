@@ -167,3 +167,16 @@ func TestTrackWithoutBurstForgets(t *testing.T) {
 		t.Errorf("tracking a config without burst keeps %d groups", c.Len())
 	}
 }
+
+func TestLongerBurstSecondsGrowTheBucket(t *testing.T) {
+	f := newFakeGroups(baseline)
+	c := New(f, Options{})
+	c.Track(f.key, burst40)
+	now := time.Now()
+	c.step(context.Background(), now)
+	c.Track(f.key, Config{Rates: burst40.Rates, Seconds: 10})
+	c.step(context.Background(), now)
+	if b := f.bucket(t); b.Capacity != 32*mib*10 || b.Balance != 32*mib*5 {
+		t.Errorf("bucket after burstSeconds went from 5 to 10: %+v, want capacity for 10 s and the balance kept", b)
+	}
+}

@@ -2,6 +2,7 @@ package burst
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -87,7 +88,11 @@ func (c *Controller) sync(ctx context.Context, e entry, now time.Time) {
 	if len(state.Buckets) == 0 {
 		state = nil
 	}
-	if err := c.groups.SetBoost(e.key, inc, boost, state); err != nil {
+	err = c.groups.SetBoost(e.key, inc, boost, state)
+	switch {
+	case errors.Is(err, throttle.ErrGroupNotFound):
+		logger.V(4).Info("Group removed while the burst controller sampled it", "err", err)
+	case err != nil:
 		logger.Error(err, "Burst controller could not set the kernel's limits; next tick retries", "boost", boost)
 	}
 }
