@@ -27,6 +27,9 @@ import (
 
 const mib = 1 << 20
 
+// dueSlack: 4 MiB, an eighth of a second at the burst rate above the baseline.
+const dueSlack = 4 * mib
+
 // swapTracker forwards to the burst controller of the moment, so that a
 // test can stop one controller and start another, as a plugin restart does.
 type swapTracker struct {
@@ -206,9 +209,11 @@ func firstAt(tr []sample, limit uint64) time.Duration {
 // more tick at the burst rate would take (the controller switches then, so
 // that the kernel holds the baseline before the bucket is dry). -1: never.
 // On a loaded machine the writer may run below the burst rate, and then the
-// bucket lasts longer than burstSeconds.
+// bucket lasts longer than burstSeconds. The trace starts a moment after the
+// controller's own sample (it waits for the writer's first bytes), so it
+// misses a little of what the controller charged: dueSlack allows for it.
 func switchDue(tr []sample, credit, base, rate float64) time.Duration {
-	credit -= (rate - base) * burst.DefaultInterval.Seconds()
+	credit -= (rate-base)*burst.DefaultInterval.Seconds() + dueSlack
 	for _, s := range tr {
 		if float64(s.bytes-tr[0].bytes)-base*s.at.Seconds() >= credit {
 			return s.at

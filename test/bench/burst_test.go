@@ -146,8 +146,9 @@ func burstTrace(t *testing.T, seconds int, base, rate int64) burstResult {
 		n := counter(t, ctr, dev, true, false)
 		// When the switch was due by the model applied to what the writer
 		// really did (on a loaded machine it may run below the burst rate):
-		// the credit down to one tick's worth at the burst rate.
-		if res.dry < 0 && float64(n-startBytes)-float64(base)*el.Seconds() >= capacity-float64(rate-base)*burst.DefaultInterval.Seconds() {
+		// the credit down to one tick's worth at the burst rate (less 1 MiB:
+		// the clock starts a moment after the controller's first sample).
+		if res.dry < 0 && float64(n-startBytes)-float64(base)*el.Seconds() >= capacity-float64(rate-base)*burst.DefaultInterval.Seconds()-float64(mib) {
 			res.dry = el
 		}
 		if res.empty < 0 && limit() == uint64(base) {
