@@ -93,6 +93,8 @@ func New(groups Groups, o Options) *Controller {
 			klog.ErrorS(err, "Burst buckets not restored; every bucket starts full", "file", o.StateFile)
 		}
 		c.saved = saved
+		// A node without bursts never writes the file.
+		c.savedEmpty = len(saved) == 0
 	}
 	return c
 }

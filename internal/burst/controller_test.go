@@ -3,6 +3,7 @@ package burst
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -178,5 +179,22 @@ func TestLongerBurstSecondsGrowTheBucket(t *testing.T) {
 	c.step(context.Background(), now)
 	if b := f.bucket(t); b.Capacity != 32*mib*10 || b.Balance != 32*mib*5 {
 		t.Errorf("bucket after burstSeconds went from 5 to 10: %+v, want capacity for 10 s and the balance kept", b)
+	}
+}
+
+func TestNoFileWithoutBursts(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "burst", "buckets.json")
+	f := newFakeGroups(baseline)
+	c := New(f, Options{StateFile: file})
+	c.step(context.Background(), time.Now())
+	c.persist(context.Background())
+	if _, err := os.Stat(filepath.Dir(file)); !os.IsNotExist(err) {
+		t.Errorf("a controller without bursts wrote %s: %v", file, err)
+	}
+	c.Track(f.key, burst40)
+	c.step(context.Background(), time.Now())
+	c.persist(context.Background())
+	if _, err := os.Stat(file); err != nil {
+		t.Errorf("a tracked burst was not persisted: %v", err)
 	}
 }
