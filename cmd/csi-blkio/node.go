@@ -59,6 +59,7 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		Kernel:    core.backend,
 		Ready:     readiness(o),
 		Observer:  obs.rpcObserver(),
+		Burst:     core.burst,
 	}
 	n := &node{core: core, obs: obs}
 	faults, err := armFault(&deps)

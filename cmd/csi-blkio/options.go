@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/csi-blkio/csi-blkio/internal/burst"
 	"github.com/csi-blkio/csi-blkio/internal/driver"
 )
 
@@ -41,6 +42,10 @@ type Options struct {
 	MaxVolumes int64
 	// StatsInterval is the stats worker's resync period.
 	StatsInterval time.Duration
+	// BurstInterval is how often the burst controller samples the groups
+	// that have a burst (<L>Burst); it bounds how late the switch to the
+	// baseline comes after a bucket runs dry.
+	BurstInterval time.Duration
 	// KubeAPIQPS and KubeAPIBurst bound this node's apiserver client.
 	KubeAPIQPS   float64
 	KubeAPIBurst int
@@ -59,6 +64,7 @@ func DefaultOptions() Options {
 		DriverName:    "blkio.csi.dev",
 		CgroupRoot:    "/sys/fs/cgroup",
 		StatsInterval: 10 * time.Second,
+		BurstInterval: burst.DefaultInterval,
 		KubeAPIQPS:    5,
 		KubeAPIBurst:  10,
 	}
@@ -77,6 +83,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.HealthAddress, "health-address", o.HealthAddress, "host:port serving /healthz from Probe; empty is off")
 	fs.Int64Var(&o.MaxVolumes, "max-volumes", o.MaxVolumes, "most volumes on this node, reported to the kubelet; 0 is no cap")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", o.StatsInterval, "how often the stats worker samples every throttle group")
+	fs.DurationVar(&o.BurstInterval, "burst-interval", o.BurstInterval, "how often the burst controller samples the throttle groups that have a burst (50ms to 1s)")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "apiserver requests per second from this node")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "apiserver request burst from this node")
 	fs.StringVar(&o.RegistrationSocket, "registration-socket", o.RegistrationSocket, "kubelet plugin-registration socket to serve instead of node-driver-registrar; empty is off")
@@ -129,6 +136,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StatsInterval < 100*time.Millisecond {
 		bad("stats-interval", "%s is too short; use at least 100ms", o.StatsInterval)
+	}
+	if o.BurstInterval < 50*time.Millisecond || o.BurstInterval > time.Second {
+		bad("burst-interval", "%s is outside 50ms..1s: a bucket must switch to its baseline within a second of running dry", o.BurstInterval)
 	}
 	if o.KubeAPIQPS <= 0 {
 		bad("kube-api-qps", "%g must be positive", o.KubeAPIQPS)

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 
+	"github.com/csi-blkio/csi-blkio/internal/burst"
 	"github.com/csi-blkio/csi-blkio/internal/statsworker"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -14,7 +16,9 @@ type throttleCore struct {
 	table   *throttle.Table
 	backend throttle.Backend
 	worker  *statsworker.Worker
-	stop    func()
+	// burst runs the credit buckets of the groups that have a burst.
+	burst *burst.Controller
+	stop  func()
 }
 
 // newThrottleCore builds the table on backend and starts the stats worker
@@ -37,7 +41,9 @@ func newThrottleCore(ctx context.Context, o Options, backend throttle.Backend, w
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { worker.Run(wctx, 2) })
-	return &throttleCore{table: table, backend: backend, worker: worker, stop: func() {
+	bc := burst.New(table, burst.Options{Interval: o.BurstInterval, StateFile: filepath.Join(o.StateDir, "burst", "buckets.json")})
+	wg.Go(func() { bc.Run(wctx) })
+	return &throttleCore{table: table, backend: backend, worker: worker, burst: bc, stop: func() {
 		cancel()
 		wg.Wait()
 		_ = table.Close()

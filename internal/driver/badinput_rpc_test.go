@@ -58,6 +58,10 @@ var (
 		{"overflowing IOPS", map[string]string{"readIOPS": "18446744073709551616"}, `"readIOPS"`},
 		{"huge exponent", map[string]string{"readBytesPerSecond": "1e1000000000000"}, `"readBytesPerSecond"`},
 		{"fractional IOPS", map[string]string{"readIOPS": "1.5"}, "positive integer"},
+		{"fixed and per-GiB limit", map[string]string{"writeIOPS": "100", "writeIOPSPerGiB": "3"}, "not both"},
+		{"clamp without per-GiB", map[string]string{"readIOPSMin": "10"}, "valid only beside readIOPSPerGiB"},
+		{"burst without burstSeconds", map[string]string{"writeIOPS": "100", "writeIOPSBurst": "1000"}, "needs burstSeconds"},
+		{"burst below baseline", map[string]string{"writeBytesPerSecond": "8Mi", "writeBytesPerSecondBurst": "4Mi", "burstSeconds": "5"}, "above the baseline"},
 		{"unknown scope", map[string]string{"scope": "node"}, `"scope"`},
 		{"unknown fstype", map[string]string{"csi.storage.k8s.io/fstype": "btrfs"}, `"csi.storage.k8s.io/fstype"`},
 	}

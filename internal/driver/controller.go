@@ -134,6 +134,11 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 	if err != nil {
 		return nil, err
 	}
+	// The controller runs in the node plugin (--node-deployment), so the
+	// groups of a published volume are in this process's table.
+	if err := d.reapplyLimits(ctx, r); err != nil {
+		return nil, err
+	}
 	return &csi.ControllerExpandVolumeResponse{CapacityBytes: size, NodeExpansionRequired: true}, nil
 }
 

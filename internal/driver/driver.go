@@ -68,6 +68,9 @@ type Deps struct {
 	Ready func(context.Context) error
 	// Observer may be nil.
 	Observer RPCObserver
+	// Burst, when set, is told which groups have a burst (nil: bursts
+	// are not run; the baseline alone is enforced).
+	Burst BurstTracker
 }
 
 // Driver serves the three CSI services.

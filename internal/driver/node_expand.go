@@ -52,6 +52,9 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 			return nil, status.Errorf(codes.Internal, "grow %s filesystem of volume %s: %v%s", r.Params.FsType, id, err, hint)
 		}
 	}
+	if err := d.reapplyLimits(ctx, r); err != nil {
+		return nil, err
+	}
 	klog.V(2).InfoS("Volume expanded on the node", "volumeID", id, "bytes", size)
 	return &csi.NodeExpandVolumeResponse{CapacityBytes: size}, nil
 }

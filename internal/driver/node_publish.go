@@ -127,6 +127,7 @@ func (d *Driver) publishSteps(ctx context.Context, r *volume.Record, pub volume.
 	if err != nil {
 		return placeError(r.ID, err)
 	}
+	d.trackBurst(r, r.Group(pub))
 	klog.V(4).InfoS("Throttle group ensured", "group", r.Group(pub), "device", dev, "phase", phase)
 	return nil
 }
@@ -171,6 +172,8 @@ func (d *Driver) rollbackPublish(r *volume.Record, pub volume.Publication) {
 	if !r.SharesGroup(pub.TargetPath, r.Group(pub)) {
 		if err := d.deps.Throttler.Remove(r.Group(pub)); err != nil {
 			klog.ErrorS(err, "Remove throttle group after failed publish", "volumeID", r.ID)
+		} else {
+			d.forgetBurst(r.Group(pub))
 		}
 	}
 	if err := d.unmount(pub.TargetPath, true); err != nil {
@@ -206,6 +209,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 		if err := d.deps.Throttler.Remove(r.Group(pub)); err != nil {
 			return nil, status.Errorf(codes.Internal, "remove throttle group %s: %v", r.Group(pub), err)
 		}
+		d.forgetBurst(r.Group(pub))
 	}
 	if err := d.unmount(target, true); err != nil {
 		return nil, err

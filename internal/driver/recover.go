@@ -271,6 +271,7 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 				continue
 			}
 			rc.restored[key] = dev
+			rc.d.trackBurst(r, key)
 			rc.count(RecoveryGroupRestored)
 			rc.logger.Info("Recovery: throttle group restored", "group", key, "device", dev, "phase", phase, "target", target)
 		}

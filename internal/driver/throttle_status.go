@@ -57,8 +57,8 @@ func (d *Driver) kernelMismatches(key throttle.Key, st throttle.GroupStatus) []s
 			// A container cgroup went away with its container.
 		case err != nil:
 			out = append(out, fmt.Sprintf("throttle group %s: read limits of %s: %v", key, cg, err))
-		case got != st.Spec.Limits:
-			out = append(out, fmt.Sprintf("throttle group %s: cgroup %s holds %s for %s, want %s", key, cg, got, st.Spec.Device, st.Spec.Limits))
+		case got != st.KernelLimits():
+			out = append(out, fmt.Sprintf("throttle group %s: cgroup %s holds %s for %s, want %s", key, cg, got, st.Spec.Device, st.KernelLimits()))
 		}
 	}
 	return out

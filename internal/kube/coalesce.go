@@ -86,7 +86,7 @@ func (c Coalescing) due(last *v1alpha1.ThrottleGroupStatus, lastAt, lastDataAt t
 	if why := prominentChange(last, next); why != "" {
 		return writeProminent, why
 	}
-	moved := c.ratesMoved(last.Rates, next.Rates) || saturatedFlipped(last, next)
+	moved := c.ratesMoved(last.Rates, next.Rates) || saturatedFlipped(last, next) || c.burstMoved(last, next)
 	if settling && moved {
 		return writeSettling, "rates settling"
 	}

@@ -125,6 +125,7 @@ type groupState struct {
 	// Events already told, so that each goes out once per occurrence even
 	// when a later step of Observe fails and the key is retried.
 	applied, degraded, failing, saturatedPending bool
+	drained                                      map[string]bool // burst buckets told dry, by limit
 
 	obj       *objectRef // nil until created or adopted
 	podGoneAt time.Time  // when the pod was last found gone
@@ -159,7 +160,7 @@ func (s *Sink) Observe(ctx context.Context, st throttle.GroupStatus) error {
 		// Removed and published again: a new group behind the same object.
 		gs.inc, gs.samples, gs.lastSample = st.Incarnation, 0, time.Time{}
 		gs.episodes = newEpisodes(s.o.SaturationThreshold, s.o.SaturationSamples)
-		gs.applied, gs.saturatedPending = false, false
+		gs.applied, gs.saturatedPending, gs.drained = false, false, nil
 	}
 	s.sample(gs, st)
 	s.events(gs, st) // through the broadcaster: never blocks
@@ -207,7 +208,7 @@ func (s *Sink) sample(gs *groupState, st throttle.GroupStatus) {
 	if gs.samples < 2 {
 		return
 	}
-	if started, _ := gs.episodes.observe(SaturationOf(st.Spec.Limits, st.Stats)); started {
+	if started, _ := gs.episodes.observe(SaturationOf(st.KernelLimits(), st.Stats)); started {
 		gs.saturatedPending = true
 	}
 }

@@ -42,6 +42,7 @@ func (s *Sink) events(gs *groupState, st throttle.GroupStatus) {
 	} else {
 		gs.failing = false
 	}
+	s.burstEvents(gs, st)
 	if gs.saturatedPending {
 		gs.saturatedPending = false
 		_, sat := gs.episodes.active()

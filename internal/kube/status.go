@@ -46,7 +46,7 @@ func buildStatus(in statusInput) *v1alpha1.ThrottleGroupStatus {
 		Backend:            backendOf(g.BackendVersion),
 		Semantics:          g.Semantics,
 		Device:             g.Spec.Device.String(),
-		AppliedLimits:      LimitsToAPI(g.Spec.Limits),
+		AppliedLimits:      LimitsToAPI(g.KernelLimits()),
 	}
 	for _, dir := range g.Cgroups {
 		st.Cgroups = append(st.Cgroups, relCgroup(in.hierarchy, dir))
@@ -63,12 +63,13 @@ func buildStatus(in statusInput) *v1alpha1.ThrottleGroupStatus {
 				ReadBytesPerSecond: round(s.ReadBytesPerSecond), WriteBytesPerSecond: round(s.WriteBytesPerSecond),
 				ReadIOPS: round(s.ReadIOPS), WriteIOPS: round(s.WriteIOPS),
 			}
-			if sat := SaturationOf(g.Spec.Limits, s); sat.Knob != "" {
+			if sat := SaturationOf(g.KernelLimits(), s); sat.Knob != "" {
 				st.SaturationPercent = int32(math.Round(100 * sat.Ratio))
 				st.SaturatedLimit = sat.Knob
 			}
 		}
 	}
+	st.Burst = burstStatus(g.Burst)
 	st.Conditions = in.conditions()
 	return st
 }
@@ -97,7 +98,7 @@ func (in statusInput) conditions() []metav1.Condition {
 		set(v1alpha1.ConditionLimitsApplied, false, "InvalidSpec", "spec.limits were refused; appliedLimits stay in force")
 	default:
 		set(v1alpha1.ConditionLimitsApplied, true, "Applied",
-			fmt.Sprintf("%s in the kernel on %d cgroup(s)", HumanLimits(g.Spec.Limits), len(g.Cgroups)))
+			fmt.Sprintf("%s in the kernel on %d cgroup(s)", HumanLimits(g.KernelLimits()), len(g.Cgroups)))
 	}
 	if degraded {
 		set(v1alpha1.ConditionDegraded, true, "PodCgroupNotFound", g.Placement)

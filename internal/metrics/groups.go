@@ -28,6 +28,7 @@ type GroupCollector struct {
 	limitRBPS, limitWBPS, limitRIOPS, limitWIOPS *prometheus.Desc
 	byPhase                                      *prometheus.Desc
 	statsFailures                                *prometheus.Desc
+	burst                                        burstDescs
 }
 
 // NewGroupCollector reads groups at every scrape; failures may be nil.
@@ -54,6 +55,7 @@ func NewGroupCollector(groups Groups, failures func() uint64) *GroupCollector {
 
 		byPhase:       d("groups", "Throttle groups on this node by phase (Pending, Active, Degraded).", []string{"phase"}),
 		statsFailures: d("stats_failures_total", "Times the stats worker gave up on a group after its retries (the group shows StatsFailing).", nil),
+		burst:         newBurstDescs(d),
 	}
 }
 
@@ -66,6 +68,7 @@ func (c *GroupCollector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	c.burst.describe(ch)
 }
 
 // Collect reads each group's last snapshot (atomic loads in the table; no
@@ -87,11 +90,12 @@ func (c *GroupCollector) Collect(ch chan<- prometheus.Metric) {
 			c.counter(ch, c.readIOs, st.Stats.ReadIOs, lv)
 			c.counter(ch, c.writeIOs, st.Stats.WriteIOs, lv)
 		}
-		l := st.Spec.Limits
+		l := st.KernelLimits() // what is in force: raised while a burst has credit
 		c.limit(ch, c.limitRBPS, l.ReadBytesPerSecond, lv)
 		c.limit(ch, c.limitWBPS, l.WriteBytesPerSecond, lv)
 		c.limit(ch, c.limitRIOPS, l.ReadIOPS, lv)
 		c.limit(ch, c.limitWIOPS, l.WriteIOPS, lv)
+		c.burst.collect(ch, st.Burst, lv)
 	}
 	for p, n := range phases {
 		ch <- prometheus.MustNewConstMetric(c.byPhase, prometheus.GaugeValue, float64(n), string(p))

@@ -18,6 +18,8 @@ func FuzzParse(f *testing.F) {
 		{"scope", "volume"}, {"scope", "pod"}, {"csi.storage.k8s.io/fstype", "xfs"}, {"size", "1Gi"},
 		{"size", "9Ei"}, {"readBytesPerSecond", "1e3"}, {"../../etc", "\x00"}, {"csi.storage.k8s.io/x", "y"},
 		{"readBytesPerSecond", strings.Repeat("9", 4096)},
+		{"writeIOPSPerGiB", "3"}, {"readIOPSPerGiB", "0.75"}, {"readBytesPerSecondPerGiB", "1Mi"},
+		{"writeIOPSPerGiB", "9999999999.999"}, {"burstSeconds", "30"}, {"writeIOPSBurst", "3000"}, {"writeIOPSMin", "1"},
 	} {
 		f.Add(seed[0], seed[1], false)
 		f.Add(seed[0], seed[1], true)
@@ -43,6 +45,11 @@ func FuzzParse(f *testing.F) {
 		}
 		if v.Limits.ReadIOPS > MaxIOPS || v.Limits.WriteIOPS > MaxIOPS {
 			t.Fatalf("IOPS beyond the kernel maximum: %+v", v.Limits)
+		}
+		for _, capacity := range []int64{0, 1, 1 << 30, 1<<62 + 1} {
+			if l := v.Baseline(capacity); l.ReadIOPS > MaxIOPS || l.WriteIOPS > MaxIOPS {
+				t.Fatalf("per-GiB IOPS beyond the kernel maximum at %d bytes: %+v", capacity, l)
+			}
 		}
 		if v.Size < 0 || (mode == ModeStorageClass && v.Size != 0) {
 			t.Fatalf("size %d in mode %d", v.Size, mode)

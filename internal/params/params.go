@@ -57,6 +57,11 @@ type Volume struct {
 	// Size is the requested size in bytes of an inline volume; zero for
 	// StorageClass parameters.
 	Size int64 `json:"size,omitempty"`
+	// Scaling holds the limits computed from the capacity (<L>PerGiB);
+	// Baseline combines them with Limits.
+	Scaling Scaling `json:"scaling,omitzero"`
+	// Burst is the burst rates and bucket size (<L>Burst, burstSeconds).
+	Burst Burst `json:"burst,omitzero"`
 }
 
 // Error is a rejected parameter. Its message names the key, the value and an
@@ -86,7 +91,7 @@ type field struct {
 // fields is the table of accepted keys. A function (not a package variable)
 // keeps the package free of mutable globals.
 func fields() map[string]field {
-	return map[string]field{
+	table := map[string]field{
 		KeyReadBytesPerSecond: {example: "10Mi", parse: func(s string, v *Volume) (err error) {
 			v.Limits.ReadBytesPerSecond, err = parseBytesPerSecond(s)
 			return err
@@ -127,6 +132,9 @@ func fields() map[string]field {
 			return err
 		}},
 	}
+	capacityFields(table)
+	burstFields(table)
+	return table
 }
 
 // AcceptedKeys lists the keys Parse accepts in mode, sorted.
@@ -172,6 +180,15 @@ func Parse(m map[string]string, mode Mode) (Volume, error) {
 		if err := f.parse(m[k], &v); err != nil {
 			return Volume{}, &Error{Key: k, Value: m[k], Problem: err.Error(), Example: f.example}
 		}
+	}
+	if err := checkCapacity(m); err != nil {
+		return Volume{}, err
+	}
+	if err := checkClamp(m, v); err != nil {
+		return Volume{}, err
+	}
+	if err := checkBurst(m, v); err != nil {
+		return Volume{}, err
 	}
 	return v, nil
 }

@@ -10,6 +10,11 @@ import (
 type GroupStatus struct {
 	Key  Key
 	Spec Spec
+	// Boost raises Spec.Limits while a burst has credit; the kernel holds
+	// KernelLimits. Burst is the burst controller's view of the group's
+	// credit buckets (nil: the group has no burst).
+	Boost Limits
+	Burst *BurstState
 	// Phase is Degraded while the fallback placement is in force, Pending
 	// until the worker installed a first sample, Active after that.
 	Phase Phase
@@ -37,6 +42,10 @@ type GroupStatus struct {
 	Stats      Stats
 	Conditions []Condition
 }
+
+// KernelLimits are the limits the kernel holds: the spec's, raised by an
+// active burst.
+func (s GroupStatus) KernelLimits() Limits { return Raise(s.Spec.Limits, s.Boost) }
 
 // ConditionType names something wrong with a group that users should see.
 type ConditionType string

@@ -188,15 +188,20 @@ type group struct {
 	// them (a container's placement failed, or inotify lost events).
 	sinceScan int
 	mustScan  bool
+	// boost raises the kernel's limits above spec.Limits while a burst
+	// has credit (see SetBoost).
+	boost Limits
 
 	place atomic.Pointer[placement]   // published under mu, read without it
 	stats atomic.Pointer[Stats]       // installed by the worker
 	conds atomic.Pointer[[]Condition] // set by the worker
+	burst atomic.Pointer[BurstState]  // set by the burst controller
 }
 
 // placement is an immutable snapshot of a group's placement.
 type placement struct {
 	spec      Spec
+	boost     Limits
 	placed    bool
 	degraded  bool
 	pod       string
@@ -215,7 +220,7 @@ func newGroup(key Key, inc uint64) *group {
 // publish stores a snapshot of the placement. Called with mu held.
 func (g *group) publish(version int) {
 	p := &placement{
-		spec: g.spec, placed: g.placed, degraded: g.degraded, pod: g.pod, statsDir: g.statsDir,
+		spec: g.spec, boost: g.boost, placed: g.placed, degraded: g.degraded, pod: g.pod, statsDir: g.statsDir,
 		message: g.message, semantics: semantics(version, g.spec.Scope, g.degraded),
 	}
 	for id := range g.held {
@@ -229,7 +234,7 @@ func (g *group) publish(version int) {
 func (g *group) status(b Backend) GroupStatus {
 	p := g.place.Load()
 	st := GroupStatus{
-		Key: g.key, Spec: p.spec, Incarnation: g.inc,
+		Key: g.key, Spec: p.spec, Boost: p.boost, Burst: g.burst.Load(), Incarnation: g.inc,
 		BackendVersion: b.Version(), Backend: b.Description(), Semantics: p.semantics,
 		PodCgroup: p.pod, StatsCgroup: p.statsDir, Cgroups: slices.Clone(p.cgroups), Placement: p.message,
 		Stats: Stats{Pending: true},

@@ -78,14 +78,15 @@ func (r *Record) Group(p Publication) throttle.Key {
 	return throttle.Key{VolumeID: r.ID, PodUID: p.Pod.UID}
 }
 
-// GroupLimits returns the limits in force for the throttle group key: a
+// GroupLimits returns the baseline limits for the throttle group key: a
 // live override on one of its publications (UpdateLimits sets it on all of
-// them), else the volume's parameters.
+// them), else the volume's parameters with the per-GiB limits computed for
+// its current capacity.
 func (r *Record) GroupLimits(key throttle.Key) throttle.Limits {
 	if o := r.GroupOverride(key); o != nil {
 		return *o
 	}
-	return r.Params.Limits
+	return r.Params.Baseline(r.CapacityBytes)
 }
 
 // GroupOverride returns the live override of the group key, nil if none.

@@ -76,7 +76,7 @@ func TestCRDShape(t *testing.T) {
 			columns = append(columns, col["name"].(string))
 		}
 	}
-	want := []string{"Pod", "Volume", "Scope", "Read/s", "Write/s", "Read IOPS", "Write IOPS", "Saturation", "Phase", "Age"}
+	want := []string{"Pod", "Volume", "Scope", "Read/s", "Write/s", "Read IOPS", "Write IOPS", "Saturation", "Burst", "Phase", "Age"}
 	if !equality.Semantic.DeepEqual(columns, want) {
 		t.Errorf("printer columns %v, want %v", columns, want)
 	}

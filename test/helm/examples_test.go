@@ -56,6 +56,15 @@ func TestExamplesAreValid(t *testing.T) {
 		t.Errorf("storageclass.yaml: the plugin refuses its parameters: %v", err)
 	}
 
+	var burst storagev1.StorageClass
+	readExample(t, h, "storageclass-burst.yaml", &burst)
+	parametersPassSchema(t, h, burst.Parameters)
+	if v, err := params.Parse(burst.Parameters, params.ModeStorageClass); err != nil {
+		t.Errorf("storageclass-burst.yaml: the plugin refuses its parameters: %v", err)
+	} else if v.Burst.IsZero() || v.Baseline(100<<30).WriteIOPS != 300 {
+		t.Errorf("storageclass-burst.yaml: burst %+v, baseline of 100 GiB %v; want a burst and 300 write IOPS", v.Burst, v.Baseline(100<<30))
+	}
+
 	var pvc corev1.PersistentVolumeClaim
 	readExample(t, h, "pvc.yaml", &pvc)
 	if *pvc.Spec.StorageClassName != chartClass {

@@ -105,6 +105,7 @@ func TestSchemaAcceptsGoodSpellings(t *testing.T) {
 		`readBytesPerSecond: "1048576"`, "writeBytesPerSecond: 1Gi", "writeBytesPerSecond: 2G",
 		"readIOPS: 1", `readIOPS: "1000"`, "scope: volume", "scope: pod",
 		"writeIOPS: 4294967294", "csi.storage.k8s.io/fstype: xfs", "csi.storage.k8s.io/pvc/name: claim",
+		`writeIOPSPerGiB: "3"`, `readIOPSPerGiB: "0.75"`, "readBytesPerSecondPerGiB: 1Mi",
 	} {
 		t.Run(param, func(t *testing.T) {
 			sc := h.render(t, storageClassWith(param)).storageClasses

@@ -45,7 +45,7 @@ func throttleGroupAPI(t *testing.T, c *cluster, ns string) {
 	table := c.mustKubectl(t, "", "get", "throttlegroups", "-n", ns)
 	lines := strings.Split(strings.TrimSpace(table), "\n")
 	header := strings.Join(strings.Fields(lines[0]), " ")
-	if header != "NAME POD VOLUME SCOPE READ/S WRITE/S READ IOPS WRITE IOPS SATURATION PHASE AGE" {
+	if header != "NAME POD VOLUME SCOPE READ/S WRITE/S READ IOPS WRITE IOPS SATURATION BURST PHASE AGE" {
 		t.Errorf("kubectl get throttlegroups header: %q", header)
 	}
 	if row := strings.Fields(lines[1]); len(row) < 10 || strings.Join(row[:10], " ") != "writer-data writer pvc-0b6c7a2e pod 0 20971520 0 20 100 Active" {

@@ -64,6 +64,10 @@ type ThrottleGroupStatus struct {
 	// +optional
 	SaturatedLimit LimitName `json:"saturatedLimit,omitempty"`
 
+	// burst is the burst credit of the limits that have a burst.
+	// +optional
+	Burst *BurstStatus `json:"burst,omitempty"`
+
 	// lastSampleTime is when the stats worker took the sample shown.
 	// +optional
 	LastSampleTime *metav1.Time `json:"lastSampleTime,omitempty"`

@@ -24,6 +24,7 @@ import (
 // +kubebuilder:printcolumn:name="Read IOPS",type=integer,JSONPath=`.status.rates.readIOPS`,description="Observed read operations per second."
 // +kubebuilder:printcolumn:name="Write IOPS",type=integer,JSONPath=`.status.rates.writeIOPS`,description="Observed write operations per second."
 // +kubebuilder:printcolumn:name="Saturation",type=integer,JSONPath=`.status.saturationPercent`,description="Observed rate as a percentage of its limit, highest over the limited knobs."
+// +kubebuilder:printcolumn:name="Burst",type=integer,JSONPath=`.status.burst.balancePercent`,description="Burst credit left, percent of a full bucket (the lowest over the limits with a burst)."
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.nodeName`,priority=1
