@@ -114,6 +114,9 @@ func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.D
 		if err := obs.metrics.AddGroups(core.table, core.worker.StatsFailures); err != nil {
 			return err
 		}
+		if err := obs.metrics.AddRepairs(core.table.Repairs); err != nil {
+			return err
+		}
 		obs.metrics.Recovered(driver.RecoveryActions(), recovered)
 		obs.serving = true
 		obs.wg.Go(func() {

@@ -125,6 +125,8 @@ type groupState struct {
 	// Events already told, so that each goes out once per occurrence even
 	// when a later step of Observe fails and the key is retried.
 	applied, degraded, failing, saturatedPending bool
+	notInKernel                                  bool   // LimitsNotInKernel told for the current episode
+	repairsTold                                  uint64 // Readback.Repairs already told in LimitsRepaired Events
 
 	obj       *objectRef // nil until created or adopted
 	podGoneAt time.Time  // when the pod was last found gone
@@ -160,6 +162,7 @@ func (s *Sink) Observe(ctx context.Context, st throttle.GroupStatus) error {
 		gs.inc, gs.samples, gs.lastSample = st.Incarnation, 0, time.Time{}
 		gs.episodes = newEpisodes(s.o.SaturationThreshold, s.o.SaturationSamples)
 		gs.applied, gs.saturatedPending = false, false
+		gs.notInKernel, gs.repairsTold = false, 0
 	}
 	s.sample(gs, st)
 	s.events(gs, st) // through the broadcaster: never blocks

@@ -162,11 +162,24 @@ func (w *Worker) processNextWorkItem(ctx context.Context) bool {
 }
 
 // sync brings one group up to date: placement (a Degraded group's retry,
-// v1 containers the watcher missed), a sample of its counters, the
+// v1 containers the watcher missed), the readback and repair of its kernel
+// entries, a sample of its counters, the
 // snapshot installed if the group is still the same incarnation, and the
 // sinks told.
 func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 	if err := w.groups.Reconcile(key); err != nil {
+		if errors.Is(err, throttle.ErrGroupNotFound) {
+			w.forget(key)
+			return nil
+		}
+		return err
+	}
+	// Trust the kernel, not the table: every sweep reads the group's
+	// entries back and restores any that something else changed (the
+	// outcome lands in the group's status for the sinks and the health
+	// check). Per-entry failures are in the result; only a vanished group
+	// is an error here.
+	if _, err := w.groups.Readback(key); err != nil {
 		if errors.Is(err, throttle.ErrGroupNotFound) {
 			w.forget(key)
 			return nil

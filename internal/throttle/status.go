@@ -36,6 +36,9 @@ type GroupStatus struct {
 
 	Stats      Stats
 	Conditions []Condition
+	// Readback is what the worker last read back from the kernel for the
+	// group's entries (zero until its first pass).
+	Readback Readback
 }
 
 // ConditionType names something wrong with a group that users should see.

@@ -56,6 +56,7 @@ type Table struct {
 	entries     *entries
 	lastInc     atomic.Uint64
 	rescanEvery int
+	repairs     atomic.Uint64 // entries the readback restored (Repairs)
 
 	mu     sync.RWMutex
 	groups map[Key]*group
@@ -192,6 +193,8 @@ type group struct {
 	place atomic.Pointer[placement]   // published under mu, read without it
 	stats atomic.Pointer[Stats]       // installed by the worker
 	conds atomic.Pointer[[]Condition] // set by the worker
+
+	readback atomic.Pointer[Readback] // the worker's last Readback
 }
 
 // placement is an immutable snapshot of a group's placement.
@@ -239,6 +242,10 @@ func (g *group) status(b Backend) GroupStatus {
 	}
 	if c := g.conds.Load(); c != nil {
 		st.Conditions = slices.Clone(*c)
+	}
+	if rb := g.readback.Load(); rb != nil {
+		st.Readback = *rb
+		st.Readback.Repaired, st.Readback.Failed = slices.Clone(rb.Repaired), slices.Clone(rb.Failed)
 	}
 	switch {
 	case p.degraded:
