@@ -113,7 +113,9 @@ func TestKernelReadbackRestoresTamperedEntries(t *testing.T) {
 	write(ctr, "blkio.throttle.write_bps_device", dev.String()+" 0")
 	write(pod, "blkio.throttle.write_bps_device", dev.String()+" 1073741824")
 	write(testutil.BlkioV1, "blkio.throttle.read_iops_device", dev.String()+" 5")
-	t.Cleanup(func() { _ = os.WriteFile(filepath.Join(testutil.BlkioV1, "blkio.throttle.read_iops_device"), []byte(dev.String()+" 0"), 0) })
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(testutil.BlkioV1, "blkio.throttle.read_iops_device"), []byte(dev.String()+" 0"), 0)
+	})
 
 	after := waitSweeps(t, sweeps, tampered, 2)
 	want := throttle.Limits{WriteBytesPerSecond: limit}
