@@ -43,6 +43,14 @@ type SinkOptions struct {
 	// OnWrite, if set, is told of every write to the apiserver the sink
 	// makes ("create", "status"), e.g. to count them in a metric.
 	OnWrite func(verb string)
+	// Budget bounds this node's apiserver writes (nil: unbounded). The
+	// sink's creates and status patches spend it; its Events do when
+	// Recorder is wrapped with BudgetRecorder on the same budget.
+	Budget *WriteBudget
+	// Requeue, if set, has the stats worker sync a key again after a delay
+	// (Worker.EnqueueAfter): a prominent status write the budget deferred
+	// is retried as soon as a token is there, not at the next resync.
+	Requeue func(key throttle.Key, after time.Duration)
 	// OnPause, if set, is told when the sink starts leaving an unavailable
 	// apiserver alone (true) and when it is back (false), e.g. for a gauge.
 	OnPause func(paused bool)
@@ -96,6 +104,9 @@ func NewSink(o SinkOptions) (*Sink, error) {
 	}
 	if o.OnWrite == nil {
 		o.OnWrite = func(string) {}
+	}
+	if o.Requeue == nil {
+		o.Requeue = func(throttle.Key, time.Duration) {}
 	}
 	if o.OnPause == nil {
 		o.OnPause = func(bool) {}

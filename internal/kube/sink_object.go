@@ -45,6 +45,11 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 	gs.podGoneAt = now.Add(-s.o.PodRecheck) // found; recheck at once if it ever goes
 	pvc, pv := claimOf(ctx, s.o.Kube, pod, st.Key.VolumeID)
 	want := s.newObject(st, pvc, pv)
+	// A new object is prominent: it is how users find the group at all.
+	if ok, wait := s.o.Budget.Take("create", true); !ok {
+		s.o.Requeue(st.Key, wait)
+		return nil, nil
+	}
 	created, err := s.o.ThrottleGroups.Create(ctx, want)
 	switch {
 	case err == nil:
@@ -124,6 +129,14 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	})
 	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.samples <= gs.settleTo)
 	if v == wait {
+		return false, nil
+	}
+	if ok, wait := s.o.Budget.Take("status", v == writeProminent); !ok {
+		if v == writeProminent {
+			s.o.Requeue(st.Key, wait)
+		}
+		// New numbers wait for the next sync that finds a token; the
+		// coalescing state is unchanged, so they are still due then.
 		return false, nil
 	}
 	patch, err := statusPatch(gs.obj.uid, next)

@@ -91,6 +91,10 @@ func New(groups Groups, o Options) *Worker {
 // queued is not queued twice (invariant 5): it is the table's Notify.
 func (w *Worker) Enqueue(key throttle.Key) { w.queue.Add(key) }
 
+// EnqueueAfter asks for key to be synced once after d (a sink that had to
+// hold a write back asks to be called again when it may write).
+func (w *Worker) EnqueueAfter(key throttle.Key, d time.Duration) { w.queue.AddAfter(key, d) }
+
 // StatsFailures counts the times a group's work gave up after its retries
 // (the metrics sink exports it).
 func (w *Worker) StatsFailures() uint64 { return w.failures.Load() }
