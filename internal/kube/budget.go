@@ -35,18 +35,33 @@ const (
 	DefaultBudgetBurst     = 20
 )
 
+// Priority orders writes when the budget runs short.
+type Priority int
+
+const (
+	// PriorityNumbers: new rates and totals, Normal Events. They may take
+	// only the tokens above half the burst.
+	PriorityNumbers Priority = iota
+	// PriorityNew: a new object and its first status. They may take the
+	// tokens above a quarter of the burst, so that on a node starting
+	// hundreds of pods the changes of existing groups still get through.
+	PriorityNew
+	// PriorityChange: a phase, condition, limits or placement change of an
+	// existing object, and Warning Events: what users must see at once. They
+	// may take every token.
+	PriorityChange
+)
+
 // WriteBudget is one node's token bucket for apiserver writes: ThrottleGroup
-// creates and status patches and the Events the plugin records. Prominent
-// writes (a first status, a phase or condition change, a Warning Event) may
-// take every token; the others (new numbers, Normal Events) only the tokens
-// above a reserve of half the burst, so that a node whose groups all move
-// their numbers at once still has room for the change users must see.
-// Fairness across groups comes from the stats worker's order: every group is
-// synced once per interval in the table's (randomized) key order, so no
-// group's numbers wait behind another's for good. A nil budget allows all.
+// creates and status patches and the Events the plugin records. Writes of a
+// higher Priority may dig deeper into the bucket (see Priority), so a node
+// whose groups all move their numbers at once, or that starts hundreds of
+// pods, still has tokens for the change users must see. Fairness across
+// groups comes from the stats worker's order: every group is synced once per
+// interval in the table's (randomized) key order, so no group's numbers
+// wait behind another's for good. A nil budget allows all.
 type WriteBudget struct {
-	o       BudgetOptions
-	reserve float64
+	o BudgetOptions
 
 	mu     sync.Mutex
 	tokens float64
@@ -67,17 +82,28 @@ func NewWriteBudget(o BudgetOptions) *WriteBudget {
 	if o.OnDefer == nil {
 		o.OnDefer = func(string) {}
 	}
-	return &WriteBudget{o: o, reserve: float64(o.Burst) / 2, tokens: float64(o.Burst), last: o.Clock.Now()}
+	return &WriteBudget{o: o, tokens: float64(o.Burst), last: o.Clock.Now()}
 }
 
 // PerSecond and Burst are the budget's size (for the metrics).
 func (b *WriteBudget) PerSecond() float64 { return b.o.PerSecond }
 func (b *WriteBudget) Burst() int         { return b.o.Burst }
 
-// Take spends a token on one write of kind if the budget allows it; if not,
-// the write is counted as deferred and wait says when a prominent one
-// would be allowed.
-func (b *WriteBudget) Take(kind string, prominent bool) (ok bool, wait time.Duration) {
+// floor is what a write of priority p must leave in the bucket.
+func (b *WriteBudget) floor(p Priority) float64 {
+	switch p {
+	case PriorityNumbers:
+		return float64(b.o.Burst) / 2
+	case PriorityNew:
+		return float64(b.o.Burst) / 4
+	}
+	return 0
+}
+
+// Take spends a token on one write of kind if the budget allows it at
+// priority p; if not, the write is counted as deferred and wait says when
+// it would be allowed.
+func (b *WriteBudget) Take(kind string, p Priority) (ok bool, wait time.Duration) {
 	if b == nil {
 		return true, 0
 	}
@@ -88,15 +114,15 @@ func (b *WriteBudget) Take(kind string, prominent bool) (ok bool, wait time.Dura
 		b.tokens = math.Min(float64(b.o.Burst), b.tokens+dt*b.o.PerSecond)
 	}
 	b.last = now
-	floor := 0.0
-	if !prominent {
-		floor = b.reserve
-	}
-	if b.tokens-1 >= floor {
-		b.tokens--
+	// The epsilon forgives the rounding of the refill: a caller that waited
+	// exactly the wait it was told finds its token.
+	const epsilon = 1e-9
+	floor := b.floor(p)
+	if b.tokens-1 >= floor-epsilon {
+		b.tokens = math.Max(0, b.tokens-1)
 		return true, 0
 	}
 	b.o.OnDefer(kind)
 	need := floor + 1 - b.tokens
-	return false, time.Duration(need / b.o.PerSecond * float64(time.Second))
+	return false, time.Duration(math.Ceil(need / b.o.PerSecond * float64(time.Second)))
 }

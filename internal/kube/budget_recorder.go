@@ -27,7 +27,11 @@ func BudgetRecorder(rec record.EventRecorder, budget *WriteBudget) record.EventR
 }
 
 func (r budgetRecorder) allow(eventtype string) bool {
-	ok, _ := r.budget.Take("event", eventtype == corev1.EventTypeWarning)
+	p := PriorityNumbers
+	if eventtype == corev1.EventTypeWarning {
+		p = PriorityChange
+	}
+	ok, _ := r.budget.Take("event", p)
 	return ok
 }
 

@@ -140,6 +140,7 @@ type groupState struct {
 	repairsTold                                  uint64 // Readback.Repairs already told in LimitsRepaired Events
 
 	obj       *objectRef // nil until created or adopted
+	lookedUp  bool       // an existing object was looked for (and not found)
 	podGoneAt time.Time  // when the pod was last found gone
 
 	written   *v1alpha1.ThrottleGroupStatus // last status written, nil if none

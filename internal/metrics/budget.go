@@ -20,7 +20,7 @@ func (m *Metrics) AddWriteBudget(perSecond float64, burst int) (func(kind string
 	b.Set(float64(burst))
 	deferred := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "apiserver_writes_deferred_total",
-		Help: "Writes the node's apiserver write budget held back, by kind: creates and status are retried later, Events are dropped.",
+		Help: "Write attempts the node's apiserver write budget held back, by kind: a create or status write is tried again at each sync of its group (and counted again), an Event is dropped.",
 	}, []string{"kind"})
 	for _, k := range []string{"create", "status", "event"} {
 		deferred.WithLabelValues(k)
