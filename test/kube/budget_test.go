@@ -27,7 +27,7 @@ import (
 // TestWriteBudgetWith500BurstyGroups: one node's Kubernetes sink, in this
 // process, acting as the chart's ServiceAccount against the real apiserver,
 // with 500 groups whose rates jump between 0 and their limit at every 10 s
-// sample, on the production write budget, over 20 minutes of its clock (a
+// sample, on the production write budget, over 10 minutes of its clock (a
 // fake clock: the budget and the coalescing run on it, the apiserver in
 // real time). The ThrottleGroup writes are counted from a watch and the
 // Events from the apiserver: all of them fit in burst + rate x time. Then
@@ -37,7 +37,7 @@ import (
 func TestWriteBudgetWith500BurstyGroups(t *testing.T) {
 	c := needCluster(t)
 	t.Parallel()
-	const groups, interval, run = 500, 10 * time.Second, 20 * time.Minute
+	const groups, interval, run = 500, 10 * time.Second, 10 * time.Minute
 	b := make([]byte, 3)
 	rand.Read(b)
 	node := testutil.Prefix + "-budget-" + hex.EncodeToString(b)
