@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -31,6 +33,10 @@ type observers struct {
 	recorder record.EventRecorder
 	specs    *kube.SpecStates
 	sink     *kube.Sink
+
+	// worker is the stats worker, set once it exists; the sink's Requeue
+	// reaches it through here (the sink is built before the worker).
+	worker atomic.Pointer[statsworker.Worker]
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -68,21 +74,37 @@ func newObservers(ctx context.Context, o Options, backend throttle.Backend) (*ob
 		return nil, err
 	}
 	obs.stops = append(obs.stops, stopRec)
-	obs.recorder = rec
 	obs.specs = kube.NewSpecStates()
-	onWrite, onPause := func(string) {}, func(bool) {}
+	onWrite, onPause, onDefer := func(string) {}, func(bool) {}, func(string) {}
 	if obs.metrics != nil {
 		onWrite, onPause = obs.metrics.ThrottleGroupWrite, obs.metrics.APIServerPaused
+		if onDefer, err = obs.metrics.AddWriteBudget(o.WriteBudget.PerSecond, o.WriteBudget.Burst); err != nil {
+			obs.stop()
+			return nil, err
+		}
 	}
+	// One budget for everything this node writes: the sink's objects and
+	// status, and every Event (the sink's and the live-limits controller's).
+	budget := kube.NewWriteBudget(kube.BudgetOptions{PerSecond: o.WriteBudget.PerSecond, Burst: o.WriteBudget.Burst, OnDefer: onDefer})
+	rec = kube.BudgetRecorder(rec, budget)
+	obs.recorder = rec
 	obs.sink, err = kube.NewSink(kube.SinkOptions{
 		Node: o.NodeID, Kube: clients.Kube, ThrottleGroups: clients.ThrottleGroups, Recorder: rec,
 		Hierarchy: backend.Hierarchy(), Specs: obs.specs, OnWrite: onWrite, OnPause: onPause,
+		Budget: budget, Requeue: obs.requeue,
 	})
 	if err != nil {
 		obs.stop()
 		return nil, err
 	}
 	return obs, nil
+}
+
+// requeue has the stats worker sync key again after d (the sink's Requeue).
+func (obs *observers) requeue(key throttle.Key, d time.Duration) {
+	if w := obs.worker.Load(); w != nil {
+		w.EnqueueAfter(key, d)
+	}
 }
 
 // workerOptions are the stats worker's sinks and queue metrics.
@@ -109,9 +131,13 @@ func (obs *observers) rpcObserver() driver.RPCObserver {
 // group collector, the recovery counters and the metrics server, and the
 // live-limits controller.
 func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.Driver, recovered driver.RecoveryReport) error {
+	obs.worker.Store(core.worker)
 	ctx, obs.cancel = context.WithCancel(ctx)
 	if obs.metrics != nil {
 		if err := obs.metrics.AddGroups(core.table, core.worker.StatsFailures); err != nil {
+			return err
+		}
+		if err := obs.metrics.AddRepairs(core.table.Repairs); err != nil {
 			return err
 		}
 		obs.metrics.Recovered(driver.RecoveryActions(), recovered)

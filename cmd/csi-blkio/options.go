@@ -31,6 +31,14 @@ type Options struct {
 	// KubeletCgroupRoot is the kubelet's --cgroup-root: the parent of
 	// kubepods inside each hierarchy ("" = directly under CgroupRoot).
 	KubeletCgroupRoot string
+	// AcceptDegradedV1Publish lets a publish on cgroup v1 whose pod cgroup
+	// is not found succeed Degraded, with only the root-level entry (which
+	// does not hold the pod's direct IO). Off, such a publish fails with
+	// FailedPrecondition and the kubelet retries.
+	AcceptDegradedV1Publish bool
+	// WriteBudget bounds this node's apiserver writes (ThrottleGroup
+	// creates, status patches, Events) per second, burst included.
+	WriteBudget WriteBudget
 	// Kubeconfig enables the Kubernetes sinks. Empty and not in a pod means
 	// standalone; in a pod the in-cluster config is used.
 	Kubeconfig string
@@ -67,6 +75,7 @@ func DefaultOptions() Options {
 		BurstInterval: burst.DefaultInterval,
 		KubeAPIQPS:    5,
 		KubeAPIBurst:  10,
+		WriteBudget:   DefaultWriteBudget(),
 	}
 }
 
@@ -78,6 +87,9 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.DriverName, "driver-name", o.DriverName, "CSI driver name")
 	fs.StringVar(&o.CgroupRoot, "cgroup-root", o.CgroupRoot, "where the cgroup hierarchies are mounted")
 	fs.StringVar(&o.KubeletCgroupRoot, "kubelet-cgroup-root", o.KubeletCgroupRoot, "the kubelet's --cgroup-root (parent of kubepods); empty for the default")
+	fs.BoolVar(&o.AcceptDegradedV1Publish, "accept-degraded-v1-publish", o.AcceptDegradedV1Publish,
+		"on cgroup v1, publish a volume whose pod cgroup is not found with only the root-level entry, which does not hold the pod's direct IO (default: refuse)")
+	o.WriteBudget.addFlags(fs)
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig for the Kubernetes sinks; empty outside a pod means standalone")
 	fs.StringVar(&o.MetricsAddress, "metrics-address", o.MetricsAddress, "host:port for Prometheus metrics; empty is off")
 	fs.StringVar(&o.HealthAddress, "health-address", o.HealthAddress, "host:port serving /healthz from Probe; empty is off")
@@ -146,6 +158,7 @@ func (o *Options) Validate() error {
 	if o.KubeAPIBurst <= 0 {
 		bad("kube-api-burst", "%d must be positive", o.KubeAPIBurst)
 	}
+	o.WriteBudget.validate(bad)
 	if o.RegistrationSocket != "" {
 		if !filepath.IsAbs(o.RegistrationSocket) {
 			bad("registration-socket", "%q must be an absolute path", o.RegistrationSocket)

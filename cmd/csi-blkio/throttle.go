@@ -31,6 +31,7 @@ func newThrottleCore(ctx context.Context, o Options, backend throttle.Backend, w
 	table, err := throttle.NewTable(throttle.Options{
 		Backend:           backend,
 		KubeletCgroupRoot: o.KubeletCgroupRoot,
+		AcceptUnheldV1:    o.AcceptDegradedV1Publish,
 		Notify:            func(k throttle.Key) { worker.Enqueue(k) },
 	})
 	if err != nil {

@@ -145,10 +145,26 @@ start_proc() {
 }
 
 # proc_ours DIR PID: true when PID is alive and its command line mentions DIR.
-# A zombie has an empty command line and counts as gone.
+# A zombie has an empty command line and counts as gone. So does, for a moment,
+# a process in the middle of execve(2): the kernel installs the new program's
+# memory before it records the new arguments, and /proc/PID/cmdline reads empty
+# in between. start_proc's child goes through two execs (setsid, then the
+# daemon), and the first wait_proc looks right away: an empty read of a live
+# process there made `up` report "kube-apiserver exited" with an empty log on a
+# busy machine (measured: 8 of 300 starts of a setsid child read empty at once).
+# So an empty or missing read is taken again, up to 5 times 50 ms apart, unless
+# the process is a zombie; exec finishes in microseconds to milliseconds.
 proc_ours() {
-	local dir=$1 pid=$2
-	[ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
+	local dir=$1 pid=$2 cmdline _
+	for _ in 1 2 3 4 5; do
+		cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || cmdline=
+		if [ -n "$cmdline" ]; then
+			case $cmdline in *"$dir"*) return 0 ;; *) return 1 ;; esac
+		fi
+		case $(ps -o stat= -p "$pid" 2>/dev/null) in Z*) return 1 ;; esac
+		sleep 0.05
+	done
+	return 1
 }
 
 # pgrep_live PGREP_ARGS...: like pgrep, without zombies. Killed daemons are

@@ -144,6 +144,8 @@ func TestBadInputEveryRPC(t *testing.T) {
 
 	// CreateVolume
 	add("CreateVolume", "empty name", codes.InvalidArgument, "name is required", create("", one, nil, nil))
+	add("CreateVolume", "name with NUL", codes.InvalidArgument, "NUL (U+0000)", create("v\x00x", one, nil, nil))
+	add("CreateVolume", "name with a line break", codes.InvalidArgument, "U+000A", create("v\nforged log line", one, nil, nil))
 	for _, c := range badCaps() {
 		add("CreateVolume", c.name, codes.InvalidArgument, c.frag, create("v", []*csi.VolumeCapability{c.cap}, nil, nil))
 	}

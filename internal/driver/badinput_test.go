@@ -64,6 +64,13 @@ func TestBadInput(t *testing.T) {
 			return err
 		}
 	}
+	createNamed := func(name string) func() error {
+		return func() error {
+			_, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: name, VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+				CapacityRange: &csi.CapacityRange{RequiredBytes: 64 << 20}})
+			return err
+		}
+	}
 	stage := func(id, path string, c *csi.VolumeCapability) func() error {
 		return func() error {
 			_, err := d.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: path, VolumeCapability: c})
@@ -112,6 +119,16 @@ func TestBadInput(t *testing.T) {
 			_, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{VolumeCapabilities: []*csi.VolumeCapability{mountCap()}})
 			return err
 		}, codes.InvalidArgument, []string{"name is required"}},
+		{"name with NUL", createNamed("v\x00x"), codes.InvalidArgument, []string{`name "v\x00x"`, "NUL (U+0000)", "printable"}},
+		{"name with newline", createNamed("v\nINFO forged"), codes.InvalidArgument, []string{"U+000A", "printable"}},
+		{"name with escape", createNamed("v\x1b[31m"), codes.InvalidArgument, []string{"U+001B"}},
+		{"name with DEL", createNamed("v\x7f"), codes.InvalidArgument, []string{"U+007F"}},
+		{"name with C1 control", createNamed("v\u0085"), codes.InvalidArgument, []string{"U+0085"}},
+		{"name not UTF-8", createNamed("v\xff"), codes.InvalidArgument, []string{"not valid UTF-8"}},
+		{"pod name with NUL", publish(blockID, "/target", blockCap(), map[string]string{ctxPodName: "p\x00"}), codes.InvalidArgument,
+			[]string{ctxPodName, "NUL"}},
+		{"pod namespace with newline", publish(blockID, "/target", blockCap(), map[string]string{ctxPodNamespace: "ns\n"}), codes.InvalidArgument,
+			[]string{ctxPodNamespace, "U+000A"}},
 		{"missing capability on create", func() error {
 			_, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "v"})
 			return err

@@ -31,6 +31,9 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	if name == "" {
 		return nil, status.Error(codes.InvalidArgument, "name is required")
 	}
+	if err := checkName("name", name); err != nil {
+		return nil, err
+	}
 	access, capFs, err := checkCapabilities(req.GetVolumeCapabilities())
 	if err != nil {
 		return nil, err

@@ -28,6 +28,13 @@ func podRef(vc map[string]string) (throttle.PodRef, error) {
 	if p.UID != "" && !throttle.ValidPodUID(p.UID) {
 		return throttle.PodRef{}, status.Errorf(codes.InvalidArgument, "%s %s is not a pod UID", ctxPodUID, quote(p.UID))
 	}
+	// The pod's name and namespace go into Events and ThrottleGroup objects.
+	if err := checkName(ctxPodName, p.Name); err != nil {
+		return throttle.PodRef{}, err
+	}
+	if err := checkName(ctxPodNamespace, p.Namespace); err != nil {
+		return throttle.PodRef{}, err
+	}
 	return p, nil
 }
 

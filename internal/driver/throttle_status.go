@@ -39,6 +39,9 @@ func (d *Driver) throttleProblems(r *volume.Record) []string {
 		for _, c := range st.Conditions {
 			out = append(out, fmt.Sprintf("throttle group %s: %s: %s", key, c.Type, c.Message))
 		}
+		for _, c := range st.Readback.Failed {
+			out = append(out, fmt.Sprintf("throttle group %s: the stats worker's readback could not restore %s", key, c))
+		}
 		out = append(out, d.kernelMismatches(key, st)...)
 	}
 	return out

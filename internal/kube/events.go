@@ -30,6 +30,12 @@ const (
 	// ReasonStatsFailing (Warning): the stats worker gave up on the group
 	// after its retries.
 	ReasonStatsFailing = "StatsFailing"
+	// ReasonLimitsRepaired (Warning): the readback found an entry that
+	// something else changed or removed, and restored it.
+	ReasonLimitsRepaired = "LimitsRepaired"
+	// ReasonLimitsNotInKernel (Warning): the readback found an entry it
+	// could not read or restore; the IO may not be held.
+	ReasonLimitsNotInKernel = "LimitsNotInKernel"
 	// ReasonLimitsChanged (Normal, on the ThrottleGroup): an edit of
 	// spec.limits is in the kernel and the volume record.
 	ReasonLimitsChanged = "LimitsChanged"

@@ -66,8 +66,9 @@ type LimitsController struct {
 	informer cache.SharedIndexInformer
 	queue    workqueue.TypedRateLimitingInterface[string]
 
-	mu   sync.Mutex
-	keys map[string]throttle.Key // object "ns/name" -> group, to forget on delete
+	mu      sync.Mutex
+	keys    map[string]throttle.Key // object "ns/name" -> group, to forget on delete
+	ignored map[string]int64        // object "ns/name" -> generation told ignored
 }
 
 // NewLimitsController builds the informer and the queue; Run starts them.
@@ -95,7 +96,8 @@ func NewLimitsController(o LimitsControllerOptions) (*LimitsController, error) {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "csi_blkio_throttlegroups", MetricsProvider: o.MetricsProvider}),
-		keys: map[string]throttle.Key{},
+		keys:    map[string]throttle.Key{},
+		ignored: map[string]int64{},
 	}
 	enqueue := func(obj any) {
 		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -162,6 +164,7 @@ func (c *LimitsController) sync(ctx context.Context, k string) error {
 		c.mu.Lock()
 		key, ok := c.keys[k]
 		delete(c.keys, k)
+		delete(c.ignored, k)
 		c.mu.Unlock()
 		if ok {
 			c.o.Specs.Delete(key)
@@ -173,14 +176,21 @@ func (c *LimitsController) sync(ctx context.Context, k string) error {
 		return nil // labelled for this node by someone else: not ours to act on
 	}
 	key := throttle.Key{VolumeID: tg.Spec.VolumeID, PodUID: string(tg.Spec.PodUID)}
-	c.mu.Lock()
-	c.keys[k] = key
-	c.mu.Unlock()
 	st, ok := c.o.Groups.Get(key)
+	logger := klog.FromContext(ctx).WithValues("throttleGroup", klog.KObj(tg), "group", key)
+	if why := unbound(tg, st, ok); why != "" {
+		c.ignore(logger, k, tg, why)
+		return nil
+	}
 	if !ok {
 		return nil // not published here (any more); the object waits for GC
 	}
-	logger := klog.FromContext(ctx).WithValues("throttleGroup", klog.KObj(tg), "group", key)
+	// Only a bound object is remembered: deleting an ignored one must not
+	// clear the state of the group it named.
+	c.mu.Lock()
+	c.keys[k] = key
+	delete(c.ignored, k)
+	c.mu.Unlock()
 	want, err := LimitsFromAPI(tg.Spec.Limits)
 	if err != nil {
 		if c.o.Specs.Set(key, SpecState{Generation: tg.Generation, Invalid: err.Error()}) {
@@ -207,4 +217,20 @@ func (c *LimitsController) sync(ctx context.Context, k string) error {
 		c.o.Notify(key)
 	}
 	return nil
+}
+
+// ignore tells, once per generation of the object, why it changes nothing:
+// a Warning Event on it and a log line. The resyncs find it again every
+// interval; repeating the Event would only spend the node's write budget.
+func (c *LimitsController) ignore(logger klog.Logger, k string, tg *v1alpha1.ThrottleGroup, why string) {
+	c.mu.Lock()
+	told, seen := c.ignored[k]
+	c.ignored[k] = tg.Generation
+	c.mu.Unlock()
+	if seen && told == tg.Generation {
+		return
+	}
+	logger.Info("Ignoring a ThrottleGroup that is not bound to a group of this node", "reason", why)
+	c.o.Recorder.Eventf(tg, corev1.EventTypeWarning, ReasonThrottleGroupIgnored,
+		"Ignored by node %s: %s. Its spec.limits change nothing; edit the ThrottleGroup the plugin created for the pod", c.o.Node, why)
 }

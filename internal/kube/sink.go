@@ -43,6 +43,14 @@ type SinkOptions struct {
 	// OnWrite, if set, is told of every write to the apiserver the sink
 	// makes ("create", "status"), e.g. to count them in a metric.
 	OnWrite func(verb string)
+	// Budget bounds this node's apiserver writes (nil: unbounded). The
+	// sink's creates and status patches spend it; its Events do when
+	// Recorder is wrapped with BudgetRecorder on the same budget.
+	Budget *WriteBudget
+	// Requeue, if set, has the stats worker sync a key again after a delay
+	// (Worker.EnqueueAfter): a prominent status write the budget deferred
+	// is retried as soon as a token is there, not at the next resync.
+	Requeue func(key throttle.Key, after time.Duration)
 	// OnPause, if set, is told when the sink starts leaving an unavailable
 	// apiserver alone (true) and when it is back (false), e.g. for a gauge.
 	OnPause func(paused bool)
@@ -97,6 +105,9 @@ func NewSink(o SinkOptions) (*Sink, error) {
 	if o.OnWrite == nil {
 		o.OnWrite = func(string) {}
 	}
+	if o.Requeue == nil {
+		o.Requeue = func(throttle.Key, time.Duration) {}
+	}
 	if o.OnPause == nil {
 		o.OnPause = func(bool) {}
 	}
@@ -126,8 +137,11 @@ type groupState struct {
 	// when a later step of Observe fails and the key is retried.
 	applied, degraded, failing, saturatedPending bool
 	drained                                      map[string]bool // burst buckets told dry, by limit
+	notInKernel                                  bool            // LimitsNotInKernel told for the current episode
+	repairsTold                                  uint64          // Readback.Repairs already told in LimitsRepaired Events
 
 	obj       *objectRef // nil until created or adopted
+	lookedUp  bool       // an existing object was looked for (and not found)
 	podGoneAt time.Time  // when the pod was last found gone
 
 	written   *v1alpha1.ThrottleGroupStatus // last status written, nil if none
@@ -161,6 +175,7 @@ func (s *Sink) Observe(ctx context.Context, st throttle.GroupStatus) error {
 		gs.inc, gs.samples, gs.lastSample = st.Incarnation, 0, time.Time{}
 		gs.episodes = newEpisodes(s.o.SaturationThreshold, s.o.SaturationSamples)
 		gs.applied, gs.saturatedPending, gs.drained = false, false, nil
+		gs.notInKernel, gs.repairsTold = false, 0
 	}
 	s.sample(gs, st)
 	s.events(gs, st) // through the broadcaster: never blocks

@@ -20,7 +20,7 @@ func (s *Sink) events(gs *groupState, st throttle.GroupStatus) {
 	switch st.Phase {
 	case throttle.PhaseActive:
 		gs.degraded = false
-		if !gs.applied {
+		if !gs.applied && len(st.Readback.Failed) == 0 {
 			gs.applied = true
 			rec.Eventf(ref, corev1.EventTypeNormal, ReasonLimitsApplied,
 				"Volume %s: %s in force on %d cgroup(s); %s", st.Key.VolumeID, HumanLimits(st.Spec.Limits), len(st.Cgroups), st.Semantics)
@@ -43,6 +43,7 @@ func (s *Sink) events(gs *groupState, st throttle.GroupStatus) {
 		gs.failing = false
 	}
 	s.burstEvents(gs, st)
+	s.readbackEvents(gs, st)
 	if gs.saturatedPending {
 		gs.saturatedPending = false
 		_, sat := gs.episodes.active()

@@ -33,6 +33,26 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 		return nil, nil
 	}
 	p := st.Spec.Pod
+	// An object a previous run of the plugin created is adopted with one
+	// read and no write (a restarted node must not spend its write budget
+	// on objects that exist). Looked up once: after a NotFound the create
+	// below, and its AlreadyExists answer, handle the rest.
+	if !gs.lookedUp {
+		got, err := s.o.ThrottleGroups.Get(ctx, p.Namespace, ObjectName(p.Name, st.Key))
+		switch {
+		case err == nil:
+			return s.adopt(gs, st, got)
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("get ThrottleGroup %s/%s: %w", p.Namespace, ObjectName(p.Name, st.Key), err)
+		}
+		gs.lookedUp = true
+	}
+	// The token is taken before the reads that prepare the create, so that
+	// a node waiting for its budget does not read the pods over and over.
+	// A deferred create is tried again at the group's next sync.
+	if ok, _ := s.o.Budget.Take("create", PriorityNew); !ok {
+		return nil, nil
+	}
 	pod, err := livePod(ctx, s.o.Kube, p)
 	if err != nil {
 		return nil, err
@@ -62,25 +82,31 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 		if err != nil {
 			return nil, fmt.Errorf("get existing ThrottleGroup %s/%s: %w", want.Namespace, want.Name, err)
 		}
-		if g := got.Spec; g.NodeName != s.o.Node || g.VolumeID != st.Key.VolumeID || string(g.PodUID) != st.Key.PodUID {
-			return nil, fmt.Errorf("ThrottleGroup %s/%s exists but is node %q, volume %q, pod UID %q, not this group; delete it",
-				got.Namespace, got.Name, g.NodeName, g.VolumeID, g.PodUID)
-		}
-		gs.obj = refOf(got)
-		// Compare the next status with what the object shows, so that an
-		// unchanged group after a plugin restart costs no write.
-		// Its last sample time approximates when it was written, so a status
-		// left hours ago by a stopped plugin is refreshed at once.
-		if got.Status.Phase != "" {
-			gs.written = got.Status.DeepCopy()
-			if t := got.Status.LastSampleTime; t != nil {
-				gs.writtenAt, gs.dataAt = t.Time, t.Time
-			}
-		}
-		s.logger(st).V(2).Info("ThrottleGroup adopted", "throttleGroup", klog.KObj(got))
+		return s.adopt(gs, st, got)
 	default:
 		return nil, fmt.Errorf("create ThrottleGroup %s/%s: %w", want.Namespace, want.Name, err)
 	}
+	return gs.obj, nil
+}
+
+// adopt takes over an existing object, if it is this group's.
+func (s *Sink) adopt(gs *groupState, st throttle.GroupStatus, got *v1alpha1.ThrottleGroup) (*objectRef, error) {
+	if g := got.Spec; g.NodeName != s.o.Node || g.VolumeID != st.Key.VolumeID || string(g.PodUID) != st.Key.PodUID {
+		return nil, fmt.Errorf("ThrottleGroup %s/%s exists but is node %q, volume %q, pod UID %q, not this group; delete it",
+			got.Namespace, got.Name, g.NodeName, g.VolumeID, g.PodUID)
+	}
+	gs.obj = refOf(got)
+	// Compare the next status with what the object shows, so that an
+	// unchanged group after a plugin restart costs no write.
+	// Its last sample time approximates when it was written, so a status
+	// left hours ago by a stopped plugin is refreshed at once.
+	if got.Status.Phase != "" {
+		gs.written = got.Status.DeepCopy()
+		if t := got.Status.LastSampleTime; t != nil {
+			gs.writtenAt, gs.dataAt = t.Time, t.Time
+		}
+	}
+	s.logger(st).V(2).Info("ThrottleGroup adopted", "throttleGroup", klog.KObj(got))
 	return gs.obj, nil
 }
 
@@ -124,6 +150,21 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	})
 	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.samples <= gs.settleTo)
 	if v == wait {
+		return false, nil
+	}
+	prio := PriorityNumbers
+	switch {
+	case gs.written == nil:
+		prio = PriorityNew // the first status of a new object
+	case v == writeProminent:
+		prio = PriorityChange
+	}
+	if ok, wait := s.o.Budget.Take("status", prio); !ok {
+		if prio == PriorityChange {
+			s.o.Requeue(st.Key, wait)
+		}
+		// New numbers wait for the next sync that finds a token; the
+		// coalescing state is unchanged, so they are still due then.
 		return false, nil
 	}
 	patch, err := statusPatch(gs.obj.uid, next)

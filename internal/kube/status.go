@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -94,11 +93,14 @@ func (in statusInput) conditions() []metav1.Condition {
 	switch {
 	case degraded:
 		set(v1alpha1.ConditionLimitsApplied, false, "Degraded", "the pod cgroup was not found; only the volume-scope fallback holds the IO: "+g.Placement)
+	case len(g.Readback.Failed) > 0:
+		// What the kernel holds decides, not what the table meant to write.
+		set(v1alpha1.ConditionLimitsApplied, false, "NotInKernel",
+			"read back from the kernel and not restored: "+describeChecks(in.hierarchy, g.Readback.Failed))
 	case in.spec.Invalid != "":
 		set(v1alpha1.ConditionLimitsApplied, false, "InvalidSpec", "spec.limits were refused; appliedLimits stay in force")
 	default:
-		set(v1alpha1.ConditionLimitsApplied, true, "Applied",
-			fmt.Sprintf("%s in the kernel on %d cgroup(s)", HumanLimits(g.KernelLimits()), len(g.Cgroups)))
+		set(v1alpha1.ConditionLimitsApplied, true, "Applied", appliedMessage(g))
 	}
 	if degraded {
 		set(v1alpha1.ConditionDegraded, true, "PodCgroupNotFound", g.Placement)

@@ -63,9 +63,13 @@ func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
 }
 
 // BenchmarkSyncPerGroup: one worker sync (reconcile the pod's containers,
-// read and parse the two recursive stat files, compute, install) per group,
-// over n groups on the real v1 hierarchy with a real loop device, beside a
-// bare read of the same two files through the same read path (OSFS).
+// read back the group's two entries, pod and container, and compare them
+// with the table; read and parse the two recursive stat files, compute,
+// install) per group, over n groups on the real v1 hierarchy with a real
+// loop device, beside the readback alone, a bare read of the two stat
+// files through the same read path (OSFS), and a bare read of those two and
+// the four limit files of each of the two entries: the floor of a sync that
+// trusts the kernel rather than the table.
 func BenchmarkSyncPerGroup(b *testing.B) {
 	testutil.RequireBlkioV1(b)
 	for _, n := range []int{1, 100, 1000, 10000} {
@@ -95,6 +99,30 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if err := w.sync(context.Background(), keys[i%n]); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("readback/groups=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if rb, err := tb.Readback(keys[i%n]); err != nil || len(rb.Repaired) > 0 || !rb.Holds() {
+					b.Fatal(rb, err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("bare-read-all/groups=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				p := pods[i%n]
+				for _, f := range []string{"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"} {
+					if _, err := (throttle.OSFS{}).ReadFile(filepath.Join(p, f)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, dir := range []string{p, p + "/ctr"} {
+					for _, k := range throttle.V1Knobs {
+						if _, err := (throttle.OSFS{}).ReadFile(filepath.Join(dir, string(k))); err != nil {
+							b.Fatal(err)
+						}
+					}
 				}
 			}
 		})

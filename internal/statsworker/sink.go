@@ -23,6 +23,7 @@ type Groups interface {
 	Get(throttle.Key) (throttle.GroupStatus, bool)
 	Keys() []throttle.Key
 	Reconcile(throttle.Key) error
+	Readback(throttle.Key) (throttle.Readback, error)
 	ReadCounters(throttle.Key) (throttle.Counters, uint64, error)
 	InstallStats(key throttle.Key, incarnation uint64, s throttle.Stats) bool
 	SetCondition(key throttle.Key, incarnation uint64, c throttle.Condition, set bool) bool

@@ -91,6 +91,10 @@ func New(groups Groups, o Options) *Worker {
 // queued is not queued twice (invariant 5): it is the table's Notify.
 func (w *Worker) Enqueue(key throttle.Key) { w.queue.Add(key) }
 
+// EnqueueAfter asks for key to be synced once after d (a sink that had to
+// hold a write back asks to be called again when it may write).
+func (w *Worker) EnqueueAfter(key throttle.Key, d time.Duration) { w.queue.AddAfter(key, d) }
+
 // StatsFailures counts the times a group's work gave up after its retries
 // (the metrics sink exports it).
 func (w *Worker) StatsFailures() uint64 { return w.failures.Load() }
@@ -162,11 +166,24 @@ func (w *Worker) processNextWorkItem(ctx context.Context) bool {
 }
 
 // sync brings one group up to date: placement (a Degraded group's retry,
-// v1 containers the watcher missed), a sample of its counters, the
+// v1 containers the watcher missed), the readback and repair of its kernel
+// entries, a sample of its counters, the
 // snapshot installed if the group is still the same incarnation, and the
 // sinks told.
 func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 	if err := w.groups.Reconcile(key); err != nil {
+		if errors.Is(err, throttle.ErrGroupNotFound) {
+			w.forget(key)
+			return nil
+		}
+		return err
+	}
+	// Trust the kernel, not the table: every sweep reads the group's
+	// entries back and restores any that something else changed (the
+	// outcome lands in the group's status for the sinks and the health
+	// check). Per-entry failures are in the result; only a vanished group
+	// is an error here.
+	if _, err := w.groups.Readback(key); err != nil {
 		if errors.Is(err, throttle.ErrGroupNotFound) {
 			w.forget(key)
 			return nil

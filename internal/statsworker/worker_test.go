@@ -89,6 +89,9 @@ func newFixture(t testing.TB, o Options) *fixture {
 		Backend:           throttle.NewV1(fx.fake.Root, fx.fake),
 		KubeletCgroupRoot: "kroot",
 		Notify:            func(k throttle.Key) { w.Enqueue(k) },
+		// The worker's retry of Degraded placements is tested here; that v1
+		// refuses them by default is the throttle package's test.
+		AcceptUnheldV1: true,
 	})
 	if err != nil {
 		t.Fatal(err)

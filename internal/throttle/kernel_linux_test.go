@@ -1,6 +1,8 @@
 package throttle
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -244,16 +246,34 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	}
 }
 
-// Degraded on v1: without a pod cgroup the root-level fallback is in the
-// kernel; when the pod cgroup appears, Reconcile moves the limit onto it.
+// Degraded on v1: without a pod cgroup the placement is refused (the
+// root-level fallback does not hold a container's direct IO) and nothing is
+// written; with AcceptUnheldV1 the root-level fallback is in the kernel and
+// the placement says in plain words that direct IO is not held; when the pod
+// cgroup appears, Reconcile moves the limit onto it.
 func TestKernelV1DegradedFallbackAndPromotion(t *testing.T) {
 	kf := newKernelFixture(t)
 	k, s := kf.spec(testUID, ScopePod)
+	if _, err := kf.table.Ensure(context.Background(), k, s); !errors.Is(err, ErrPodCgroupRequired) {
+		t.Fatalf("Ensure without the pod cgroup: %v, want ErrPodCgroupRequired", err)
+	}
+	if _, ok := kf.table.Get(k); ok || hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
+		t.Fatalf("a refused placement left a group (%v) or the root-level entry", ok)
+	}
+	accepting, err := NewTable(Options{Backend: NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: kf.parent, AcceptUnheldV1: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { accepting.Close() })
+	kf.table = accepting
 	if ph := ensure(t, kf.table, k, s); ph != PhaseDegraded {
 		t.Fatalf("phase %s, want Degraded", ph)
 	}
 	if !hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
 		t.Fatalf("no root-level fallback %q", kf.line())
+	}
+	if st, _ := kf.table.Get(k); !strings.Contains(st.Placement, "direct IO is NOT throttled") {
+		t.Errorf("placement %q does not say that direct IO is not held", st.Placement)
 	}
 	pod := kf.podDir(t, testUID)
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")

@@ -30,14 +30,20 @@ func (t *Table) plan(spec Spec) (target, error) {
 	}
 	pod, perr := FindPodCgroup(b, t.kubeletRoot, spec.Pod.UID)
 	if perr != nil {
+		if !b.Hierarchical() && spec.Pod.UID != "" && !t.acceptUnheld {
+			// v1's fallback, a root-level entry, does not hold a
+			// container's direct IO: placing it would publish the volume
+			// unthrottled in all but name. A publish without a pod UID has
+			// no pod to find and keeps the fallback (see unheldMessage).
+			return target{}, fmt.Errorf("%w: %v", ErrPodCgroupRequired, perr)
+		}
 		// The seed's fallback to the root group: the volume-scope entries,
 		// so the volume is not unthrottled while we look for the pod.
 		fb, err := t.fallbackDir()
 		if err != nil {
 			return target{}, fmt.Errorf("%v; and no fallback: %w", perr, err)
 		}
-		return target{dirs: []string{fb}, statsDir: fb, degraded: true,
-			message: fmt.Sprintf("%v; volume-scope fallback entry on %s, retrying placement", perr, fb)}, nil
+		return target{dirs: []string{fb}, statsDir: fb, degraded: true, message: t.fallbackMessage(perr, fb)}, nil
 	}
 	if b.Hierarchical() {
 		return target{dirs: []string{pod}, pod: pod, statsDir: pod, message: "pod budget on " + pod}, nil
@@ -51,6 +57,16 @@ func (t *Table) plan(spec Spec) (target, error) {
 		tg.message += ", and the root-level entry for writeback"
 	}
 	return tg, nil
+}
+
+// fallbackMessage says where the fallback entry is and, on v1, in plain
+// words what it does not hold.
+func (t *Table) fallbackMessage(perr error, fb string) string {
+	if t.backend.Hierarchical() {
+		return fmt.Sprintf("%v; volume-scope fallback entry on %s holds all IO to the device, retrying placement", perr, fb)
+	}
+	return fmt.Sprintf("%v; the pod's direct IO is NOT throttled: only the root-level entry on %s is in force, "+
+		"which holds buffered writeback alone (cgroup v1 limits hold only the tasks directly in a cgroup); retrying placement", perr, fb)
 }
 
 // fallbackDir is where the volume-scope entries of a group without a pod

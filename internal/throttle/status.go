@@ -41,6 +41,9 @@ type GroupStatus struct {
 
 	Stats      Stats
 	Conditions []Condition
+	// Readback is what the worker last read back from the kernel for the
+	// group's entries (zero until its first pass).
+	Readback Readback
 }
 
 // KernelLimits are the limits the kernel holds: the spec's, raised by an

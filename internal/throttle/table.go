@@ -10,6 +10,11 @@ import (
 // ErrGroupNotFound is returned for a key the table does not hold.
 var ErrGroupNotFound = errors.New("throttle group not found")
 
+// ErrPodCgroupRequired wraps the refusal of a v1 placement that found no
+// pod cgroup (see Options.AcceptUnheldV1); the driver maps it to
+// FailedPrecondition.
+var ErrPodCgroupRequired = errors.New("the pod cgroup is required on cgroup v1")
+
 // ErrInvalidSpec wraps every refusal of a spec (the driver maps it to
 // InvalidArgument).
 var ErrInvalidSpec = errors.New("invalid throttle spec")
@@ -29,6 +34,13 @@ type Options struct {
 	// NewWatcher builds the watcher of pod cgroups, used on non-hierarchical
 	// backends (v1). Nil: inotify (NewInotifyWatcher).
 	NewWatcher func(WatchHandler) (ChildWatcher, error)
+	// AcceptUnheldV1 lets a v1 publish whose pod cgroup cannot be found go
+	// ahead Degraded, with only the root-level entry, which holds buffered
+	// writeback but not the pod's direct IO. Off (the default), such a
+	// placement fails with ErrPodCgroupRequired: a volume is never
+	// published unthrottled unless an operator said so. v2 is not affected:
+	// its fallback on kubepods holds all IO.
+	AcceptUnheldV1 bool
 	// RescanEvery: on v1, one in this many of the worker's Reconcile passes
 	// over a watched group lists the pod cgroup's children again (see
 	// Reconcile). 0 means DefaultRescanEvery; 1 lists on every pass.
@@ -49,13 +61,15 @@ const DefaultRescanEvery = 6
 // an entry's lock (see entries) serializes the writes of one shared kernel
 // entry; the table's mu guards the map only and is never held across IO.
 type Table struct {
-	backend     Backend
-	kubeletRoot string
-	notify      func(Key)
-	watcher     ChildWatcher // nil on hierarchical backends
-	entries     *entries
-	lastInc     atomic.Uint64
-	rescanEvery int
+	backend      Backend
+	kubeletRoot  string
+	notify       func(Key)
+	watcher      ChildWatcher // nil on hierarchical backends
+	entries      *entries
+	lastInc      atomic.Uint64
+	rescanEvery  int
+	repairs      atomic.Uint64 // entries the readback restored (Repairs)
+	acceptUnheld bool
 
 	mu     sync.RWMutex
 	groups map[Key]*group
@@ -67,12 +81,13 @@ func NewTable(o Options) (*Table, error) {
 		return nil, errors.New("throttle.NewTable: no Backend")
 	}
 	t := &Table{
-		backend:     o.Backend,
-		kubeletRoot: o.KubeletCgroupRoot,
-		notify:      o.Notify,
-		entries:     newEntries(o.Backend),
-		groups:      map[Key]*group{},
-		rescanEvery: o.RescanEvery,
+		backend:      o.Backend,
+		kubeletRoot:  o.KubeletCgroupRoot,
+		notify:       o.Notify,
+		entries:      newEntries(o.Backend),
+		groups:       map[Key]*group{},
+		rescanEvery:  o.RescanEvery,
+		acceptUnheld: o.AcceptUnheldV1,
 	}
 	if t.rescanEvery <= 0 {
 		t.rescanEvery = DefaultRescanEvery
@@ -196,6 +211,8 @@ type group struct {
 	stats atomic.Pointer[Stats]       // installed by the worker
 	conds atomic.Pointer[[]Condition] // set by the worker
 	burst atomic.Pointer[BurstState]  // set by the burst controller
+
+	readback atomic.Pointer[Readback] // the worker's last Readback
 }
 
 // placement is an immutable snapshot of a group's placement.
@@ -244,6 +261,10 @@ func (g *group) status(b Backend) GroupStatus {
 	}
 	if c := g.conds.Load(); c != nil {
 		st.Conditions = slices.Clone(*c)
+	}
+	if rb := g.readback.Load(); rb != nil {
+		st.Readback = *rb
+		st.Readback.Repaired, st.Readback.Failed = slices.Clone(rb.Repaired), slices.Clone(rb.Failed)
 	}
 	switch {
 	case p.degraded:

@@ -284,7 +284,7 @@ func TestOverflowHasTheNextReconcileList(t *testing.T) {
 func TestInvariant3_DegradedFallbackAndPromotion(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			fx := newFixture(t, v)
+			fx := newFixture(t, v, func(o *Options) { o.AcceptUnheldV1 = true })
 			fallback, name, line := fx.fake.Root, string(V1WriteBPS), "7:256 8388608"
 			podLine := line
 			if v == 2 {

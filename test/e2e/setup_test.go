@@ -164,6 +164,9 @@ func (s *suite) values(healthPort, metricsPort int) (string, error) {
 			"healthPort":    healthPort,
 			"statsInterval": statsInterval.String(),
 			"logLevel":      4,
+			// The tests watch ThrottleGroup numbers move within seconds; a
+			// production budget spreads a node's writes over minutes.
+			"writeBudget": map[string]any{"perSecond": 20, "burst": 100},
 			"extraEnv": []map[string]string{
 				{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
 				{"name": "KUBERNETES_SERVICE_PORT", "value": s.apiserverPort},

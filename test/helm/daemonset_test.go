@@ -19,6 +19,7 @@ func serveFlags() map[string]bool {
 		"metrics-address": true, "health-address": true, "max-volumes": true,
 		"stats-interval": true, "kube-api-qps": true, "kube-api-burst": true,
 		"registration-socket": true, "kubelet-plugin-endpoint": true, "v": true,
+		"accept-degraded-v1-publish": true, "apiserver-writes-per-second": true, "apiserver-write-burst": true,
 	}
 }
 
@@ -51,16 +52,18 @@ func flagValues(t *testing.T, args []string) map[string]string {
 func TestPluginFlagsFollowTheContract(t *testing.T) {
 	h := newHelm(t)
 	common := map[string]string{
-		"endpoint":        "unix:///csi/csi.sock",
-		"node-id":         "$(NODE_NAME)",
-		"driver-name":     "blkio.csi.dev",
-		"state-dir":       "/var/lib/csi-blkio",
-		"cgroup-root":     "/sys/fs/cgroup",
-		"stats-interval":  "10s",
-		"kube-api-qps":    "5",
-		"kube-api-burst":  "10",
-		"metrics-address": ":9809",
-		"v":               "2",
+		"endpoint":                    "unix:///csi/csi.sock",
+		"node-id":                     "$(NODE_NAME)",
+		"driver-name":                 "blkio.csi.dev",
+		"state-dir":                   "/var/lib/csi-blkio",
+		"cgroup-root":                 "/sys/fs/cgroup",
+		"stats-interval":              "10s",
+		"kube-api-qps":                "5",
+		"kube-api-burst":              "10",
+		"metrics-address":             ":9809",
+		"apiserver-writes-per-second": "0.15",
+		"apiserver-write-burst":       "20",
+		"v":                           "2",
 	}
 	selfServing := map[string]string{
 		"health-address":          ":9808",
@@ -77,8 +80,9 @@ func TestPluginFlagsFollowTheContract(t *testing.T) {
 		"registrar off only": {"sidecars: {nodeDriverRegistrar: {enabled: false}}\n",
 			merge(common, map[string]string{"registration-socket": selfServing["registration-socket"], "kubelet-plugin-endpoint": selfServing["kubelet-plugin-endpoint"]}),
 			"csi-blkio csi-provisioner liveness-probe"},
-		"options": {"node: {kubeletCgroupRoot: /custom, maxVolumes: 50, statsInterval: 30s, logLevel: 4}\nmetrics: {enabled: false}\n",
-			merge(common, map[string]string{"kubelet-cgroup-root": "/custom", "max-volumes": "50", "stats-interval": "30s", "v": "4", "metrics-address": ""}),
+		"options": {"node: {kubeletCgroupRoot: /custom, maxVolumes: 50, statsInterval: 30s, logLevel: 4, acceptDegradedV1Publish: true, writeBudget: {perSecond: 2, burst: 40}}\nmetrics: {enabled: false}\n",
+			merge(common, map[string]string{"kubelet-cgroup-root": "/custom", "max-volumes": "50", "stats-interval": "30s", "v": "4", "metrics-address": "",
+				"accept-degraded-v1-publish": "true", "apiserver-writes-per-second": "2", "apiserver-write-burst": "40"}),
 			"csi-blkio csi-provisioner node-driver-registrar liveness-probe"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -69,8 +72,38 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 	tg = c.waitTG(t, name, 75*time.Second, "Saturated", func(tg *v1alpha1.ThrottleGroup) bool {
 		return meta.IsStatusConditionTrue(tg.Status.Conditions, v1alpha1.ConditionSaturated)
 	})
-	if r := float64(tg.Status.Rates.WriteBytesPerSecond) / limit8Mi; r < 0.5 || r > 1.25 {
-		t.Errorf("status.rates.writeBytesPerSecond = %d, %.2f of the 8Mi limit", tg.Status.Rates.WriteBytesPerSecond, r)
+	// Saturated is an episode, not a sample: it starts after three samples at
+	// >= 90% and ends after three below, so the status that carries it may
+	// show a sample well below the limit (a loaded machine starts the next
+	// dd late, and a sample covers as little as half a second, in which the
+	// kernel lets through 3, 4 or 5 of the 1 MiB writes). A cold CI run saw
+	// Saturated beside a sample at 0.4998 of the limit, and both were right.
+	// So: the condition names the saturation that started the episode, and
+	// the sample in the status is only checked against what the kernel
+	// can let through in such a window (a lower bound on one sample would
+	// measure the machine's load, not the plugin).
+	sat := meta.FindStatusCondition(tg.Status.Conditions, v1alpha1.ConditionSaturated)
+	var pct int
+	if _, err := fmt.Sscanf(sat.Message, "writeBytesPerSecond at %d%%", &pct); err != nil || pct < 90 {
+		t.Errorf("Saturated message %q: want the writeBytesPerSecond saturation (>= 90%%) that started the episode", sat.Message)
+	}
+	if r := float64(tg.Status.Rates.WriteBytesPerSecond) / limit8Mi; r <= 0 || r > 1.5 {
+		t.Errorf("status.rates.writeBytesPerSecond = %d, %.2f of the 8Mi limit; a half-second sample is at most 1.25", tg.Status.Rates.WriteBytesPerSecond, r)
+	}
+	// The kernel holds the limit: over 5 s the pod's write counter grows by
+	// at most the limit's worth plus one request in flight, however loaded
+	// the machine is (the file read directly, at known times).
+	written := func() (float64, time.Time) {
+		f := filepath.Join(p.podCgroupPath(pod), "blkio.throttle.io_service_bytes_recursive")
+		var n float64
+		fmt.Sscanf(grepLines(readFile(t, f), dev+" Write"), dev+" Write %g", &n)
+		return n, time.Now()
+	}
+	b0, t0 := written()
+	time.Sleep(5 * time.Second)
+	b1, t1 := written()
+	if span := t1.Sub(t0).Seconds(); b1 <= b0 || b1-b0 > limit8Mi*span+1<<20 {
+		t.Errorf("the pod wrote %.0f bytes in %.1f s (%.2f of the limit): want more than 0 and at most the limit", b1-b0, span, (b1-b0)/span/limit8Mi)
 	}
 
 	// /metrics shows the group.
@@ -119,9 +152,12 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 		return tg.Status.AppliedLimits.WriteBytesPerSecond.String() == "4Mi" && tg.Status.ObservedGeneration == tg.Generation
 	})
 	c.waitEvents(t, tg.UID, kube.ReasonLimitsChanged)
+	// Held by the new limit: a sample at most what a half-second window at
+	// 4Mi/s can show, and not idle. No tighter lower bound, for the reason
+	// given at the Saturated check above.
 	c.waitTG(t, name, 75*time.Second, "rates held by the new limit", func(tg *v1alpha1.ThrottleGroup) bool {
 		r := tg.Status.Rates
-		return r != nil && r.WriteBytesPerSecond <= 4<<20*13/10 && r.WriteBytesPerSecond >= 4<<20/2
+		return r != nil && r.WriteBytesPerSecond <= 4<<20*13/10 && r.WriteBytesPerSecond > 0
 	})
 	if n, _ := sample(p.scrape(t), "csi_blkio_group_limit_write_bytes_per_second", labels); n != 4<<20 {
 		t.Errorf("csi_blkio_group_limit_write_bytes_per_second after the edit = %v, want %d", n, 4<<20)
@@ -180,14 +216,32 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 	}
 }
 
-// TestPlacementDegradedEvent: a pod whose cgroup does not exist gets the
-// volume-scope fallback, a Degraded ThrottleGroup and a PlacementDegraded
-// Event.
+// TestPlacementDegradedEvent: on cgroup v1 a publish for a pod whose cgroup
+// does not exist is refused with FailedPrecondition saying how to fix it;
+// with --accept-degraded-v1-publish (the chart's
+// node.acceptDegradedV1Publish) it gets the root-level fallback, a Degraded
+// ThrottleGroup and a PlacementDegraded Event, both saying that direct IO
+// is not held.
 func TestPlacementDegradedEvent(t *testing.T) {
 	c := needCluster(t)
 	t.Parallel()
-	p := startPlugin(t, c)
-	pod := c.createPod(t, "no-cgroup", p.node) // and no pod cgroup
+	refusing := startPlugin(t, c)
+	pod := c.createPod(t, "no-cgroup", refusing.node) // and no pod cgroup
+	rv := refusing.stagedVolume(t, "refused", map[string]string{"writeBytesPerSecond": "8Mi"})
+	_, err := refusing.nodeClient().NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{
+		VolumeId: rv.id, StagingTargetPath: rv.staging, VolumeCapability: mountCap(),
+		TargetPath: filepath.Join(refusing.base, "pods", string(pod.UID), "volumes", rv.id, "mount"),
+		VolumeContext: map[string]string{
+			"csi.storage.k8s.io/pod.uid": string(pod.UID), "csi.storage.k8s.io/pod.name": pod.Name, "csi.storage.k8s.io/pod.namespace": pod.Namespace,
+		},
+	})
+	if s, _ := status.FromError(err); s.Code() != codes.FailedPrecondition ||
+		!strings.Contains(s.Message(), "node.kubeletCgroupRoot") || !strings.Contains(s.Message(), "node.acceptDegradedV1Publish") {
+		t.Errorf("publish without a pod cgroup on v1: %v; want FailedPrecondition naming node.kubeletCgroupRoot and node.acceptDegradedV1Publish", err)
+	}
+
+	p := startPlugin(t, c, "--accept-degraded-v1-publish")
+	pod = c.createPod(t, "no-cgroup-accepted", p.node)
 	v := p.stagedVolume(t, "degraded", map[string]string{"writeBytesPerSecond": "8Mi"})
 	p.publish(t, v, pod)
 	name := kube.ObjectName(pod.Name, throttle.Key{VolumeID: v.id, PodUID: string(pod.UID)})
@@ -197,6 +251,9 @@ func TestPlacementDegradedEvent(t *testing.T) {
 	if !meta.IsStatusConditionTrue(tg.Status.Conditions, v1alpha1.ConditionDegraded) ||
 		!meta.IsStatusConditionFalse(tg.Status.Conditions, v1alpha1.ConditionLimitsApplied) {
 		t.Errorf("conditions of a degraded group: %+v", tg.Status.Conditions)
+	}
+	if c := meta.FindStatusCondition(tg.Status.Conditions, v1alpha1.ConditionDegraded); c == nil || !strings.Contains(c.Message, "direct IO is NOT throttled") {
+		t.Errorf("Degraded condition %+v does not say that direct IO is not held", c)
 	}
 	c.waitEvents(t, pod.UID, kube.ReasonPlacementDegraded)
 }

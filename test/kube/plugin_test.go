@@ -48,8 +48,12 @@ type plugin struct {
 }
 
 // startPlugin runs `csi-blkio serve` with a kubeconfig holding the chart's
-// ServiceAccount token, pointed at a proxy of the test apiserver.
-func startPlugin(t *testing.T, c *cluster) *plugin {
+// ServiceAccount token, pointed at a proxy of the test apiserver. extra
+// flags go last, so they override the defaults here. The write budget is
+// raised above a node's default: these tests watch status numbers move
+// within seconds, which a production budget spreads over minutes (the
+// budget's own test sets it back).
+func startPlugin(t *testing.T, c *cluster, extra ...string) *plugin {
 	t.Helper()
 	b := make([]byte, 3)
 	rand.Read(b)
@@ -71,7 +75,9 @@ func startPlugin(t *testing.T, c *cluster) *plugin {
 		"--endpoint", "unix://"+p.sock, "--node-id", p.node, "--state-dir", p.stateDir,
 		"--kubelet-cgroup-root", "/"+p.parent, "--kubeconfig", kubeconfig,
 		"--metrics-address", p.metrics, "--stats-interval", statsInterval.String(),
-		"--kube-api-qps", "20", "--kube-api-burst", "40", "-v", "4")
+		"--kube-api-qps", "20", "--kube-api-burst", "40", "-v", "4",
+		"--apiserver-writes-per-second", "50", "--apiserver-write-burst", "100")
+	p.cmd.Args = append(p.cmd.Args, extra...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	if err := p.cmd.Start(); err != nil {
@@ -142,6 +148,11 @@ func (p *plugin) sweep(t *testing.T) {
 // podCgroup makes kubepods/burstable/pod<UID>, as kubelet would.
 func (p *plugin) podCgroup(t *testing.T, pod *corev1.Pod) string {
 	return testutil.MkdirCgroupV1(t, filepath.Join(p.parent, "kubepods", "burstable", "pod"+string(pod.UID)))
+}
+
+// podCgroupPath is where podCgroup makes the pod's cgroup.
+func (p *plugin) podCgroupPath(pod *corev1.Pod) string {
+	return filepath.Join(testutil.BlkioV1, p.parent, "kubepods", "burstable", "pod"+string(pod.UID))
 }
 
 // containerCgroup makes a container's cgroup below the pod's, as runc does

@@ -129,15 +129,5 @@ func burster(t *testing.T, cgroup, path string) {
 // test namespace: every create or count bump is one write.
 func (c *cluster) eventWrites(t *testing.T, node string) int {
 	t.Helper()
-	evs, err := c.kc.CoreV1().Events(teamNS).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range evs.Items {
-		if e.Source.Host == node {
-			n += max(int(e.Count), 1)
-		}
-	}
-	return n
+	return c.eventWritesIn(t, teamNS, node)
 }
