@@ -10,11 +10,11 @@ import (
 	"strings"
 )
 
-// goBench is one benchmark of `go test -bench -count N`: the name without
-// the -GOMAXPROCS suffix and its metrics by unit (ns/op, p99-us, ...), one
-// map per round in the order they ran. The k-th result of every benchmark
-// belongs to round k: -count runs each top-level benchmark, sub-benchmarks
-// and baseline included, once per round.
+// goBench is one benchmark of hack/bench's rounds of `go test -bench`: the
+// name without the -GOMAXPROCS suffix and its metrics by unit (ns/op,
+// p99-us, ...), one map per round in the order they ran. The k-th result
+// of every benchmark belongs to round k: hack/bench runs the whole set,
+// baselines included, once per round.
 type goBench struct {
 	name   string
 	rounds []map[string]float64
