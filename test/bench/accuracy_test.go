@@ -172,7 +172,7 @@ func TestAccuracy(t *testing.T) {
 			io := j.name()
 			// The three readings of a round run back to back, each round
 			// in another order, so that none always runs first.
-			kept, marked, retried := iobench.Rounds(cfg.rounds, 2, func(i int) reading {
+			kept, marked, retried := iobench.Rounds(cfg.rounds, retryRounds(), func(i int) reading {
 				var r reading
 				pod, vol := scopes["pod"], scopes["volume"]
 				at := func(cgroup, data string, dev throttle.Device) float64 {
@@ -199,7 +199,7 @@ func TestAccuracy(t *testing.T) {
 			// fsync, the bare kernel first in every round.
 			n := int64(math.Max(1, lv.limit*pick(2.5, 0.5)/float64(mib)))
 			io := fmt.Sprintf("buffered write %d MiB + fsync", n)
-			kept, marked, retried := iobench.Rounds(cfg.rounds, 2, func(i int) reading {
+			kept, marked, retried := iobench.Rounds(cfg.rounds, retryRounds(), func(i int) reading {
 				var r reading
 				r.kernel = bareBufferedWrite(t, e, bare, lv, n) / lv.limit
 				r.volume = bufferedWrite(t, scopes["volume"].ctr, filepath.Join(filepath.Dir(scopes["volume"].data), "buffered"), n) / lv.limit

@@ -97,3 +97,7 @@ func pick[T any](full, smoke T) T {
 	}
 	return full
 }
+
+// retryRounds is how many disturbed rounds a figure measures again: none
+// in a smoke run, whose figures mean nothing and which must stay short.
+func retryRounds() int { return pick(2, 0) }

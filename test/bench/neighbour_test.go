@@ -105,7 +105,7 @@ func TestNoisyNeighbour(t *testing.T) {
 			p50, p99, p999 [3]time.Duration
 		}
 		var aloneSeen spread
-		kept, marked, retried := iobench.Rounds(neighbourRounds(), 2, func(i int) round {
+		kept, marked, retried := iobench.Rounds(neighbourRounds(), retryRounds(), func(i int) round {
 			var rd round
 			for k := range phases {
 				pi := (k + i) % len(phases)
