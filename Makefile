@@ -48,5 +48,5 @@ image: ## Build the plugin image csi-blkio/csi-blkio:<chart appVersion> (IMAGE=.
 	docker build -t $(IMAGE) .
 
 .PHONY: bench
-bench: ## Run the benchmarks beside their baselines (root, ~10 min); writes docs/benchmarks.md.
+bench: ## Run the benchmarks beside their baselines, in rounds (root, ~20 min); writes docs/benchmarks.md.
 	hack/bench

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // RunIO is the IO process (`csi-blkio demo-io`), a re-exec of the binary
@@ -142,7 +144,7 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 	ppid := os.Getppid()
 	blocks := j.FileSize / j.Block
 	var r Report
-	var window, all latencyHist
+	var window, all iobench.Hist
 	start := time.Now()
 	next := j.Report
 	var off int64
@@ -166,8 +168,8 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 		}
 		if j.Latency {
 			took := time.Since(began)
-			window.add(took)
-			all.add(took)
+			window.Add(took)
+			all.Add(took)
 		}
 		r.Bytes += uint64(n)
 		r.Ops++
@@ -181,8 +183,8 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 				return errors.New("the demo that started this IO process is gone")
 			}
 			if j.Latency {
-				r.P50, r.P99 = window.quantile(0.5), window.quantile(0.99)
-				window = latencyHist{}
+				r.P50, r.P99 = window.Quantile(0.5), window.Quantile(0.99)
+				window = iobench.Hist{}
 			}
 			if err := enc.Encode(r); err != nil {
 				return err
@@ -192,7 +194,7 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 	}
 	r.Done = true
 	if j.Latency {
-		r.P50, r.P99, r.P999 = all.quantile(0.5), all.quantile(0.99), all.quantile(0.999)
+		r.P50, r.P99, r.P999 = all.Quantile(0.5), all.Quantile(0.99), all.Quantile(0.999)
 	}
 	return enc.Encode(r)
 }

@@ -9,31 +9,6 @@ import (
 	"time"
 )
 
-func TestLatencyHistQuantiles(t *testing.T) {
-	var h latencyHist
-	if h.quantile(0.99) != 0 {
-		t.Error("an empty histogram has a p99")
-	}
-	// 1..1000 us, once each: the q-quantile is q*1000 us.
-	for i := 1; i <= 1000; i++ {
-		h.add(time.Duration(i) * time.Microsecond)
-	}
-	for _, c := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 500 * time.Microsecond}, {0.99, 990 * time.Microsecond}, {0.999, 999 * time.Microsecond}, {1, time.Millisecond}} {
-		got := h.quantile(c.q)
-		// The bucket's upper edge: never below, at most 2% above.
-		if got < c.want || float64(got) > float64(c.want)*latencyStep {
-			t.Errorf("quantile(%v) = %v, want %v to %v", c.q, got, c.want, time.Duration(float64(c.want)*latencyStep))
-		}
-	}
-	h.add(time.Hour) // beyond the last bucket: counted there
-	if got := h.quantile(1); got < 10*time.Second {
-		t.Errorf("max after an hour-long op = %v", got)
-	}
-}
-
 func TestFormatLatency(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		85 * time.Microsecond: "85.0 us", 614 * time.Microsecond: "614 us", 1234 * time.Microsecond: "1.23 ms", 25 * time.Millisecond: "25.0 ms",

@@ -76,7 +76,12 @@ func TestBurst(t *testing.T) {
 				t.Errorf("BenchmarkStep1000Groups/%s missing from %s", v, cfg.gobench)
 				continue
 			}
-			brow = append(brow, []string{v, fmt.Sprintf("%.1f us", g.metrics["cpu-us/group/s"]), fmt.Sprintf("%.1f ms (%.1f%% of a CPU)", g.metrics["cpu-ms/s"], g.metrics["cpu-ms/s"]/10)})
+			var perGroup, perSecond spread
+			for _, r := range g.rounds {
+				perGroup, perSecond = append(perGroup, r["cpu-us/group/s"]), append(perSecond, r["cpu-ms/s"])
+			}
+			brow = append(brow, []string{v, perGroup.Show(func(x float64) string { return fmt.Sprintf("%.1f us", x) }),
+				perSecond.Show(func(x float64) string { return fmt.Sprintf("%.1f ms (%.1f%% of a CPU)", x, x/10) })})
 		}
 		b.WriteString(table([]string{"counters", "CPU per group per second", "CPU per second, 1,000 groups"}, brow))
 	}

@@ -10,11 +10,14 @@ import (
 	"strings"
 )
 
-// goBench is one result line of `go test -bench`: the name without the
-// -GOMAXPROCS suffix and its metrics by unit (ns/op, p99-us, ...).
+// goBench is one benchmark of hack/bench's rounds of `go test -bench`: the
+// name without the -GOMAXPROCS suffix and its metrics by unit (ns/op,
+// p99-us, ...), one map per round in the order they ran. The k-th result
+// of every benchmark belongs to round k: hack/bench runs the whole set,
+// baselines included, once per round.
 type goBench struct {
-	name    string
-	metrics map[string]float64
+	name   string
+	rounds []map[string]float64
 }
 
 var procSuffix = regexp.MustCompile(`-\d+$`)
@@ -36,15 +39,18 @@ func parseGoBench(path string) (map[string]goBench, error) {
 		if _, err := strconv.Atoi(fields[1]); err != nil {
 			continue // not a result line
 		}
-		b := goBench{name: procSuffix.ReplaceAllString(fields[0], ""), metrics: map[string]float64{}}
+		name := procSuffix.ReplaceAllString(fields[0], "")
+		m := map[string]float64{}
 		for i := 2; i+1 < len(fields); i += 2 {
 			v, err := strconv.ParseFloat(fields[i], 64)
 			if err != nil {
 				break
 			}
-			b.metrics[fields[i+1]] = v
+			m[fields[i+1]] = v
 		}
-		out[b.name] = b
+		b := out[name]
+		b.name, b.rounds = name, append(b.rounds, m)
+		out[name] = b
 	}
 	return out, sc.Err()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,11 +31,12 @@ import (
 func TestScaling(t *testing.T) {
 	var b strings.Builder
 	var targets []target
+	var benches map[string]goBench
 	if cfg.gobench == "" {
 		b.WriteString("The Go benchmarks of the throttle core and the stats worker were not run (smoke mode or no -bench.gobench).\n\n")
 	} else {
-		benches, err := parseGoBench(cfg.gobench)
-		if err != nil {
+		var err error
+		if benches, err = parseGoBench(cfg.gobench); err != nil {
 			t.Fatal(err)
 		}
 		targets = append(targets, goBenchTables(t, &b, benches)...)
@@ -44,95 +46,167 @@ func TestScaling(t *testing.T) {
 	} else {
 		groups := pick(1000, 20)
 		m := measureRSS(t, groups)
-		fmt.Fprintf(&b, "Plugin memory: the real `csi-blkio serve` binary (standalone, `--stats-interval 1s`), VmRSS from "+
-			"/proc/<pid>/status when idle and after %d groups: %d block volumes of 16 MiB (no mkfs, to keep it cheap), each "+
-			"published into %d pods (pod scope, 100 MiB/s writes) whose cgroups have one container each, so every group holds a "+
-			"watch and a container entry and is sampled by the stats worker; read after %v of sweeps. Publishing them took %s "+
-			"(%s per publication, serial).\n\n",
-			groups, m.volumes, groups/m.volumes, m.settle, ms(m.publish), ms(m.publish/time.Duration(groups)))
-		b.WriteString(table([]string{"groups", "VmRSS", "VmHWM"}, [][]string{
-			{"0", kibStr(m.rss0), kibStr(m.hwm0)},
-			{fmt.Sprint(groups), kibStr(m.rssN), kibStr(m.hwmN)},
+		fmt.Fprintf(&b, "Plugin memory and CPU: the real `csi-blkio serve` binary linked as the image links it (`-ldflags \"-s -w\"`; "+
+			"its pages dropped from the page cache before it starts, as on a node that has not run it yet), standalone, "+
+			"`--stats-interval %v`. Memory from /proc/<pid>/status when idle and after %d groups: %d block volumes of 16 MiB "+
+			"(no mkfs, to keep it cheap), each published into %d pods (pod scope, 100 MiB/s writes) whose cgroups have one "+
+			"container each, so every group holds a watch and a container entry and is sampled by the stats worker. RssFile is "+
+			"the binary's own pages mapped from the page cache; RssAnon is the heap, stacks and runtime. Publishing took %s "+
+			"(%s per publication, serial). CPU: the process's user+system time (/proc/<pid>/stat) over %v of sweeps "+
+			"(%.0f sweeps of %d groups) once all groups existed.\n\n",
+			m.interval, groups, m.volumes, groups/m.volumes, ms(m.publish), ms(m.publish/time.Duration(groups)), m.settle,
+			m.sweeps, groups)
+		b.WriteString(table([]string{"groups", "VmRSS", "RssAnon", "RssFile", "VmHWM"}, [][]string{
+			{"0", kibStr(m.idle.rss), kibStr(m.idle.anon), kibStr(m.idle.file), kibStr(m.idle.hwm)},
+			{fmt.Sprint(groups), kibStr(m.full.rss), kibStr(m.full.anon), kibStr(m.full.file), kibStr(m.full.hwm)},
 		}))
-		targets = append(targets, target{
-			What: fmt.Sprintf("plugin RSS at %d groups", groups), Goal: "<= 50 MiB",
-			Measured: fmt.Sprintf("%s (idle: %s)", kibStr(m.rssN), kibStr(m.rss0)), Verdict: verdictAtMost(float64(m.rssN), 50*1024),
-		})
+		perGroup := m.cpu / time.Duration(m.sweeps*float64(groups))
+		// At the default interval a sweep runs 360 times an hour.
+		perHour := time.Duration(float64(perGroup) * 1000 * float64(time.Hour/(10*time.Second)))
+		fmt.Fprintf(&b, "\nCPU per group per sweep: %s (%v over the %v); at the default interval (10 s) and 1,000 groups: "+
+			"%.1f CPU-seconds an hour, %.3f%% of one core.\n", us(perGroup), m.cpu.Round(time.Millisecond), m.settle,
+			perHour.Seconds(), 100*perHour.Seconds()/3600)
+		// Its floor: the bare read of a group's stat files (section 4's
+		// bare-read benchmark at 1,000 groups), the least a sweep can cost.
+		if bare, ok := benches["BenchmarkSyncPerGroup/bare-read/groups=1000"]; ok {
+			var floor spread
+			for _, r := range bare.rounds {
+				floor = append(floor, r["ns/op"])
+			}
+			fmt.Fprintf(&b, "Its floor, the bare read of a group's stat files (`BenchmarkSyncPerGroup/bare-read/groups=1000`, "+
+				"wall time): %s per group, so a sweep costs %s of it in CPU.\n", us(time.Duration(floor.Median())),
+				times(float64(perGroup)/floor.Median()))
+		}
+		b.WriteString("\nWhere the memory goes. Most of the RSS is the binary's own pages (RssFile): the code and data the process " +
+			"touched, mapped from the page cache in the folios readahead made, so it follows the binary's size more than the " +
+			"plugin's work. The binary links no Helm and no k8s.io/kubernetes; its largest part is client-go's typed clientset, " +
+			"which the Kubernetes sinks use for Pods, claims, volumes and Events: it brings every built-in API group and its " +
+			"typed client, scheme registration and OpenAPI support. Measured apart, a program that only imports that " +
+			"clientset idles at 16.8 MiB RSS (13.7 MiB of it its binary), one that imports the REST client and the core/v1 " +
+			"types it needs at 8.1 MiB (6.7 MiB), both started from a cold page cache. The heap per group (a test of 1,000 groups on the real v1 hierarchy) is ~3.8 KiB in " +
+			"the table and ~0.5 KiB of stats after the sweeps; the rest of RssAnon's growth is the Go heap's headroom.\n")
+		targets = append(targets,
+			target{What: "plugin RSS idle", Goal: "<= 25 MiB", Measured: fmt.Sprintf("%s (anon %s, binary %s)", kibStr(m.idle.rss), kibStr(m.idle.anon), kibStr(m.idle.file)),
+				Verdict: verdictAtMost(float64(m.idle.rss), 25*1024)},
+			target{What: fmt.Sprintf("plugin RSS at %d groups", groups), Goal: "<= 40 MiB", Measured: fmt.Sprintf("%s (anon %s, binary %s)", kibStr(m.full.rss), kibStr(m.full.anon), kibStr(m.full.file)),
+				Verdict: verdictAtMost(float64(m.full.rss), 40*1024)},
+			target{What: fmt.Sprintf("plugin CPU per group per sweep (%d groups)", groups), Goal: "a figure (per hour at the default 10 s interval)",
+				Measured: fmt.Sprintf("%s; %.1f CPU-s/h at 1,000 groups", us(perGroup), perHour.Seconds()), Verdict: "measured"},
+		)
 	}
 	save(t, section{Order: 4, Title: "Scaling", Body: b.String(), Targets: targets})
 }
 
-// bareWrites quotes the kernel's own cost of the limit writes of Ensure.
-func bareWrites(get func(name, unit string) float64) string {
-	const name = "BenchmarkEnsure/v1/bare-writes"
-	return fmt.Sprintf("mean %s, p50 %.0f us, p99 %.0f us", us(time.Duration(get(name, "ns/op"))), get(name, "p50-us"), get(name, "p99-us"))
-}
-
-// goBenchTables renders the core's benchmarks with their baselines.
+// goBenchTables renders the core's benchmarks with their baselines: every
+// figure a median over the rounds (`go test -count`) with its range, every
+// ratio taken within a round (the baseline ran beside it) before its median.
 func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []target {
-	get := func(name, unit string) float64 {
-		v, ok := bs[name].metrics[unit]
-		if !ok {
-			t.Errorf("go benchmark %s %s missing from %s", name, unit, cfg.gobench)
+	get := func(name, unit string) spread {
+		var s spread
+		for _, r := range bs[name].rounds {
+			if v, ok := r[unit]; ok {
+				s = append(s, v)
+			}
 		}
-		return v
+		if len(s) == 0 {
+			t.Fatalf("go benchmark %s %s missing from %s", name, unit, cfg.gobench)
+		}
+		return s
 	}
+	// per pairs the rounds of two figures: f of the k-th of each.
+	per := func(x, y spread, f func(x, y float64) float64) spread {
+		var s spread
+		for k := range min(len(x), len(y)) {
+			s = append(s, f(x[k], y[k]))
+		}
+		return s
+	}
+	div := func(x, y float64) float64 { return x / y }
+	worstOf := func(ss ...spread) spread {
+		out := slices.Clone(ss[0])
+		for _, s := range ss[1:] {
+			for k := range min(len(out), len(s)) {
+				out[k] = max(out[k], s[k])
+			}
+		}
+		return out
+	}
+	f0 := func(x float64) string { return fmt.Sprintf("%.0f", x) }
+	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
+	const bare = "BenchmarkEnsure/v1/bare-writes"
+	bareP99 := get(bare, "p99-us")
+	rounds := len(bareP99)
 	var targets []target
+	fmt.Fprintf(b, "Every figure below is the median of %d rounds (one `go test -bench` run each) with the range over them; a ratio "+
+		"is taken within each round, beside the baseline measured in it, before its median.\n\n", rounds)
 	b.WriteString("Throttle core: `Ensure` of a new group with n groups already in the table (`BenchmarkEnsure`, internal/throttle: real v1 " +
 		"hierarchy and loop device — pod lookup, inotify watch, limit writes, one readdir — each call timed for p50/p99), and the " +
-		"table's own cost without file IO (`BenchmarkEnsureTableOnly`, null cgroup fs). Its floor, in the same run: the four " +
-		"limit lines such a group needs, written by hand to a pod cgroup (`BenchmarkEnsure/v1/bare-writes`), " +
-		bareWrites(get) + ".\n\n")
+		"table's own cost without file IO (`BenchmarkEnsureTableOnly`, null cgroup fs). Its floor: the four limit lines such a " +
+		"group needs, written by hand to a pod cgroup with the same write per file, timed between the calls of the same run " +
+		"(the floor column) and on their own at the start of each round (`BenchmarkEnsure/v1/bare-writes`: " +
+		fmt.Sprintf("mean %s us, p50 %s us, p99 %s us).\n\n", get(bare, "ns/op").Show(func(x float64) string { return f0(x / 1e3) }),
+			get(bare, "p50-us").Show(f0), bareP99.Show(f0)))
 	var rows [][]string
-	var p99max float64
+	var p99Ratios []spread
 	for _, n := range []int{10, 1000, 10000} {
 		name := fmt.Sprintf("BenchmarkEnsure/v1/groups=%d", n)
-		p99 := get(name, "p99-us")
-		p99max = max(p99max, p99)
-		rows = append(rows, []string{fmt.Sprint(n), us(time.Duration(get(name, "ns/op"))), fmt.Sprintf("%.0f us", get(name, "p50-us")),
-			fmt.Sprintf("%.0f us", p99), fmt.Sprintf("%.2f us", get(fmt.Sprintf("BenchmarkEnsureTableOnly/groups=%d", n), "ns/op")/1e3)})
+		p99, floor := get(name, "p99-us"), get(name, "floor-p99-us")
+		r := per(p99, floor, div)
+		p99Ratios = append(p99Ratios, r)
+		rows = append(rows, []string{fmt.Sprint(n), get(name, "ns/op").Show(func(x float64) string { return f0(x / 1e3) }),
+			get(name, "p50-us").Show(f0), p99.Show(f0), floor.Show(f0), r.Show(times),
+			get(fmt.Sprintf("BenchmarkEnsureTableOnly/groups=%d", n), "ns/op").Show(func(x float64) string { return f2(x / 1e3) })})
 	}
-	b.WriteString(table([]string{"groups", "Ensure mean", "p50", "p99", "table only, mean"}, rows))
-	flat := get("BenchmarkEnsure/v1/groups=10000", "ns/op") / get("BenchmarkEnsure/v1/groups=10", "ns/op")
+	b.WriteString(table([]string{"groups", "Ensure mean, us", "p50, us", "p99, us", "floor p99, us", "p99 ÷ floor p99", "table only, mean, us"}, rows))
+	flat := per(get("BenchmarkEnsure/v1/groups=10000", "ns/op"), get("BenchmarkEnsure/v1/groups=10", "ns/op"), div)
+	worstP99 := worstOf(p99Ratios...)
 	targets = append(targets,
 		target{What: "throttle core Ensure, 10,000 vs 10 groups", Goal: "flat (read here as <= 1.25x)",
-			Measured: times(flat), Verdict: verdictAtMost(flat, 1.25)},
-		target{What: "throttle core Ensure p99 (real v1, 10 to 10,000 groups)", Goal: "<= 100 us",
-			Measured: fmt.Sprintf("worst p99 %.0f us (the bare limit writes alone: p99 %.0f us)", p99max, get("BenchmarkEnsure/v1/bare-writes", "p99-us")),
-			Verdict:  verdictAtMost(p99max, 100)})
+			Measured: flat.Show(times), Verdict: verdictAtMost(flat.Median(), 1.25)},
+		target{What: "throttle core Ensure p99 (real v1, 10 to 10,000 groups) vs its floor, the bare limit writes p99", Goal: "<= 1.5x",
+			Measured: "worst " + worstP99.Show(times), Verdict: verdictAtMost(worstP99.Median(), 1.5)})
 
 	b.WriteString("\nStats worker: one sync per group (reconcile the pod's containers, read the group's two entries back from the kernel " +
 		"and compare them with the table, read and parse the two recursive stat files, compute, install; `BenchmarkSyncPerGroup`, " +
 		"internal/statsworker, real v1) beside the readback alone, a bare read of the two stat files, and a bare read of every file " +
 		"a sync must read (the two stat files and the four limit files of each entry), its floor.\n\n")
 	rows = nil
-	var worst float64
+	var syncRatios []spread
 	for _, n := range []int{1, 100, 1000, 10000} {
-		get1 := func(what string) float64 {
+		get1 := func(what string) spread {
 			return get(fmt.Sprintf("BenchmarkSyncPerGroup/%s/groups=%d", what, n), "ns/op")
 		}
-		s, rb, r, all := get1("sync"), get1("readback"), get1("bare-read"), get1("bare-read-all")
-		worst = max(worst, s/all)
-		rows = append(rows, []string{fmt.Sprint(n), us(time.Duration(s)), us(time.Duration(rb)), us(time.Duration(r)), us(time.Duration(all)), times(s / all)})
+		sy, rb, rd, all := get1("sync"), get1("readback"), get1("bare-read"), get1("bare-read-all")
+		r := per(sy, all, div)
+		syncRatios = append(syncRatios, r)
+		usOf := func(x float64) string { return f0(x / 1e3) }
+		rows = append(rows, []string{fmt.Sprint(n), sy.Show(usOf), rb.Show(usOf), rd.Show(usOf), all.Show(usOf), r.Show(times)})
 	}
-	b.WriteString(table([]string{"groups", "sync per group", "readback", "bare read (stats)", "bare read (all)", "sync / bare read (all)"}, rows))
-	targets = append(targets, target{What: "stats sweep per group vs a bare read of the files it reads", Goal: "<= 1.5x",
-		Measured: "worst " + times(worst), Verdict: verdictAtMost(worst, 1.5)})
+	b.WriteString(table([]string{"groups", "sync per group, us", "readback, us", "bare read (stats), us", "bare read (all), us", "sync ÷ bare read (all)"}, rows))
+	worstSync := worstOf(syncRatios...)
+	targets = append(targets, target{What: "stats sweep per group, readback included, vs a bare read of the files it reads", Goal: "<= 1.3x",
+		Measured: "worst " + worstSync.Show(times), Verdict: verdictAtMost(worstSync.Median(), 1.3)})
 
 	const win = "BenchmarkV1ContainerLimitWindow"
 	p99 := get(win, "p99-ms")
-	fmt.Fprintf(b, "\nv1 unthrottled window of a new container (mkdir of its cgroup until its limit is readable, `%s`, %.0f containers): "+
-		"p50 %.2f ms, p99 %.2f ms, max %.2f ms.\n\n", win, get(win, "containers"), get(win, "p50-ms"), p99, get(win, "max-ms"))
+	fmt.Fprintf(b, "\nv1 unthrottled window of a new container (mkdir of its cgroup until its limit is readable, `%s`, %s containers a round): "+
+		"p50 %s ms, p99 %s ms, max %s ms.\n\n", win, get(win, "containers").Show(f0), get(win, "p50-ms").Show(f2), p99.Show(f2), get(win, "max-ms").Show(f2))
 	targets = append(targets, target{What: "v1 unthrottled window of a new container", Goal: "<= 10 ms p99",
-		Measured: fmt.Sprintf("p99 %.2f ms", p99), Verdict: verdictAtMost(p99, 10)})
+		Measured: "p99 " + p99.Show(f2) + " ms", Verdict: verdictAtMost(p99.Median(), 10)})
 	return targets
 }
 
 type rssFigures struct {
-	rss0, hwm0, rssN, hwmN uint64 // KiB
-	volumes                int
-	publish, settle        time.Duration
+	idle, full      memFigures
+	volumes         int
+	publish, settle time.Duration
+	interval        time.Duration // the plugin's --stats-interval
+	cpu             time.Duration // user+system over settle
+	sweeps          float64       // settle / interval
 }
+
+// memFigures are a process's memory lines from /proc/<pid>/status, KiB.
+type memFigures struct{ rss, anon, file, hwm uint64 }
 
 // measureRSS runs the real binary and creates groups publications.
 func measureRSS(t *testing.T, groups int) rssFigures {
@@ -154,8 +228,11 @@ func measureRSS(t *testing.T, groups int) rssFigures {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	var m rssFigures
+	m.interval = time.Second
+	dropPageCache(t, cfg.binary)
 	cmd := exec.Command(cfg.binary, "serve", "--endpoint", "unix://"+sock, "--node-id", "csiblkio-test-node",
-		"--state-dir", state, "--kubelet-cgroup-root", "/"+parent, "--stats-interval", "1s")
+		"--state-dir", state, "--kubelet-cgroup-root", "/"+parent, "--stats-interval", m.interval.String())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -180,9 +257,8 @@ func measureRSS(t *testing.T, groups int) rssFigures {
 	ctrl, node := csi.NewControllerClient(conn), csi.NewNodeClient(conn)
 	ctx := context.Background()
 
-	var m rssFigures
 	time.Sleep(time.Second)
-	m.rss0, m.hwm0 = procMem(t, cmd.Process.Pid)
+	m.idle = procMem(t, cmd.Process.Pid)
 
 	m.volumes = max(1, groups/100)
 	blockCap := &csi.VolumeCapability{
@@ -224,9 +300,13 @@ func measureRSS(t *testing.T, groups int) rssFigures {
 	}
 	m.publish = time.Since(start)
 	waitLimit(t, lastCtr, "write_bps_device", deviceOfBlock(t, pubs[len(pubs)-1].target), 100*uint64(mib))
-	m.settle = pick(3*time.Second, time.Second)
+	time.Sleep(m.interval) // the first sweep over all groups
+	m.settle = pick(10*time.Second, time.Second)
+	cpu0 := procCPU(t, cmd.Process.Pid)
 	time.Sleep(m.settle)
-	m.rssN, m.hwmN = procMem(t, cmd.Process.Pid)
+	m.cpu = procCPU(t, cmd.Process.Pid) - cpu0
+	m.sweeps = float64(m.settle) / float64(m.interval)
+	m.full = procMem(t, cmd.Process.Pid)
 
 	for _, p := range pubs {
 		if _, err := node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: p.id, TargetPath: p.target}); err != nil {
@@ -273,13 +353,14 @@ func deviceOfBlock(t *testing.T, target string) throttle.Device {
 	return throttle.Device{Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev)}
 }
 
-// procMem reads VmRSS and VmHWM (KiB) of pid.
-func procMem(t *testing.T, pid int) (rss, hwm uint64) {
+// procMem reads the memory lines of pid's /proc status.
+func procMem(t *testing.T, pid int) memFigures {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var m memFigures
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
 		if len(f) < 2 {
@@ -288,15 +369,62 @@ func procMem(t *testing.T, pid int) (rss, hwm uint64) {
 		v, _ := strconv.ParseUint(f[1], 10, 64)
 		switch f[0] {
 		case "VmRSS:":
-			rss = v
+			m.rss = v
+		case "RssAnon:":
+			m.anon = v
+		case "RssFile:":
+			m.file = v
 		case "VmHWM:":
-			hwm = v
+			m.hwm = v
 		}
 	}
-	if rss == 0 {
+	if m.rss == 0 {
 		t.Fatalf("no VmRSS in /proc/%d/status", pid)
 	}
-	return rss, hwm
+	return m
+}
+
+// procCPU is pid's user+system time so far (/proc/<pid>/stat, fields 14
+// and 15, in clock ticks of 10 ms: the kernel's USER_HZ on Linux).
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	rest := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(rest) < 13 {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	var ticks uint64
+	for _, f := range rest[11:13] { // fields 14 and 15
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			t.Fatalf("/proc/%d/stat: %q", pid, b)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// dropPageCache evicts file's pages from the page cache, so that the
+// plugin's RSS counts the binary's pages as a first start on a node reads
+// them, not as the linker left them in the cache (in large folios, each
+// mapped whole: measured 45 MiB idle against 32 MiB from a cold cache).
+func dropPageCache(t *testing.T, file string) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatalf("fadvise %s: %v", file, err)
+	}
 }
 
 func kibStr(k uint64) string { return fmt.Sprintf("%.1f MiB", float64(k)/1024) }

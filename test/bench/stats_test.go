@@ -7,19 +7,9 @@ import (
 	"math"
 	"slices"
 	"time"
-)
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-	return s[len(s)/2]
-}
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
+)
 
 // quantile is the nearest-rank quantile q (0..1) of ds.
 func quantile(ds []time.Duration, q float64) time.Duration {
@@ -32,19 +22,20 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-func medianDur(ds []time.Duration) time.Duration {
-	xs := make([]float64, len(ds))
-	for i, d := range ds {
-		xs[i] = float64(d)
+// ratio renders a ratio; "n/a" when its baseline read zero (a round
+// whose disk delivered nothing in the window).
+func ratio(x float64) string {
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return "n/a"
 	}
-	return time.Duration(median(xs))
+	return fmt.Sprintf("%.3f", x)
 }
-
-func ratio(x float64) string { return fmt.Sprintf("%.3f", x) }
 
 func times(x float64) string { return fmt.Sprintf("%.2fx", x) }
 
-func mibps(bps float64) string { return fmt.Sprintf("%.1f MiB/s", bps/float64(mib)) }
+// mibpsF renders bytes/s in MiB/s without the unit, for a spread:
+// "1305.2 (1290.1-1311.0)".
+func mibpsF(bps float64) string { return fmt.Sprintf("%.1f", bps/float64(mib)) }
 
 // ms renders a duration in milliseconds with sensible precision.
 func ms(d time.Duration) string {
@@ -75,3 +66,11 @@ func verdictAtLeast(got, goal float64) string {
 	}
 	return fmt.Sprintf("missed by %.0f%%", (1-got/goal)*100)
 }
+
+// spread is one figure measured once per round: its median, with the
+// min-max range beside it in the report.
+type spread = iobench.Spread
+
+func durSpread(ds []time.Duration) spread { return iobench.Durations(ds) }
+
+func usF(ns float64) string { return us(time.Duration(ns)) }

@@ -1,0 +1,27 @@
+package iobench
+
+// Rounds measures n rounds. A round whose baseline was disturbed — the
+// shared disk stalled, another build took the CPUs; disturbed judges it
+// from the round's own baseline — is measured again, up to retries times
+// over the n rounds; a round still disturbed then is marked and kept apart.
+// Neither fails anything: a figure from a busy machine is reported with
+// what disturbed it, not thrown away with the run. measure gets the round's
+// index, to rotate the order of what it measures, so that no candidate
+// always runs first.
+func Rounds[T any](n, retries int, measure func(round int) T, disturbed func(T) bool) (kept, marked []T, retried int) {
+	for i := 0; i < n; i++ {
+		for {
+			r := measure(i)
+			if !disturbed(r) {
+				kept = append(kept, r)
+				break
+			}
+			if retried == retries {
+				marked = append(marked, r)
+				break
+			}
+			retried++
+		}
+	}
+	return kept, marked, retried
+}

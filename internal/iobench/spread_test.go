@@ -1,0 +1,64 @@
+package iobench
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestSpread(t *testing.T) {
+	f := func(x float64) string { return fmt.Sprintf("%.2f", x) }
+	for _, c := range []struct {
+		s    Spread
+		want string
+		med  float64
+	}{
+		{nil, "-", math.NaN()},
+		{Spread{1.5}, "1.50", 1.5},
+		{Spread{3, 1, 2}, "2.00 (1.00-3.00)", 2},
+		{Spread{4, 1, 3, 2}, "2.50 (1.00-4.00)", 2.5},
+	} {
+		if got := c.s.Show(f); got != c.want {
+			t.Errorf("%v.Show = %q, want %q", c.s, got, c.want)
+		}
+		if got := c.s.Median(); got != c.med && !(math.IsNaN(got) && math.IsNaN(c.med)) {
+			t.Errorf("%v.Median = %v, want %v", c.s, got, c.med)
+		}
+	}
+	s := Spread{3, 1, 2}
+	s.Median()
+	if s[0] != 3 {
+		t.Error("Median sorted the spread in place")
+	}
+	if got := Durations([]time.Duration{time.Microsecond, 3 * time.Microsecond}).Max(); got != 3000 {
+		t.Errorf("Durations(...).Max = %v, want 3000", got)
+	}
+}
+
+func TestRoundsRetriesThenMarks(t *testing.T) {
+	// Rounds 0 and 2 are disturbed on every try; round 1 never is. Two
+	// retries in all: round 0 takes both, round 2 is marked at once.
+	var tries []int
+	kept, marked, retried := Rounds(3, 2, func(i int) int {
+		tries = append(tries, i)
+		return i
+	}, func(r int) bool { return r != 1 })
+	if fmt.Sprint(tries) != "[0 0 0 1 2]" {
+		t.Errorf("measured rounds %v, want [0 0 0 1 2]", tries)
+	}
+	if fmt.Sprint(kept, marked, retried) != "[1] [0 2] 2" {
+		t.Errorf("kept %v marked %v retried %d, want [1] [0 2] 2", kept, marked, retried)
+	}
+}
+
+func TestRoundsKeepsARetriedRoundThatRecovers(t *testing.T) {
+	n := 0
+	kept, marked, retried := Rounds(2, 3, func(i int) int {
+		n++
+		return n
+	}, func(r int) bool { return r == 1 }) // only the very first try is disturbed
+	if fmt.Sprint(kept, marked, retried) != "[2 3] [] 1" {
+		t.Errorf("kept %v marked %v retried %d, want [2 3] [] 1", kept, marked, retried)
+	}
+}
