@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -57,6 +58,13 @@ type Volume struct {
 	// Size is the requested size in bytes of an inline volume; zero for
 	// StorageClass parameters.
 	Size int64 `json:"size,omitempty"`
+	// LatencyTarget, when set, marks the volume's groups as protected: the
+	// elastic controller holds elastic neighbours on the same backing disk
+	// while a protected group is active and its disk misses this target.
+	LatencyTarget time.Duration `json:"latencyTarget,omitempty"`
+	// Elastic makes Limits work-conserving: held only while a protected
+	// group needs the disk, lifted otherwise.
+	Elastic bool `json:"elastic,omitempty"`
 }
 
 // Error is a rejected parameter. Its message names the key, the value and an
@@ -86,7 +94,7 @@ type field struct {
 // fields is the table of accepted keys. A function (not a package variable)
 // keeps the package free of mutable globals.
 func fields() map[string]field {
-	return map[string]field{
+	m := map[string]field{
 		KeyReadBytesPerSecond: {example: "10Mi", parse: func(s string, v *Volume) (err error) {
 			v.Limits.ReadBytesPerSecond, err = parseBytesPerSecond(s)
 			return err
@@ -127,6 +135,10 @@ func fields() map[string]field {
 			return err
 		}},
 	}
+	for k, f := range elasticFields() {
+		m[k] = f
+	}
+	return m
 }
 
 // AcceptedKeys lists the keys Parse accepts in mode, sorted.
@@ -172,6 +184,9 @@ func Parse(m map[string]string, mode Mode) (Volume, error) {
 		if err := f.parse(m[k], &v); err != nil {
 			return Volume{}, &Error{Key: k, Value: m[k], Problem: err.Error(), Example: f.example}
 		}
+	}
+	if err := checkElastic(v, m); err != nil {
+		return Volume{}, err
 	}
 	return v, nil
 }
