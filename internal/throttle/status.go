@@ -33,6 +33,11 @@ type GroupStatus struct {
 	Cgroups []string
 	// Placement says, in words, where the limits are and why.
 	Placement string
+	// Lifted is true while the elastic controller has the kernel hold
+	// KernelLimits instead of Spec.Limits (see Table.SetLift); otherwise
+	// KernelLimits equals Spec.Limits.
+	Lifted       bool
+	KernelLimits Limits
 
 	Stats      Stats
 	Conditions []Condition
