@@ -191,13 +191,25 @@ func (c *Controller) sampleProtected(ctx context.Context, key throttle.Key, m *m
 		m.havePrev = false
 		return
 	}
+	dev, err := c.disks.Stat(m.device)
+	if err != nil {
+		klog.FromContext(ctx).V(4).Info("Reading the device counters of a protected group", "group", key, "err", err)
+		m.havePrev = false
+		return
+	}
 	ios := cnt.ReadIOs + cnt.WriteIOs
 	d.protected++
 	if m.havePrev && ios > m.prevIOs {
 		d.activeNow = true
-		d.target = minTarget(d.target, m.target)
+		lat, n := dev.Latency(m.prevDev)
+		m.latency = lat
+		if n > 0 && lat > m.target && (!d.missed || lat-m.target > d.missBy) {
+			d.missed, d.missBy, d.missLat, d.missTarget = true, lat-m.target, lat, m.target
+		}
+	} else {
+		m.latency = 0
 	}
-	m.prevIOs, m.havePrev = ios, true
+	m.prevIOs, m.prevDev, m.havePrev = ios, dev, true
 }
 
 // apply writes the domain's decision to one elastic group if it changed,
@@ -246,6 +258,9 @@ func (c *Controller) publish(now time.Time) {
 		} else if d := c.domains[m.disk]; d != nil {
 			s.Disk, s.Held, s.Since, s.Reason = d.disk.String(), d.held, d.since, d.reason
 			s.DiskLatency, s.LastReaction = d.latency, d.lastReaction
+			if m.protected {
+				s.Latency = m.latency
+			}
 			if m.elastic && m.applied {
 				s.Held = m.held
 			}
@@ -253,11 +268,4 @@ func (c *Controller) publish(now time.Time) {
 		snap[key] = s
 	}
 	c.snapshot.Store(&snap)
-}
-
-func minTarget(a, b time.Duration) time.Duration {
-	if a == 0 || b < a {
-		return b
-	}
-	return a
 }

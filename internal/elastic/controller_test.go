@@ -96,9 +96,10 @@ func (f *fakeGroups) kernel(k throttle.Key) (throttle.Limits, bool) {
 	return s.KernelLimits, s.Lifted
 }
 
-// fakeDisks serves one disk whose latency the test sets per period.
+// fakeDisks serves one disk and the volumes' devices, whose latencies
+// the test sets per period.
 type fakeDisks struct {
-	stat   DiskStat
+	stat   map[throttle.Device]DiskStat
 	noDisk map[throttle.Device]bool
 }
 
@@ -108,12 +109,14 @@ func (f *fakeDisks) DiskOf(d throttle.Device) (throttle.Device, error) {
 	}
 	return disk, nil
 }
-func (f *fakeDisks) Stat(throttle.Device) (DiskStat, error) { return f.stat, nil }
+func (f *fakeDisks) Stat(d throttle.Device) (DiskStat, error) { return f.stat[d], nil }
 
-// complete has the disk complete n IOs of lat each.
-func (f *fakeDisks) complete(n uint64, lat time.Duration) {
-	f.stat.IOs += n
-	f.stat.Busy += time.Duration(n) * lat
+// complete has the device complete n IOs of lat each.
+func (f *fakeDisks) complete(d throttle.Device, n uint64, lat time.Duration) {
+	s := f.stat[d]
+	s.IOs += n
+	s.Busy += time.Duration(n) * lat
+	f.stat[d] = s
 }
 
 type recorder struct{ reactions []time.Duration }
@@ -129,7 +132,7 @@ type rig struct {
 }
 
 func newRig(t *testing.T, lifter Lifter) *rig {
-	r := &rig{g: newFakeGroups(), d: &fakeDisks{noDisk: map[throttle.Device]bool{}}, now: time.Unix(1000, 0), obs: &recorder{}}
+	r := &rig{g: newFakeGroups(), d: &fakeDisks{stat: map[throttle.Device]DiskStat{}, noDisk: map[throttle.Device]bool{}}, now: time.Unix(1000, 0), obs: &recorder{}}
 	r.g.add(victimK, throttle.Spec{Device: victimD, LatencyTarget: 2 * time.Millisecond})
 	r.g.add(aggrK, throttle.Spec{Device: aggrD, Limits: held100M, Elastic: true})
 	r.c = New(r.g, r.d, Options{Period: 100 * time.Millisecond, QuietAfter: 300 * time.Millisecond,
@@ -138,11 +141,13 @@ func newRig(t *testing.T, lifter Lifter) *rig {
 }
 
 // period advances the clock by one period, during which the victim did
-// victimIOs and the disk completed 100 IOs of lat each, and steps.
+// victimIOs of lat each, and the disk completed 100 IOs of 4*lat (its mean
+// is not what the target is checked against), and steps.
 func (r *rig) period(victimIOs uint64, lat time.Duration) {
 	r.now = r.now.Add(100 * time.Millisecond)
 	r.g.io(victimK, victimIOs)
-	r.d.complete(100, lat)
+	r.d.complete(victimD, victimIOs, lat)
+	r.d.complete(disk, 100, 4*lat)
 	r.c.Step(context.Background())
 }
 
@@ -186,7 +191,8 @@ func TestLiftsWhenVictimQuietAndHoldsWithinOnePeriod(t *testing.T) {
 		t.Fatalf("reactions %v, want one of one period (100ms)", r.obs.reactions)
 	}
 	st, _ := r.c.State(victimK)
-	if !st.Protected || !st.Held || st.DiskLatency != 5*time.Millisecond || !strings.Contains(st.Reason, "above its target 2ms") {
+	if !st.Protected || !st.Held || st.Latency != 5*time.Millisecond || st.DiskLatency != 20*time.Millisecond ||
+		!strings.Contains(st.Reason, "mean IO time 5ms is above its target 2ms") {
 		t.Fatalf("victim state %+v", st)
 	}
 

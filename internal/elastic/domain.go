@@ -37,7 +37,10 @@ type domain struct {
 	// Filled in by every step before decide.
 	protected, elastic int
 	activeNow          bool
-	target             time.Duration // smallest target of the active protected groups
+	missed             bool // an active protected group missed its target
+	missBy             time.Duration
+	missLat            time.Duration
+	missTarget         time.Duration
 	justHeld           bool
 	periodStart        time.Time
 }
@@ -51,17 +54,18 @@ func newDomain(disk throttle.Device, now time.Time) *domain {
 
 func (d *domain) resetStep() {
 	d.protected, d.elastic = 0, 0
-	d.activeNow, d.target, d.justHeld = false, 0, false
+	d.activeNow, d.missed, d.missBy, d.justHeld = false, false, 0, false
 }
 
-// decide takes the disk's counters at now and reports whether held
-// changed. Called once per step, after the protected groups were sampled.
+// decide reports whether held changed at now. Called once per step, after
+// the protected groups were sampled; st, the disk's counters, only feed
+// the reported disk latency.
 func (d *domain) decide(st DiskStat, now time.Time, o Options) bool {
 	d.periodStart, d.lastStepAt = d.lastStepAt, now
 	if d.probeAfter == 0 {
 		d.probeAfter = o.ProbeAfter
 	}
-	lat, n := st.Latency(d.prev)
+	lat, _ := st.Latency(d.prev)
 	valid := d.havePrev
 	d.prev, d.havePrev = st, true
 	if valid {
@@ -70,7 +74,7 @@ func (d *domain) decide(st DiskStat, now time.Time, o Options) bool {
 	if d.activeNow {
 		d.lastActive = now
 	}
-	missed := valid && d.activeNow && n > 0 && lat > d.target
+	missed := d.missed
 	switch {
 	case d.protected == 0:
 		d.probing, d.probeAfter = false, o.ProbeAfter
@@ -85,7 +89,7 @@ func (d *domain) decide(st DiskStat, now time.Time, o Options) bool {
 		}
 		d.probing = false
 		d.justHeld = true
-		return d.set(true, now, fmt.Sprintf("a protected group is active and the disk's mean IO time %v is above its target %v", lat, d.target))
+		return d.set(true, now, fmt.Sprintf("a protected group's mean IO time %v is above its target %v", d.missLat, d.missTarget))
 	case !d.held:
 		return false
 	case now.Sub(d.lastActive) >= o.QuietAfter:

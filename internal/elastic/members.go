@@ -21,9 +21,12 @@ type member struct {
 	target    time.Duration
 	elastic   bool
 
-	// Protected: the IO count at the last sample.
+	// Protected: the IO count and the device's counters at the last
+	// sample, and the mean time of its IOs over the last period.
 	prevIOs  uint64
+	prevDev  DiskStat
 	havePrev bool
+	latency  time.Duration
 
 	// Elastic: what the kernel holds (applied: known), and its record.
 	applied  bool

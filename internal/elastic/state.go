@@ -23,6 +23,10 @@ type GroupState struct {
 	Held   bool
 	Since  time.Time
 	Reason string
+	// Latency is a protected group's mean IO time on its own device over
+	// the last period in which it did IO (what its target is checked
+	// against).
+	Latency time.Duration
 	// DiskLatency is the mean time of the IOs the disk completed in the
 	// last control period (0 when it completed none).
 	DiskLatency time.Duration
