@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/elastic"
 )
 
 // Options are the serve subcommand's flags. Every field is one flag; the
@@ -41,6 +42,11 @@ type Options struct {
 	MaxVolumes int64
 	// StatsInterval is the stats worker's resync period.
 	StatsInterval time.Duration
+	// ElasticPeriod is the control period of the elastic controller,
+	// which holds elastic volumes while a latency-protected volume on the
+	// same disk misses its target (docs/elastic.md); 0 turns it off, and
+	// elastic volumes then keep their limits.
+	ElasticPeriod time.Duration
 	// KubeAPIQPS and KubeAPIBurst bound this node's apiserver client.
 	KubeAPIQPS   float64
 	KubeAPIBurst int
@@ -59,6 +65,7 @@ func DefaultOptions() Options {
 		DriverName:    "blkio.csi.dev",
 		CgroupRoot:    "/sys/fs/cgroup",
 		StatsInterval: 10 * time.Second,
+		ElasticPeriod: elastic.DefaultPeriod,
 		KubeAPIQPS:    5,
 		KubeAPIBurst:  10,
 	}
@@ -77,6 +84,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.HealthAddress, "health-address", o.HealthAddress, "host:port serving /healthz from Probe; empty is off")
 	fs.Int64Var(&o.MaxVolumes, "max-volumes", o.MaxVolumes, "most volumes on this node, reported to the kubelet; 0 is no cap")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", o.StatsInterval, "how often the stats worker samples every throttle group")
+	fs.DurationVar(&o.ElasticPeriod, "elastic-period", o.ElasticPeriod, "control period of the elastic controller (latencyTarget, elastic parameters); 0 turns it off and elastic volumes keep their limits")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "apiserver requests per second from this node")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "apiserver request burst from this node")
 	fs.StringVar(&o.RegistrationSocket, "registration-socket", o.RegistrationSocket, "kubelet plugin-registration socket to serve instead of node-driver-registrar; empty is off")
@@ -129,6 +137,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StatsInterval < 100*time.Millisecond {
 		bad("stats-interval", "%s is too short; use at least 100ms", o.StatsInterval)
+	}
+	if o.ElasticPeriod != 0 && (o.ElasticPeriod < 10*time.Millisecond || o.ElasticPeriod > 10*time.Second) {
+		bad("elastic-period", "%s must be 0 (off) or between 10ms and 10s", o.ElasticPeriod)
 	}
 	if o.KubeAPIQPS <= 0 {
 		bad("kube-api-qps", "%g must be positive", o.KubeAPIQPS)

@@ -5,22 +5,25 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/csi-blkio/csi-blkio/internal/elastic"
 	"github.com/csi-blkio/csi-blkio/internal/statsworker"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
-// throttleCore is the group table with its stats worker.
+// throttleCore is the group table with its stats worker and, unless
+// turned off, the elastic controller.
 type throttleCore struct {
 	table   *throttle.Table
 	backend throttle.Backend
 	worker  *statsworker.Worker
+	elastic *elastic.Controller // nil when --elastic-period=0
 	stop    func()
 }
 
 // newThrottleCore builds the table on backend and starts the stats worker
 // with wo (sinks, metrics; the interval comes from o); stop ends the worker
 // and the table's watcher (kernel limits stay in place for the next start).
-func newThrottleCore(ctx context.Context, o Options, backend throttle.Backend, wo statsworker.Options) (*throttleCore, error) {
+func newThrottleCore(ctx context.Context, o Options, backend throttle.Backend, wo statsworker.Options, eo elastic.Observer) (*throttleCore, error) {
 	// The worker needs the table and the table's Notify needs the worker:
 	// wire Notify through a variable set before the first Ensure.
 	var worker *statsworker.Worker
@@ -37,7 +40,12 @@ func newThrottleCore(ctx context.Context, o Options, backend throttle.Backend, w
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { worker.Run(wctx, 2) })
-	return &throttleCore{table: table, backend: backend, worker: worker, stop: func() {
+	var ec *elastic.Controller
+	if o.ElasticPeriod > 0 {
+		ec = elastic.New(table, elastic.SysDisks{}, elastic.Options{Period: o.ElasticPeriod, Observer: eo})
+		wg.Go(func() { ec.Run(wctx) })
+	}
+	return &throttleCore{table: table, backend: backend, worker: worker, elastic: ec, stop: func() {
 		cancel()
 		wg.Wait()
 		_ = table.Close()

@@ -87,7 +87,11 @@ func (c *GroupCollector) Collect(ch chan<- prometheus.Metric) {
 			c.counter(ch, c.readIOs, st.Stats.ReadIOs, lv)
 			c.counter(ch, c.writeIOs, st.Stats.WriteIOs, lv)
 		}
+		// What the kernel holds: an elastic group's lift while it is lifted.
 		l := st.Spec.Limits
+		if st.Lifted {
+			l = st.KernelLimits
+		}
 		c.limit(ch, c.limitRBPS, l.ReadBytesPerSecond, lv)
 		c.limit(ch, c.limitWBPS, l.WriteBytesPerSecond, lv)
 		c.limit(ch, c.limitRIOPS, l.ReadIOPS, lv)
