@@ -134,13 +134,16 @@ func (c *Controller) Step(ctx context.Context) {
 	for _, d := range c.domains {
 		d.resetStep()
 	}
+	// Pods of one protected volume share its device: read its counters
+	// once per step.
+	devs := map[throttle.Device]devSample{}
 	for key, m := range c.members {
 		if m.diskErr != nil {
 			continue
 		}
 		d := c.domains[m.disk]
 		if m.protected {
-			c.sampleProtected(ctx, key, m, d, now)
+			c.sampleProtected(ctx, key, m, d, devs)
 		}
 		if m.elastic {
 			d.elastic++
@@ -182,7 +185,7 @@ func (c *Controller) Step(ctx context.Context) {
 
 // sampleProtected reads a protected group's counters and tells its domain
 // whether it did IO in this period.
-func (c *Controller) sampleProtected(ctx context.Context, key throttle.Key, m *member, d *domain, now time.Time) {
+func (c *Controller) sampleProtected(ctx context.Context, key throttle.Key, m *member, d *domain, devs map[throttle.Device]devSample) {
 	cnt, inc, err := c.groups.ReadCounters(key)
 	if err != nil || inc != m.inc {
 		if err != nil && !errors.Is(err, throttle.ErrGroupNotFound) {
@@ -191,7 +194,12 @@ func (c *Controller) sampleProtected(ctx context.Context, key throttle.Key, m *m
 		m.havePrev = false
 		return
 	}
-	dev, err := c.disks.Stat(m.device)
+	ds, ok := devs[m.device]
+	if !ok {
+		ds.stat, ds.err = c.disks.Stat(m.device)
+		devs[m.device] = ds
+	}
+	dev, err := ds.stat, ds.err
 	if err != nil {
 		klog.FromContext(ctx).V(4).Info("Reading the device counters of a protected group", "group", key, "err", err)
 		m.havePrev = false
@@ -245,6 +253,12 @@ func (c *Controller) apply(ctx context.Context, key throttle.Key, m *member, d *
 	if m.held && !wasHeld {
 		m.holds++
 	}
+}
+
+// devSample is one step's read of a device's counters.
+type devSample struct {
+	stat DiskStat
+	err  error
 }
 
 func (c *Controller) publish(now time.Time) {
