@@ -214,8 +214,6 @@ func (c *Controller) sampleProtected(ctx context.Context, key throttle.Key, m *m
 		if n > 0 && lat > m.target && (!d.missed || lat-m.target > d.missBy) {
 			d.missed, d.missBy, d.missLat, d.missTarget = true, lat-m.target, lat, m.target
 		}
-	} else {
-		m.latency = 0
 	}
 	m.prevIOs, m.prevDev, m.havePrev = ios, dev, true
 }

@@ -129,12 +129,13 @@ func diskLatency(t *testing.T, disk throttle.Device, run func()) time.Duration {
 func TestKernelElasticFourPhases(t *testing.T) {
 	r := newElasticRig(t)
 	disk, _ := SysDisks{}.DiskOf(r.aDev)
-	const phase = 2500 * time.Millisecond
+	// Short phases: the unthrottled aggressor writes at the disk's full
+	// speed, and other packages' kernel tests run beside this one.
+	const phase = 1500 * time.Millisecond
 	settle := 500 * time.Millisecond // figures skip each phase's first half second
 
-	// References without the controller: the aggressor unthrottled and
-	// held, the victim alone and beside the held aggressor (today's static
-	// limits).
+	// References without the controller: the aggressor unthrottled, the
+	// victim alone (hack/bench section 7 adds the static limit beside them).
 	if err := r.table.SetLift(r.aKey, &throttle.Limits{}); err != nil {
 		t.Fatal(err)
 	}
@@ -143,20 +144,13 @@ func TestKernelElasticFourPhases(t *testing.T) {
 	if err := r.table.SetLift(r.aKey, nil); err != nil {
 		t.Fatal(err)
 	}
-	var alone, static, staticAggr ioReport
+	var alone ioReport
 	aloneLat := diskLatency(t, r.vSpec.Device, func() { alone = r.victim(t, phase).report(t) })
-	staticLat := diskLatency(t, r.vSpec.Device, func() {
-		aj, vj := r.aggressor(t, phase), r.victim(t, phase)
-		static, staticAggr = vj.report(t), aj.report(t)
-	})
 
 	aloneIOPS, aloneP99 := alone.victimFigures(settle, 0)
 	refRate := unthrottled.rate(settle, 0)
-	t.Logf("mean IO time: victim's device alone %v, beside the held aggressor %v; disk %s under the aggressor alone %v", aloneLat, staticLat, disk, aggrLat)
+	t.Logf("mean IO time: victim's device alone %v; disk %s under the aggressor alone %v", aloneLat, disk, aggrLat)
 	t.Logf("victim alone: %.0f IOPS, p99 %v; aggressor unthrottled %.0f MiB/s", aloneIOPS, aloneP99, refRate/mib)
-	sIOPS, sP99 := static.victimFigures(settle, 0)
-	t.Logf("static (aggressor held at %d MiB/s): victim %.2f of alone IOPS, p99 %.2fx alone; aggressor %.0f MiB/s",
-		aggrLimit/mib, sIOPS/aloneIOPS, float64(sP99)/float64(aloneP99), staticAggr.rate(settle, 0)/mib)
 
 	// The smallest target params accepts, which a loop device on this
 	// disk misses whenever the victim is active: the asserts are about
@@ -194,12 +188,12 @@ func TestKernelElasticFourPhases(t *testing.T) {
 	}
 
 	// Phase 4: the victim returns after a quiet spell.
-	aj = r.aggressor(t, 2*phase)
+	aj = r.aggressor(t, 2*phase+time.Second)
 	time.Sleep(phase - 500*time.Millisecond)
 	if r.aggressorHeld(t) {
 		t.Errorf("victim quiet again: aggressor still held")
 	}
-	vj = r.victim(t, phase)
+	vj = r.victim(t, phase+time.Second)
 	started := time.Now()
 	var heldAt time.Time
 	for time.Since(started) < phase+time.Second {

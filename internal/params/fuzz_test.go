@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		{"scope", "volume"}, {"scope", "pod"}, {"csi.storage.k8s.io/fstype", "xfs"}, {"size", "1Gi"},
 		{"size", "9Ei"}, {"readBytesPerSecond", "1e3"}, {"../../etc", "\x00"}, {"csi.storage.k8s.io/x", "y"},
 		{"readBytesPerSecond", strings.Repeat("9", 4096)},
+		{"latencyTarget", "2ms"}, {"latencyTarget", "1e9h"}, {"latencyTarget", ".5ms"}, {"elastic", "true"},
 	} {
 		f.Add(seed[0], seed[1], false)
 		f.Add(seed[0], seed[1], true)
@@ -43,6 +44,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if v.Limits.ReadIOPS > MaxIOPS || v.Limits.WriteIOPS > MaxIOPS {
 			t.Fatalf("IOPS beyond the kernel maximum: %+v", v.Limits)
+		}
+		if v.LatencyTarget != 0 && (v.LatencyTarget < MinLatencyTarget || v.LatencyTarget > MaxLatencyTarget) {
+			t.Fatalf("latency target %v outside the bounds", v.LatencyTarget)
+		}
+		if v.Elastic && v.Limits.IsUnlimited() {
+			t.Fatalf("elastic without a limit: %+v", v)
 		}
 		if v.Size < 0 || (mode == ModeStorageClass && v.Size != 0) {
 			t.Fatalf("size %d in mode %d", v.Size, mode)
