@@ -80,3 +80,10 @@ func checkElastic(v Volume, m map[string]string) error {
 	}
 	return nil
 }
+
+// MutableElasticKeys are the keys of this file that a VolumeAttributesClass
+// may change on a bound volume: both only change how fast IO may go, not
+// where the volume lives or how it is formatted. Applying a change needs
+// the group's spec ensured again with the new LatencyTarget and Elastic;
+// the elastic controller picks them up at its next period.
+func MutableElasticKeys() []string { return []string{KeyLatencyTarget, KeyElastic} }
