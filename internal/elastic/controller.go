@@ -153,11 +153,13 @@ func (c *Controller) Step(ctx context.Context) {
 		if d.elastic == 0 {
 			continue
 		}
+		// The disk's counters are only reported: the decision rests on
+		// the protected groups' own devices, so a failed read does not
+		// stop it.
 		st, err := c.disks.Stat(d.disk)
 		if err != nil {
-			logger.Error(err, "Reading disk counters; elastic groups on it stay as they are", "disk", d.disk)
-			d.havePrev = false
-			continue
+			logger.V(4).Info("Reading disk counters", "disk", d.disk, "err", err)
+			st = d.prev
 		}
 		if d.decide(st, now, c.o) {
 			logger.V(2).Info("Elastic groups on disk changed state", "disk", d.disk, "held", d.held, "reason", d.reason, "latency", d.latency)
@@ -180,7 +182,7 @@ func (c *Controller) Step(ctx context.Context) {
 			c.o.Observer.Held(d.disk, d.lastReaction)
 		}
 	}
-	c.publish(now)
+	c.publish()
 }
 
 // sampleProtected reads a protected group's counters and tells its domain
@@ -259,7 +261,7 @@ type devSample struct {
 	err  error
 }
 
-func (c *Controller) publish(now time.Time) {
+func (c *Controller) publish() {
 	snap := make(map[throttle.Key]GroupState, len(c.members))
 	for key, m := range c.members {
 		s := GroupState{Protected: m.protected, Target: m.target, Elastic: m.elastic, Held: true,
