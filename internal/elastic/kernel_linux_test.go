@@ -104,6 +104,20 @@ func (r *elasticRig) aggressorHeld(t *testing.T) bool {
 	return strings.Contains(string(b), r.aDev.String()+" ")
 }
 
+// awaitAggressorIO waits until the aggressor's device completes writes.
+func (r *elasticRig) awaitAggressorIO(t *testing.T) {
+	before, err := SysDisks{}.Stat(r.aDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if now, err := (SysDisks{}).Stat(r.aDev); err == nil && now.IOs > before.IOs {
+			return
+		}
+	}
+	t.Fatal("the aggressor did no IO within 10 s")
+}
+
 func (r *elasticRig) victim(t *testing.T, d time.Duration) *ioJob {
 	return startIO(t, r.vCtr, "victim", r.vLoop.Path, d, victimRegion)
 }
@@ -176,11 +190,16 @@ func TestKernelElasticFourPhases(t *testing.T) {
 	}
 	liftedAggr := aj.report(t)
 
-	// Phase 3: both active: the aggressor is held.
+	// Phase 3: both active: the aggressor is held. The victim starts once
+	// the aggressor writes (a process takes a while to start on a loaded
+	// machine), and the hold is looked for while the victim runs.
+	aj = r.aggressor(t, 2*phase+time.Second)
+	r.awaitAggressorIO(t)
 	vj := r.victim(t, phase+time.Second)
-	aj = r.aggressor(t, phase+time.Second)
-	time.Sleep(phase)
-	held := r.aggressorHeld(t)
+	held := false
+	for deadline := time.Now().Add(phase + time.Second); !held && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		held = r.aggressorHeld(t)
+	}
 	both, bothAggr := vj.report(t), aj.report(t)
 	if !held {
 		st, _ := c.State(r.vKey)
