@@ -42,7 +42,7 @@ func newThrottleCore(ctx context.Context, o Options, backend throttle.Backend, w
 	wg.Go(func() { worker.Run(wctx, 2) })
 	var ec *elastic.Controller
 	if o.ElasticPeriod > 0 {
-		ec = elastic.New(table, elastic.SysDisks{}, elastic.Options{Period: o.ElasticPeriod, Observer: eo})
+		ec = elastic.New(table, elastic.SysDisks{}, elastic.Options{Period: o.ElasticPeriod, Observer: eo, Notify: worker.Enqueue})
 		wg.Go(func() { ec.Run(wctx) })
 	}
 	return &throttleCore{table: table, backend: backend, worker: worker, elastic: ec, stop: func() {

@@ -47,6 +47,10 @@ type Options struct {
 	// Lifter says what a lifted group may do; nil: Unlimited.
 	Lifter   Lifter
 	Observer Observer
+	// Notify is told, without blocking, of a group whose held/lifted state
+	// changed, so that its status is published without waiting for the
+	// next stats resync (the stats worker's Enqueue). Nil: nobody.
+	Notify func(throttle.Key)
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -84,6 +88,9 @@ func New(groups Groups, disks Disks, o Options) *Controller {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Notify == nil {
+		o.Notify = func(throttle.Key) {}
 	}
 	c := &Controller{groups: groups, disks: disks, o: o,
 		members: map[throttle.Key]*member{}, domains: map[throttle.Device]*domain{}}
@@ -252,6 +259,9 @@ func (c *Controller) apply(ctx context.Context, key throttle.Key, m *member, d *
 	}
 	if m.held && !wasHeld {
 		m.holds++
+	}
+	if m.held != wasHeld {
+		c.o.Notify(key)
 	}
 }
 

@@ -129,6 +129,8 @@ type rig struct {
 	c   *Controller
 	now time.Time
 	obs *recorder
+	// notified are the keys whose held/lifted state changed, in order.
+	notified []throttle.Key
 }
 
 func newRig(t *testing.T, lifter Lifter) *rig {
@@ -136,7 +138,8 @@ func newRig(t *testing.T, lifter Lifter) *rig {
 	r.g.add(victimK, throttle.Spec{Device: victimD, LatencyTarget: 2 * time.Millisecond})
 	r.g.add(aggrK, throttle.Spec{Device: aggrD, Limits: held100M, Elastic: true})
 	r.c = New(r.g, r.d, Options{Period: 100 * time.Millisecond, QuietAfter: 300 * time.Millisecond,
-		ProbeAfter: time.Second, Lifter: lifter, Observer: r.obs, Now: func() time.Time { return r.now }})
+		ProbeAfter: time.Second, Lifter: lifter, Observer: r.obs, Now: func() time.Time { return r.now },
+		Notify: func(k throttle.Key) { r.notified = append(r.notified, k) }})
 	return r
 }
 
@@ -209,6 +212,9 @@ func TestLiftsWhenVictimQuietAndHoldsWithinOnePeriod(t *testing.T) {
 	r.wantHeld(t, true, "victim quiet for less than QuietAfter")
 	r.period(0, time.Millisecond)
 	r.wantHeld(t, false, "victim quiet for QuietAfter")
+	if len(r.notified) != 3 || r.notified[0] != aggrK {
+		t.Fatalf("notified %v, want the aggressor at each of its 3 changes (lift, hold, lift)", r.notified)
+	}
 	st, _ = r.c.State(aggrK)
 	if st.Holds != 1 || st.HeldTime != 1100*time.Millisecond {
 		t.Fatalf("aggressor holds=%d heldTime=%v, want 1 hold (the initial held state is not one) over 1.1s", st.Holds, st.HeldTime)
