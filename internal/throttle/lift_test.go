@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -59,5 +60,39 @@ func TestSetLiftUnknownGroup(t *testing.T) {
 	fx := newFixture(t, 1)
 	if err := fx.table.SetLift(Key{VolumeID: "nope"}, nil); !errors.Is(err, ErrGroupNotFound) {
 		t.Fatalf("SetLift(unknown) = %v, want ErrGroupNotFound", err)
+	}
+}
+
+// A shared volume-scope entry (v1's root-level line, v2's kubepods line)
+// is lifted only when every group of the volume is lifted: one group that
+// is still held keeps it at its limit.
+func TestSetLiftOnSharedEntryNeedsEveryHolder(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			fx := newFixture(t, v)
+			uid2 := "6f1d2c3b-aaaa-4bbb-8ccc-0123456789ab"
+			fx.pod(t, testUID)
+			fx.pod(t, uid2)
+			shared, file, line := fx.fake.Root, string(V1WriteBPS), "7:256 8388608"
+			if v == 2 {
+				shared, file, line = fx.fake.Path("kroot/kubepods"), "io.max", "7:256 rbps=max wbps=8388608 riops=max wiops=max"
+			}
+			k1, s1 := podSpec(testUID, limit8M, ScopeVolume)
+			k2, s2 := podSpec(uid2, limit8M, ScopeVolume)
+			ensure(t, fx.table, k1, s1)
+			ensure(t, fx.table, k2, s2)
+			if err := fx.table.SetLift(k1, &Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			wantLines(t, shared, file, line)
+			if err := fx.table.SetLift(k2, &Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			wantLines(t, shared, file)
+			if err := fx.table.SetLift(k1, nil); err != nil {
+				t.Fatal(err)
+			}
+			wantLines(t, shared, file, line)
+		})
 	}
 }
