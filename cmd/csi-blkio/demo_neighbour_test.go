@@ -10,7 +10,7 @@ import (
 )
 
 // TestDemoNeighbourEndToEnd runs `csi-blkio demo --scenario neighbour`:
-// three phases with live lines, a table of the victim's figures and the
+// five phases with live lines, a table of the victim's figures and the
 // aggressor's writes, the throttled aggressor held at its limit, a PASS,
 // and nothing left behind.
 func TestDemoNeighbourEndToEnd(t *testing.T) {
@@ -41,9 +41,14 @@ func TestDemoNeighbourEndToEnd(t *testing.T) {
 		assertLeftNothing(t, b, tmp, cmd.Process.Pid)
 	}
 	for _, want := range []string{
-		"phase 1/3: the victim alone",
-		`phase 2/3: the aggressor writes to "noisy", a volume without limits`,
-		`phase 3/3: the aggressor writes to "throttled", limited to 4.00 MiB/s`,
+		"phase 1/5: the victim alone",
+		`phase 2/5: the aggressor writes to "noisy", a volume without limits`,
+		`phase 3/5: the aggressor writes to "throttled", limited to 4.00 MiB/s`,
+		`phase 4/5: the victim goes quiet; the aggressor writes to "elastic", whose limit is elastic`,
+		"phase 5/5: the victim (latencyTarget 300us) comes back beside the elastic aggressor",
+		// The controller lifts the elastic limit while the victim is quiet.
+		"(limit lifted)",
+		"victim quiet: the elastic aggressor wrote",
 		"PASS: the throttled aggressor wrote at",
 		"removed everything the demo created",
 	} {

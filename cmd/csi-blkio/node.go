@@ -44,7 +44,7 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	core, err := newThrottleCore(ctx, o, backend, obs.workerOptions())
+	core, err := newThrottleCore(ctx, o, backend, obs.workerOptions(), obs.elasticObserver())
 	if err != nil {
 		obs.stop()
 		return nil, fmt.Errorf("start throttle core: %w", err)

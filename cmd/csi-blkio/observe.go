@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/elastic"
 	"github.com/csi-blkio/csi-blkio/internal/kube"
 	"github.com/csi-blkio/csi-blkio/internal/metrics"
 	"github.com/csi-blkio/csi-blkio/internal/statsworker"
@@ -119,6 +120,15 @@ func (obs *observers) workerOptions() statsworker.Options {
 	return wo
 }
 
+// elasticObserver is the elastic controller's reaction-time hook (a nil
+// interface when metrics are off).
+func (obs *observers) elasticObserver() elastic.Observer {
+	if obs.metrics == nil {
+		return nil
+	}
+	return obs.metrics
+}
+
 // rpcObserver is the driver's latency hook (a nil interface when off).
 func (obs *observers) rpcObserver() driver.RPCObserver {
 	if obs.metrics == nil {
@@ -139,6 +149,11 @@ func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.D
 		}
 		if err := obs.metrics.AddRepairs(core.table.Repairs); err != nil {
 			return err
+		}
+		if core.elastic != nil {
+			if err := obs.metrics.AddElastic(core.table, core.elastic); err != nil {
+				return err
+			}
 		}
 		obs.metrics.Recovered(driver.RecoveryActions(), recovered)
 		obs.serving = true

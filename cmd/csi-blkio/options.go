@@ -13,6 +13,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/burst"
 	"github.com/csi-blkio/csi-blkio/internal/driver"
+	"github.com/csi-blkio/csi-blkio/internal/elastic"
 )
 
 // Options are the serve subcommand's flags. Every field is one flag; the
@@ -54,6 +55,11 @@ type Options struct {
 	// that have a burst (<L>Burst); it bounds how late the switch to the
 	// baseline comes after a bucket runs dry.
 	BurstInterval time.Duration
+	// ElasticPeriod is the control period of the elastic controller,
+	// which holds elastic volumes while a latency-protected volume on the
+	// same disk misses its target (docs/elastic.md); 0 turns it off, and
+	// elastic volumes then keep their limits.
+	ElasticPeriod time.Duration
 	// KubeAPIQPS and KubeAPIBurst bound this node's apiserver client.
 	KubeAPIQPS   float64
 	KubeAPIBurst int
@@ -73,6 +79,7 @@ func DefaultOptions() Options {
 		CgroupRoot:    "/sys/fs/cgroup",
 		StatsInterval: 10 * time.Second,
 		BurstInterval: burst.DefaultInterval,
+		ElasticPeriod: elastic.DefaultPeriod,
 		KubeAPIQPS:    5,
 		KubeAPIBurst:  10,
 		WriteBudget:   DefaultWriteBudget(),
@@ -96,6 +103,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.MaxVolumes, "max-volumes", o.MaxVolumes, "most volumes on this node, reported to the kubelet; 0 is no cap")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", o.StatsInterval, "how often the stats worker samples every throttle group")
 	fs.DurationVar(&o.BurstInterval, "burst-interval", o.BurstInterval, "how often the burst controller samples the throttle groups that have a burst (50ms to 1s)")
+	fs.DurationVar(&o.ElasticPeriod, "elastic-period", o.ElasticPeriod, "control period of the elastic controller (latencyTarget, elastic parameters); 0 turns it off and elastic volumes keep their limits")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "apiserver requests per second from this node")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "apiserver request burst from this node")
 	fs.StringVar(&o.RegistrationSocket, "registration-socket", o.RegistrationSocket, "kubelet plugin-registration socket to serve instead of node-driver-registrar; empty is off")
@@ -151,6 +159,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BurstInterval < 50*time.Millisecond || o.BurstInterval > time.Second {
 		bad("burst-interval", "%s is outside 50ms..1s: a bucket must switch to its baseline within a second of running dry", o.BurstInterval)
+	}
+	if o.ElasticPeriod != 0 && (o.ElasticPeriod < 10*time.Millisecond || o.ElasticPeriod > 10*time.Second) {
+		bad("elastic-period", "%s must be 0 (off) or between 10ms and 10s", o.ElasticPeriod)
 	}
 	if o.KubeAPIQPS <= 0 {
 		bad("kube-api-qps", "%g must be positive", o.KubeAPIQPS)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestValidateNamesTheFlag: each invalid flag value is reported with the
@@ -36,6 +37,8 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{"health-address", func(o *Options) { o.HealthAddress = "nope" }},
 		{"max-volumes", func(o *Options) { o.MaxVolumes = -1 }},
 		{"stats-interval", func(o *Options) { o.StatsInterval = 0 }},
+		{"elastic-period", func(o *Options) { o.ElasticPeriod = time.Millisecond }},
+		{"elastic-period", func(o *Options) { o.ElasticPeriod = -time.Second }},
 		{"kube-api-qps", func(o *Options) { o.KubeAPIQPS = 0 }},
 		{"kube-api-burst", func(o *Options) { o.KubeAPIBurst = -3 }},
 		{"kubelet-plugin-endpoint", func(o *Options) { o.RegistrationSocket = "/reg.sock" }},

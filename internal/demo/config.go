@@ -52,7 +52,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "what to show: "+scenarioNames())
 	fs.StringVar(&c.Limit, "limit", c.Limit, "limit of the limited volume (neighbour: the aggressor's write limit), a quantity: bytes/s with --unit bytes (default "+DefaultBytesLimit+"), IOPS with --unit iops (default "+DefaultIOPSLimit+")")
 	fs.StringVar(&c.Size, "size", c.Size, "size of each volume, a quantity")
-	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long the IO runs (neighbour: each of its three phases)")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long the IO runs (neighbour: each of its five phases)")
 	fs.Func("mode", `"write" or "read" (default "write")`, func(s string) error {
 		switch Mode(s) {
 		case ModeWrite, ModeRead:

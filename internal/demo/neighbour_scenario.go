@@ -57,9 +57,9 @@ func runNeighbour(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	vols := map[string]map[string]string{"victim": nil, "noisy": nil, "throttled": set.params}
+	vols := map[string]map[string]string{"victim": victimParams(), "noisy": nil, "throttled": set.params, "elastic": elasticParams(set.params)}
 	pubs := map[string]*Publication{}
-	for _, name := range []string{"victim", "noisy", "throttled"} {
+	for _, name := range []string{"victim", "noisy", "throttled", "elastic"} {
 		v, err := s.NewVolume(ctx, name, vols[name])
 		if err != nil {
 			return err
@@ -92,14 +92,25 @@ func runNeighbour(ctx context.Context, s *Session) error {
 		{name: "throttled", agg: pubs["throttled"], limit: set.limit},
 	}
 	for i, ph := range phases {
-		s.Printf("\n  phase %d/%d: %s\n", i+1, len(phases), ph.describe())
+		s.Printf("\n  phase %d/%d: %s\n", i+1, len(phases)+2, ph.describe())
 		if err := s.runNeighbourPhase(ctx, ph, pubs["victim"], reader, writer); err != nil {
 			return err
 		}
 	}
+	s.Printf("\n  phase %d/%d: the victim goes quiet; the aggressor writes to %q, whose limit is elastic\n", len(phases)+1, len(phases)+2, pubs["elastic"].Volume.Name)
+	quiet, err := s.runElasticQuiet(ctx, pubs["elastic"], writer)
+	if err != nil {
+		return err
+	}
+	back := &neighbourPhase{name: "elastic", agg: pubs["elastic"], limit: set.limit}
+	s.Printf("\n  phase %d/%d: the victim (latencyTarget %s) comes back beside the elastic aggressor\n", len(phases)+2, len(phases)+2, elasticLatencyTarget)
+	if err := s.runNeighbourPhase(ctx, back, pubs["victim"], reader, writer); err != nil {
+		return err
+	}
 	s.Printf("\n")
-	renderNeighbourTable(s.deps.Out, phases)
+	renderNeighbourTable(s.deps.Out, append(phases, back))
 	s.Printf("\n")
+	elasticSummary(s, append(phases, back), quiet)
 	return neighbourVerdict(s, phases)
 }
 

@@ -127,6 +127,7 @@ func (d *Driver) publishSteps(ctx context.Context, r *volume.Record, pub volume.
 	}
 	phase, err := d.deps.Throttler.Ensure(ctx, r.Group(pub), throttle.Spec{
 		Device: dev, Limits: r.GroupLimits(r.Group(pub)), Scope: r.Params.Scope, Pod: pub.Pod,
+		LatencyTarget: r.Params.LatencyTarget, Elastic: r.Params.Elastic,
 	})
 	if errors.Is(err, throttle.ErrInvalidSpec) {
 		return status.Errorf(codes.InvalidArgument, "throttle limits for volume %s: %v", r.ID, err)

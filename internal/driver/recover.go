@@ -264,6 +264,7 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 			}
 			phase, err := rc.d.deps.Throttler.Ensure(ctx, key, throttle.Spec{
 				Device: dev, Limits: restoredLimits(r, key), Scope: r.Params.Scope, Pod: pub.Pod,
+				LatencyTarget: r.Params.LatencyTarget, Elastic: r.Params.Elastic,
 			})
 			if err != nil {
 				rc.unsure[dev] = true

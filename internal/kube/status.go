@@ -46,6 +46,7 @@ func buildStatus(in statusInput) *v1alpha1.ThrottleGroupStatus {
 		Semantics:          g.Semantics,
 		Device:             g.Spec.Device.String(),
 		AppliedLimits:      LimitsToAPI(g.KernelLimits()),
+		Protection:         protectionOf(g),
 	}
 	for _, dir := range g.Cgroups {
 		st.Cgroups = append(st.Cgroups, relCgroup(in.hierarchy, dir))
@@ -196,4 +197,20 @@ func clampInt64(v uint64) int64 {
 		return math.MaxInt64
 	}
 	return int64(v)
+}
+
+// protectionOf renders the group's part in latency protection, nil when
+// it has none.
+func protectionOf(g throttle.GroupStatus) *v1alpha1.Protection {
+	switch {
+	case g.Spec.LatencyTarget > 0:
+		return &v1alpha1.Protection{Role: v1alpha1.RoleProtected, LatencyTarget: &metav1.Duration{Duration: g.Spec.LatencyTarget}}
+	case g.Spec.Elastic:
+		p := &v1alpha1.Protection{Role: v1alpha1.RoleElastic, State: v1alpha1.ElasticHeld}
+		if g.Lifted {
+			p.State = v1alpha1.ElasticLifted
+		}
+		return p
+	}
+	return nil
 }

@@ -90,7 +90,9 @@ func (c *GroupCollector) Collect(ch chan<- prometheus.Metric) {
 			c.counter(ch, c.readIOs, st.Stats.ReadIOs, lv)
 			c.counter(ch, c.writeIOs, st.Stats.WriteIOs, lv)
 		}
-		l := st.KernelLimits() // what is in force: raised while a burst has credit
+		// What the kernel holds: raised while a burst has credit, the
+		// elastic lift while lifted.
+		l := st.KernelLimits()
 		c.limit(ch, c.limitRBPS, l.ReadBytesPerSecond, lv)
 		c.limit(ch, c.limitWBPS, l.WriteBytesPerSecond, lv)
 		c.limit(ch, c.limitRIOPS, l.ReadIOPS, lv)

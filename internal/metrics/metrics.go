@@ -29,6 +29,8 @@ type Metrics struct {
 	tgw *prometheus.CounterVec
 	api prometheus.Gauge
 	rec *prometheus.CounterVec
+	// react is the elastic controller's reaction time (see Held).
+	react *prometheus.HistogramVec
 }
 
 // New returns a registry holding the Go runtime and process collectors,
@@ -46,6 +48,7 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "apiserver_paused",
 			Help: "1 while csi-blkio leaves an unreachable or hung apiserver alone (ThrottleGroup writes paused, probed with backoff), else 0.",
 		}),
+		react: newReactionHistogram(),
 		rec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "recovery_actions_total",
 			Help: "What start-up recovery did (groups restored, orphaned loop devices detached, stale limits lifted, ...), by action.",
@@ -58,6 +61,7 @@ func New() *Metrics {
 		m.tgw,
 		m.api,
 		m.rec,
+		m.react,
 	)
 	m.wq.register(m.reg)
 	return m

@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 		{"readBytesPerSecond", strings.Repeat("9", 4096)},
 		{"writeIOPSPerGiB", "3"}, {"readIOPSPerGiB", "0.75"}, {"readBytesPerSecondPerGiB", "1Mi"},
 		{"writeIOPSPerGiB", "9999999999.999"}, {"burstSeconds", "30"}, {"writeIOPSBurst", "3000"}, {"writeIOPSMin", "1"},
+		{"latencyTarget", "2ms"}, {"latencyTarget", "1e9h"}, {"latencyTarget", ".5ms"}, {"elastic", "true"},
 	} {
 		f.Add(seed[0], seed[1], false)
 		f.Add(seed[0], seed[1], true)
@@ -50,6 +51,12 @@ func FuzzParse(f *testing.F) {
 			if l := v.Baseline(capacity); l.ReadIOPS > MaxIOPS || l.WriteIOPS > MaxIOPS {
 				t.Fatalf("per-GiB IOPS beyond the kernel maximum at %d bytes: %+v", capacity, l)
 			}
+		}
+		if v.LatencyTarget != 0 && (v.LatencyTarget < MinLatencyTarget || v.LatencyTarget > MaxLatencyTarget) {
+			t.Fatalf("latency target %v outside the bounds", v.LatencyTarget)
+		}
+		if v.Elastic && v.Limits.IsUnlimited() {
+			t.Fatalf("elastic without a limit: %+v", v)
 		}
 		if v.Size < 0 || (mode == ModeStorageClass && v.Size != 0) {
 			t.Fatalf("size %d in mode %d", v.Size, mode)

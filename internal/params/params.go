@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -62,6 +63,13 @@ type Volume struct {
 	Scaling Scaling `json:"scaling,omitzero"`
 	// Burst is the burst rates and bucket size (<L>Burst, burstSeconds).
 	Burst Burst `json:"burst,omitzero"`
+	// LatencyTarget, when set, marks the volume's groups as protected: the
+	// elastic controller holds elastic neighbours on the same backing disk
+	// while a protected group is active and its disk misses this target.
+	LatencyTarget time.Duration `json:"latencyTarget,omitempty"`
+	// Elastic makes Limits work-conserving: held only while a protected
+	// group needs the disk, lifted otherwise.
+	Elastic bool `json:"elastic,omitempty"`
 }
 
 // Error is a rejected parameter. Its message names the key, the value and an
@@ -134,6 +142,9 @@ func fields() map[string]field {
 	}
 	capacityFields(table)
 	burstFields(table)
+	for k, f := range elasticFields() {
+		table[k] = f
+	}
 	return table
 }
 
@@ -188,6 +199,9 @@ func Parse(m map[string]string, mode Mode) (Volume, error) {
 		return Volume{}, err
 	}
 	if err := checkBurst(m, v); err != nil {
+		return Volume{}, err
+	}
+	if err := checkElastic(v, m); err != nil {
 		return Volume{}, err
 	}
 	return v, nil

@@ -61,7 +61,7 @@ func TestParseRejects(t *testing.T) {
 		frags []string
 	}{
 		{"unknown key", map[string]string{"writeBPS": "1Mi"}, ModeStorageClass, "writeBPS",
-			[]string{`"writeBPS"`, "not a parameter", "accepted keys: burstSeconds, csi.storage.k8s.io/fstype, readBytesPerSecond, readBytesPerSecondBurst, readBytesPerSecondMax, readBytesPerSecondMin, readBytesPerSecondPerGiB, readIOPS, ", "scope, writeBytesPerSecond, "}},
+			[]string{`"writeBPS"`, "not a parameter", "accepted keys: burstSeconds, csi.storage.k8s.io/fstype, elastic, latencyTarget, readBytesPerSecond, readBytesPerSecondBurst, readBytesPerSecondMax, readBytesPerSecondMin, readBytesPerSecondPerGiB, readIOPS, ", "scope, writeBytesPerSecond, "}},
 		{"size outside inline", map[string]string{"size": "1Gi"}, ModeStorageClass, "size", []string{"only for inline"}},
 		{"bad quantity", map[string]string{"readBytesPerSecond": "ten megs"}, ModeStorageClass, "readBytesPerSecond",
 			[]string{`"ten megs"`, "not a Kubernetes quantity", `example of a good value: readBytesPerSecond: "10Mi"`}},

@@ -119,7 +119,7 @@ func (t *Table) Update(key Key, l Limits) error {
 // nothing: the entry table skips unchanged writes).
 func (t *Table) setLimits(g *group, l Limits) error {
 	for id := range g.held {
-		if err := t.entries.hold(id, g.inc, Raise(l, g.boost)); err != nil {
+		if err := t.entries.hold(id, g.inc, g.kernelLimits(l)); err != nil {
 			return fmt.Errorf("updating limits of %s: %w", g.key, err)
 		}
 	}

@@ -31,6 +31,12 @@ type Spec struct {
 	Limits Limits
 	Scope  Scope
 	Pod    PodRef
+	// LatencyTarget, when set, marks the group as protected; Elastic
+	// marks its limits as work-conserving. The table only carries them:
+	// the elastic controller reads them and lifts elastic groups through
+	// SetLift (docs/elastic.md).
+	LatencyTarget time.Duration
+	Elastic       bool
 }
 
 // Phase is where a group's placement stands.

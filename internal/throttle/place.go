@@ -116,7 +116,7 @@ func (t *Table) place(g *group, spec Spec) error {
 	add := func(dir string) error {
 		id := entryID{dir, spec.Device}
 		want[id] = struct{}{}
-		if err := t.entries.hold(id, g.inc, Raise(spec.Limits, g.boost)); err != nil {
+		if err := t.entries.hold(id, g.inc, g.kernelLimits(spec.Limits)); err != nil {
 			return err
 		}
 		g.held[id] = struct{}{}

@@ -80,7 +80,7 @@ func (t *Table) placeChildLocked(g *group, dir, child string) (bool, error) {
 	if _, ok := g.held[id]; ok {
 		return false, nil
 	}
-	if err := t.entries.hold(id, g.inc, Raise(g.spec.Limits, g.boost)); err != nil {
+	if err := t.entries.hold(id, g.inc, g.kernelLimits(g.spec.Limits)); err != nil {
 		if t.cgroupGone(child, id.dev, err) {
 			return false, nil // removed again already: nothing to throttle
 		}

@@ -38,6 +38,10 @@ type GroupStatus struct {
 	Cgroups []string
 	// Placement says, in words, where the limits are and why.
 	Placement string
+	// Lifted is true while the elastic controller has the kernel hold Lift
+	// instead of the spec's limits (see Table.SetLift).
+	Lifted bool
+	Lift   Limits
 
 	Stats      Stats
 	Conditions []Condition
@@ -45,10 +49,6 @@ type GroupStatus struct {
 	// group's entries (zero until its first pass).
 	Readback Readback
 }
-
-// KernelLimits are the limits the kernel holds: the spec's, raised by an
-// active burst.
-func (s GroupStatus) KernelLimits() Limits { return Raise(s.Spec.Limits, s.Boost) }
 
 // ConditionType names something wrong with a group that users should see.
 type ConditionType string
@@ -85,4 +85,13 @@ func semantics(version int, scope Scope, degraded bool) string {
 		return "one budget for all IO of the pod to the volume"
 	}
 	return "one budget for all IO to the volume on this node, buffered writeback included"
+}
+
+// KernelLimits are the limits the kernel holds for the group: the elastic
+// lift while lifted, else the spec's raised by an active burst (Boost).
+func (s GroupStatus) KernelLimits() Limits {
+	if s.Lifted {
+		return s.Lift
+	}
+	return Raise(s.Spec.Limits, s.Boost)
 }

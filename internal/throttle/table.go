@@ -198,6 +198,9 @@ type group struct {
 	watching string // pod cgroup watched for children (v1), "" if none
 	held     map[entryID]struct{}
 	message  string
+	// lift, when set, is what the kernel holds instead of spec.Limits
+	// (see SetLift).
+	lift *Limits
 	// sinceScan counts the Reconcile passes since the children of the
 	// watched pod cgroup were last listed; mustScan has the next pass list
 	// them (a container's placement failed, or inotify lost events).
@@ -226,6 +229,7 @@ type placement struct {
 	cgroups   []string
 	message   string
 	semantics string
+	lift      *Limits
 }
 
 func newGroup(key Key, inc uint64) *group {
@@ -238,7 +242,7 @@ func newGroup(key Key, inc uint64) *group {
 func (g *group) publish(version int) {
 	p := &placement{
 		spec: g.spec, boost: g.boost, placed: g.placed, degraded: g.degraded, pod: g.pod, statsDir: g.statsDir,
-		message: g.message, semantics: semantics(version, g.spec.Scope, g.degraded),
+		message: g.message, semantics: semantics(version, g.spec.Scope, g.degraded), lift: g.lift,
 	}
 	for id := range g.held {
 		p.cgroups = append(p.cgroups, id.dir)
@@ -255,6 +259,9 @@ func (g *group) status(b Backend) GroupStatus {
 		BackendVersion: b.Version(), Backend: b.Description(), Semantics: p.semantics,
 		PodCgroup: p.pod, StatsCgroup: p.statsDir, Cgroups: slices.Clone(p.cgroups), Placement: p.message,
 		Stats: Stats{Pending: true},
+	}
+	if p.lift != nil {
+		st.Lifted, st.Lift = true, *p.lift
 	}
 	if s := g.stats.Load(); s != nil {
 		st.Stats = *s

@@ -17,7 +17,7 @@ func serveFlags() map[string]bool {
 		"endpoint": true, "node-id": true, "state-dir": true, "driver-name": true,
 		"cgroup-root": true, "kubelet-cgroup-root": true, "kubeconfig": true,
 		"metrics-address": true, "health-address": true, "max-volumes": true,
-		"stats-interval": true, "kube-api-qps": true, "kube-api-burst": true,
+		"stats-interval": true, "elastic-period": true, "kube-api-qps": true, "kube-api-burst": true,
 		"registration-socket": true, "kubelet-plugin-endpoint": true, "v": true,
 		"accept-degraded-v1-publish": true, "apiserver-writes-per-second": true, "apiserver-write-burst": true,
 	}
@@ -58,6 +58,7 @@ func TestPluginFlagsFollowTheContract(t *testing.T) {
 		"state-dir":                   "/var/lib/csi-blkio",
 		"cgroup-root":                 "/sys/fs/cgroup",
 		"stats-interval":              "10s",
+		"elastic-period":              "100ms",
 		"kube-api-qps":                "5",
 		"kube-api-burst":              "10",
 		"metrics-address":             ":9809",
@@ -80,8 +81,8 @@ func TestPluginFlagsFollowTheContract(t *testing.T) {
 		"registrar off only": {"sidecars: {nodeDriverRegistrar: {enabled: false}}\n",
 			merge(common, map[string]string{"registration-socket": selfServing["registration-socket"], "kubelet-plugin-endpoint": selfServing["kubelet-plugin-endpoint"]}),
 			"csi-blkio csi-provisioner liveness-probe"},
-		"options": {"node: {kubeletCgroupRoot: /custom, maxVolumes: 50, statsInterval: 30s, logLevel: 4, acceptDegradedV1Publish: true, writeBudget: {perSecond: 2, burst: 40}}\nmetrics: {enabled: false}\n",
-			merge(common, map[string]string{"kubelet-cgroup-root": "/custom", "max-volumes": "50", "stats-interval": "30s", "v": "4", "metrics-address": "",
+		"options": {"node: {kubeletCgroupRoot: /custom, maxVolumes: 50, statsInterval: 30s, elasticPeriod: 0s, logLevel: 4, acceptDegradedV1Publish: true, writeBudget: {perSecond: 2, burst: 40}}\nmetrics: {enabled: false}\n",
+			merge(common, map[string]string{"kubelet-cgroup-root": "/custom", "max-volumes": "50", "stats-interval": "30s", "elastic-period": "0s", "v": "4", "metrics-address": "",
 				"accept-degraded-v1-publish": "true", "apiserver-writes-per-second": "2", "apiserver-write-burst": "40"}),
 			"csi-blkio csi-provisioner node-driver-registrar liveness-probe"},
 	} {

@@ -42,9 +42,16 @@ type ThrottleGroupStatus struct {
 	Device string `json:"device,omitempty"`
 
 	// appliedLimits are the limits in the kernel now. They differ from
-	// spec.limits while an edit is being applied or after it was refused.
+	// spec.limits while an edit is being applied or after it was refused,
+	// and while an elastic group is lifted.
 	// +optional
 	AppliedLimits *Limits `json:"appliedLimits,omitempty"`
+
+	// protection says how the group takes part in latency protection
+	// (the volume's latencyTarget and elastic parameters); absent when it
+	// does not.
+	// +optional
+	Protection *Protection `json:"protection,omitempty"`
 
 	// rates are the observed rates over the last sample interval.
 	// +optional
@@ -80,6 +87,43 @@ type ThrottleGroupStatus struct {
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
+
+// Protection is a group's part in latency protection: a protected group
+// has a latency target; an elastic group's limits hold only while a
+// protected group on the same disk is active and misses its target.
+type Protection struct {
+	// role is Protected (the volume sets latencyTarget) or Elastic (the
+	// volume sets elastic: "true").
+	Role ProtectionRole `json:"role"`
+
+	// latencyTarget of a protected group.
+	// +optional
+	LatencyTarget *metav1.Duration `json:"latencyTarget,omitempty"`
+
+	// state of an elastic group: Held (spec.limits are in the kernel) or
+	// Lifted (appliedLimits are what it may use while no protected group
+	// needs the disk).
+	// +optional
+	State ElasticState `json:"state,omitempty"`
+}
+
+// ProtectionRole is a group's role in latency protection.
+// +kubebuilder:validation:Enum=Protected;Elastic
+type ProtectionRole string
+
+const (
+	RoleProtected ProtectionRole = "Protected"
+	RoleElastic   ProtectionRole = "Elastic"
+)
+
+// ElasticState is whether an elastic group's limits are in force.
+// +kubebuilder:validation:Enum=Held;Lifted
+type ElasticState string
+
+const (
+	ElasticHeld   ElasticState = "Held"
+	ElasticLifted ElasticState = "Lifted"
+)
 
 // Rates are observed per-second rates, rounded to whole units.
 type Rates struct {
