@@ -13,7 +13,10 @@ package burst
 //     the burst rate (lowWater): the kernel gets the baseline before the
 //     bucket runs dry, instead of up to a tick after;
 //   - bursting starts again only once the balance is back to rearmFraction
-//     of the capacity. Re-arming at any credit would make a writer that
+//     of the capacity, and to at least two ticks at the burst rate (for a
+//     bucket of a few seconds one tick's credit is more than a tenth of it:
+//     re-arming at a tenth there would stop the next tick again, at once).
+//     Re-arming at any credit would make a writer that
 //     keeps the group at its baseline flap between the two limits on every
 //     crumb of refill, each flap a kernel write and a burst too short to
 //     matter, while lowering a limit takes the kernel a moment (queued IO
@@ -59,9 +62,14 @@ func (b *bucket) decide(tick float64) bool {
 	if b.bursting {
 		b.bursting = b.balance > b.lowWater(tick)
 	} else {
-		b.bursting = b.balance >= rearmFraction*b.capacity && b.balance > b.lowWater(tick)
+		b.bursting = b.balance >= b.rearm(tick)
 	}
 	return was != b.bursting
+}
+
+// rearm is the balance from which a drained bucket bursts again.
+func (b *bucket) rearm(tick float64) float64 {
+	return max(rearmFraction*b.capacity, 2*b.lowWater(tick))
 }
 
 // lowWater is what one more tick at the burst rate would take.

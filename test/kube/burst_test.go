@@ -41,8 +41,10 @@ func TestThrottleGroupBurst(t *testing.T) {
 	want := v1alpha1.BurstBucket{Limit: v1alpha1.LimitWriteBytesPerSecond, Baseline: limit8Mi, BurstRate: 40 << 20, State: v1alpha1.BurstStateBaseline}
 	got := b.Buckets[0]
 	got.BalancePercent, got.SecondsLeft = 0, 0
-	if got != want || b.BurstSeconds != 2 || b.BalancePercent > 10 {
-		t.Errorf("status.burst = %+v, want %+v at most 10%% full", b, want)
+	// At the baseline the bucket holds less than its re-arm level: for a
+	// 2 s bucket two ticks (250 ms) at the burst rate, a quarter of it.
+	if got != want || b.BurstSeconds != 2 || b.BalancePercent > 25 {
+		t.Errorf("status.burst = %+v, want %+v at most 25%% full", b, want)
 	}
 	if s := tg.Status.AppliedLimits.WriteBytesPerSecond.String(); s != "8Mi" {
 		t.Errorf("status.appliedLimits.writeBytesPerSecond = %s at the baseline, want 8Mi", s)
