@@ -40,7 +40,8 @@ func wantStatus(t *testing.T, err error, code codes.Code, frags ...string) {
 	}
 }
 
-// TestBadInput drives every RPC with the bad inputs of issues 3 and 8 and
+// TestBadInput drives every RPC with bad inputs (malformed IDs and paths,
+// unknown and malformed parameters, wrong capabilities) and
 // asserts the exact code and the part of the message that tells the user
 // what to do. Validation runs before any side effect, so fakes suffice.
 func TestBadInput(t *testing.T) {

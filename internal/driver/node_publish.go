@@ -34,7 +34,7 @@ func podRef(vc map[string]string) (throttle.PodRef, error) {
 // NodePublishVolume implements csi.NodeServer: bind-mount the staged volume
 // (or the device node, for block) onto the target, then have the throttle
 // core place the limits. It returns only once the limits are in the kernel:
-// a volume is never published unthrottled (DESIGN.md invariant 3).
+// a volume is never published unthrottled (docs/architecture.md, invariant 3).
 func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
 	id, target := req.GetVolumeId(), req.GetTargetPath()
 	if err := checkIDAndPath(id, "target_path", target); err != nil {

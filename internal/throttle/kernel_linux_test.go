@@ -205,7 +205,7 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	t.Logf("pod scope, buffered + sync: %v (%.1f MiB/s)", d, rate(d)/mib)
 	if rate(d) <= 1.25*limitBPS {
 		// Not a failure of ours, but the kernel no longer behaves as
-		// DESIGN.md measured, and the docs' advice would be wrong. "Held"
+		// docs/architecture.md ("Kernel facts") says, and the docs' advice would be wrong. "Held"
 		// is the band the assertions below use (<= 1.25x); unthrottled
 		// writeback runs far above it on an idle machine, but a busy
 		// shared machine may flush at only 1.5x.

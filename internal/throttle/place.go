@@ -30,7 +30,8 @@ func (t *Table) plan(spec Spec) (target, error) {
 	}
 	pod, perr := FindPodCgroup(b, t.kubeletRoot, spec.Pod.UID)
 	if perr != nil {
-		// The seed's fallback to the root group: the volume-scope entries,
+		// The kernel fix's fallback to the root group (docs/architecture.md,
+		// invariant 3): the volume-scope entries,
 		// so the volume is not unthrottled while we look for the pod.
 		fb, err := t.fallbackDir()
 		if err != nil {

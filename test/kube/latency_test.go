@@ -20,7 +20,7 @@ import (
 const publishesPerMode = 5
 
 // TestPublishWithoutApiserver: the apiserver is never on the publish path
-// (DESIGN.md invariant 2). The plugin talks to the apiserver through a proxy
+// (docs/architecture.md, invariant 2). The plugin talks to the apiserver through a proxy
 // that is healthy, then stopped (connection refused), then hung (accepts,
 // never answers); NodePublishVolume completes in each state, and its
 // latency is reported beside the healthy case; the plugin says on /metrics
