@@ -36,7 +36,7 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	}
 	size := r.CapacityBytes
 	if req.GetCapacityRange() != nil {
-		if size, err = d.grow(r, req.GetCapacityRange()); err != nil {
+		if size, err = d.grow(ctx, r, req.GetCapacityRange()); err != nil {
 			return nil, err
 		}
 	}
@@ -52,6 +52,6 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 			return nil, status.Errorf(codes.Internal, "grow %s filesystem of volume %s: %v%s", r.Params.FsType, id, err, hint)
 		}
 	}
-	klog.V(2).InfoS("Volume expanded on the node", "volumeID", id, "bytes", size)
+	klog.FromContext(ctx).V(2).Info("Volume expanded on the node", "bytes", size)
 	return &csi.NodeExpandVolumeResponse{CapacityBytes: size}, nil
 }

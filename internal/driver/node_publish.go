@@ -102,10 +102,10 @@ func (d *Driver) publish(ctx context.Context, r *volume.Record, req *csi.NodePub
 		return failure(err, "write volume record")
 	}
 	if err := d.publishSteps(ctx, r, pub, req.GetVolumeCapability().GetMount().GetMountFlags()); err != nil {
-		d.rollbackPublish(r, pub)
+		d.rollbackPublish(ctx, r, pub)
 		return err
 	}
-	klog.V(2).InfoS("Volume published", "volumeID", r.ID, "target", target, "pod", klog.KRef(pod.Namespace, pod.Name), "podUID", pod.UID,
+	klog.FromContext(ctx).V(2).Info("Volume published", "target", target, "pod", klog.KRef(pod.Namespace, pod.Name), "podUID", pod.UID,
 		"readOnly", pub.ReadOnly, "limits", r.GroupLimits(r.Group(pub)), "scope", r.Params.Scope)
 	return nil
 }
@@ -127,7 +127,7 @@ func (d *Driver) publishSteps(ctx context.Context, r *volume.Record, pub volume.
 	if err != nil {
 		return placeError(r.ID, err)
 	}
-	klog.V(4).InfoS("Throttle group ensured", "group", r.Group(pub), "device", dev, "phase", phase)
+	klog.FromContext(ctx).V(4).Info("Throttle group ensured", "group", r.Group(pub), "device", dev, "phase", phase)
 	return nil
 }
 
@@ -167,18 +167,19 @@ func (d *Driver) bind(r *volume.Record, pub volume.Publication, mountFlags []str
 
 // rollbackPublish undoes a failed publish as far as it got, best effort:
 // the caller already returns the original error.
-func (d *Driver) rollbackPublish(r *volume.Record, pub volume.Publication) {
+func (d *Driver) rollbackPublish(ctx context.Context, r *volume.Record, pub volume.Publication) {
+	logger := klog.FromContext(ctx)
 	if !r.SharesGroup(pub.TargetPath, r.Group(pub)) {
-		if err := d.deps.Throttler.Remove(r.Group(pub)); err != nil {
-			klog.ErrorS(err, "Remove throttle group after failed publish", "volumeID", r.ID)
+		if err := d.deps.Throttler.Remove(ctx, r.Group(pub)); err != nil {
+			logger.Error(err, "Remove throttle group after failed publish")
 		}
 	}
 	if err := d.unmount(pub.TargetPath, true); err != nil {
-		klog.ErrorS(err, "Unmount after failed publish", "volumeID", r.ID, "target", pub.TargetPath)
+		logger.Error(err, "Unmount after failed publish", "target", pub.TargetPath)
 	}
 	delete(r.Publications, pub.TargetPath)
 	if err := d.deps.Store.Put(r); err != nil {
-		klog.ErrorS(err, "Write volume record after failed publish", "volumeID", r.ID)
+		logger.Error(err, "Write volume record after failed publish")
 	}
 }
 
@@ -203,7 +204,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	}
 	defer release()
 	if pub, ok := r.Publications[target]; ok && !r.SharesGroup(target, r.Group(pub)) {
-		if err := d.deps.Throttler.Remove(r.Group(pub)); err != nil {
+		if err := d.deps.Throttler.Remove(ctx, r.Group(pub)); err != nil {
 			return nil, status.Errorf(codes.Internal, "remove throttle group %s: %v", r.Group(pub), err)
 		}
 	}
@@ -212,7 +213,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	}
 	delete(r.Publications, target)
 	if r.Ephemeral && len(r.Publications) == 0 {
-		if err := d.deleteInline(r); err != nil {
+		if err := d.deleteInline(ctx, r); err != nil {
 			return nil, err
 		}
 		return &csi.NodeUnpublishVolumeResponse{}, nil
@@ -220,6 +221,6 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	if err := d.deps.Store.Put(r); err != nil {
 		return nil, failure(err, "write volume record")
 	}
-	klog.V(2).InfoS("Volume unpublished", "volumeID", id, "target", target)
+	klog.FromContext(ctx).V(2).Info("Volume unpublished", "target", target)
 	return &csi.NodeUnpublishVolumeResponse{}, nil
 }

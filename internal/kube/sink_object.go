@@ -39,7 +39,7 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 	}
 	if pod == nil {
 		gs.podGoneAt = now
-		s.logger(st).V(2).Info("Pod of throttle group not found (deleted or re-created); no ThrottleGroup for it")
+		s.logger(ctx, st).V(2).Info("Pod of throttle group not found (deleted or re-created); no ThrottleGroup for it")
 		return nil, nil
 	}
 	gs.podGoneAt = now.Add(-s.o.PodRecheck) // found; recheck at once if it ever goes
@@ -56,7 +56,7 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 		if s.o.Specs != nil && s.o.Specs.Get(st.Key).Generation < created.Generation {
 			s.o.Specs.Set(st.Key, SpecState{Generation: created.Generation})
 		}
-		s.logger(st).V(2).Info("ThrottleGroup created", "throttleGroup", klog.KObj(created))
+		s.logger(ctx, st).V(2).Info("ThrottleGroup created", "throttleGroup", klog.KObj(created))
 	case apierrors.IsAlreadyExists(err):
 		got, err := s.o.ThrottleGroups.Get(ctx, want.Namespace, want.Name)
 		if err != nil {
@@ -77,7 +77,7 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 				gs.writtenAt, gs.dataAt = t.Time, t.Time
 			}
 		}
-		s.logger(st).V(2).Info("ThrottleGroup adopted", "throttleGroup", klog.KObj(got))
+		s.logger(ctx, st).V(2).Info("ThrottleGroup adopted", "throttleGroup", klog.KObj(got))
 	default:
 		return nil, fmt.Errorf("create ThrottleGroup %s/%s: %w", want.Namespace, want.Name, err)
 	}
@@ -146,7 +146,7 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	case writeNumbers:
 		gs.dataAt = now
 	}
-	s.logger(st).V(4).Info("ThrottleGroup status written", "throttleGroup", klog.KRef(obj.namespace, obj.name), "why", why, "phase", next.Phase)
+	s.logger(ctx, st).V(4).Info("ThrottleGroup status written", "throttleGroup", klog.KRef(obj.namespace, obj.name), "why", why, "phase", next.Phase)
 	return true, nil
 }
 

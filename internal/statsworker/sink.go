@@ -24,7 +24,7 @@ type Sink interface {
 type Groups interface {
 	Get(throttle.Key) (throttle.GroupStatus, bool)
 	Keys() []throttle.Key
-	Reconcile(throttle.Key) error
+	Reconcile(context.Context, throttle.Key) error
 	ReadCounters(throttle.Key) (throttle.Counters, uint64, error)
 	InstallStats(key throttle.Key, incarnation uint64, s throttle.Stats) bool
 	SetCondition(key throttle.Key, incarnation uint64, c throttle.Condition, set bool) bool

@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -150,7 +151,7 @@ func TestKernelV1PodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 
 	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
 	eventually(t, "the limit on the second container", func() bool { return hasLine(t, ctr2, V1WriteBPS, kf.line()) })
-	if err := kf.table.Remove(k); err != nil {
+	if err := kf.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{pod, ctr2} {
@@ -211,7 +212,7 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 		// shared machine may flush at only 1.5x.
 		t.Errorf("pod scope held buffered writeback (%.2f MiB/s): the measured v1 writeback fact changed", rate(d)/mib)
 	}
-	if err := kf.table.Remove(kp); err != nil {
+	if err := kf.table.Remove(context.Background(), kp); err != nil {
 		t.Fatal(err)
 	}
 
@@ -236,7 +237,7 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	if got := rate(d); got < 0.5*limitBPS || got > 1.25*limitBPS {
 		t.Errorf("buffered + fsync ran at %.2f MiB/s, want within 0.5x-1.25x of 8 MiB/s", got/mib)
 	}
-	if err := kf.table.Remove(kv); err != nil {
+	if err := kf.table.Remove(context.Background(), kv); err != nil {
 		t.Fatal(err)
 	}
 	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
@@ -257,7 +258,7 @@ func TestKernelV1DegradedFallbackAndPromotion(t *testing.T) {
 	}
 	pod := kf.podDir(t, testUID)
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
-	if err := kf.table.Reconcile(k); err != nil {
+	if err := kf.table.Reconcile(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := kf.table.Get(k)
@@ -272,7 +273,7 @@ func TestKernelV1DegradedFallbackAndPromotion(t *testing.T) {
 	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
 		t.Errorf("the root-level fallback stayed after promotion")
 	}
-	if err := kf.table.Remove(k); err != nil {
+	if err := kf.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 }

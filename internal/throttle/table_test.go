@@ -27,7 +27,7 @@ func TestInvariant1_GroupOwnsItsEntries(t *testing.T) {
 		if want := []string{pod, ctr}; strings.Join(st.Cgroups, ",") != strings.Join(want, ",") {
 			t.Errorf("Cgroups = %q, want %q", st.Cgroups, want)
 		}
-		if err := fx.table.Remove(k); err != nil {
+		if err := fx.table.Remove(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range []string{pod, ctr} {
@@ -46,7 +46,7 @@ func TestInvariant1_GroupOwnsItsEntries(t *testing.T) {
 		if len(st.Cgroups) != 1 || st.Cgroups[0] != pod || st.StatsCgroup != pod || st.BackendVersion != 2 {
 			t.Errorf("status = %+v; want one entry on %s", st, pod)
 		}
-		if err := fx.table.Remove(k); err != nil {
+		if err := fx.table.Remove(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 		wantLines(t, pod, "io.max")
@@ -78,11 +78,11 @@ func TestInvariant1_SharedEntryIsRefcounted(t *testing.T) {
 			ensure(t, fx.table, k1, s1)
 			ensure(t, fx.table, k2, s2)
 			wantLines(t, shared, file, line(4<<20)) // the strictest holder wins
-			if err := fx.table.Remove(k2); err != nil {
+			if err := fx.table.Remove(context.Background(), k2); err != nil {
 				t.Fatal(err)
 			}
 			wantLines(t, shared, file, line(8<<20)) // k1 still needs its limit
-			if err := fx.table.Remove(k1); err != nil {
+			if err := fx.table.Remove(context.Background(), k1); err != nil {
 				t.Fatal(err)
 			}
 			wantLines(t, shared, file)
@@ -138,7 +138,7 @@ func TestInvariant2_EnsureDoesNotWaitOnAnotherGroupsIO(t *testing.T) {
 	if n := len(fx.table.Keys()); n != 2 {
 		t.Errorf("Keys() = %d keys, want 2", n)
 	}
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -237,7 +237,7 @@ func lostEvents(WatchHandler) (ChildWatcher, error) { return noWatcher{}, nil }
 func reconcileN(t *testing.T, tb *Table, k Key, n int) {
 	t.Helper()
 	for range n {
-		if err := tb.Reconcile(k); err != nil {
+		if err := tb.Reconcile(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,14 +300,14 @@ func TestInvariant3_DegradedFallbackAndPromotion(t *testing.T) {
 			if !strings.Contains(st.Placement, "no cgroup for pod") || !strings.Contains(st.Semantics, "degraded") {
 				t.Errorf("status does not say why: %q / %q", st.Placement, st.Semantics)
 			}
-			if err := fx.table.Reconcile(k); err != nil {
+			if err := fx.table.Reconcile(context.Background(), k); err != nil {
 				t.Fatal(err)
 			}
 			if st, _ := fx.table.Get(k); st.Phase != PhaseDegraded {
 				t.Errorf("phase %s without the pod, want Degraded", st.Phase)
 			}
 			pod := fx.pod(t, testUID)
-			if err := fx.table.Reconcile(k); err != nil {
+			if err := fx.table.Reconcile(context.Background(), k); err != nil {
 				t.Fatal(err)
 			}
 			st, _ = fx.table.Get(k)
@@ -378,7 +378,7 @@ func TestInvariant7_StaleResultDiscarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	ensure(t, fx.table, k, s)
@@ -400,19 +400,19 @@ func TestInvariant8_WorkOnRemovedGroupFindsItGone(t *testing.T) {
 	fx.pod(t, testUID)
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	ensure(t, fx.table, k, s)
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	if err := fx.table.Reconcile(k); !errors.Is(err, ErrGroupNotFound) {
+	if err := fx.table.Reconcile(context.Background(), k); !errors.Is(err, ErrGroupNotFound) {
 		t.Errorf("Reconcile after Remove = %v, want ErrGroupNotFound", err)
 	}
 	if _, _, err := fx.table.ReadCounters(k); !errors.Is(err, ErrGroupNotFound) {
 		t.Errorf("ReadCounters after Remove = %v, want ErrGroupNotFound", err)
 	}
-	if err := fx.table.Update(k, Limits{}); !errors.Is(err, ErrGroupNotFound) {
+	if err := fx.table.Update(context.Background(), k, Limits{}); !errors.Is(err, ErrGroupNotFound) {
 		t.Errorf("Update after Remove = %v, want ErrGroupNotFound", err)
 	}
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Errorf("a second Remove = %v, want success", err)
 	}
 }
@@ -462,7 +462,7 @@ func TestEnsureIsIdempotentAndUpdatesLive(t *testing.T) {
 		wantLines(t, d, string(V1WriteBPS))
 		wantLines(t, d, string(V1ReadBPS), "7:256 1048576")
 	}
-	if err := fx.table.Update(k, Limits{WriteIOPS: 50}); err != nil {
+	if err := fx.table.Update(context.Background(), k, Limits{WriteIOPS: 50}); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{pod, ctr} {
@@ -518,9 +518,9 @@ func TestConcurrentEnsureRemoveKeepsKernelAndTableInStep(t *testing.T) {
 				case 0:
 					fx.table.Ensure(context.Background(), k, s)
 				case 1:
-					fx.table.Update(k, limit8M)
+					fx.table.Update(context.Background(), k, limit8M)
 				case 2:
-					fx.table.Remove(k)
+					fx.table.Remove(context.Background(), k)
 				}
 				fx.table.Get(k)
 			}
@@ -533,7 +533,7 @@ func TestConcurrentEnsureRemoveKeepsKernelAndTableInStep(t *testing.T) {
 	}
 	wantLines(t, pod, string(V1WriteBPS), want...)
 	wantLines(t, fx.fake.Root, string(V1WriteBPS), want...)
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, fx.fake.Root, string(V1WriteBPS))

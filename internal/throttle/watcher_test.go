@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ func TestWatchSharedByGroupsOfOnePod(t *testing.T) {
 	s2.Device = Device{Major: 7, Minor: 257}
 	ensure(t, fx.table, k1, s1)
 	ensure(t, fx.table, k2, s2)
-	if err := fx.table.Remove(k1); err != nil {
+	if err := fx.table.Remove(context.Background(), k1); err != nil {
 		t.Fatal(err)
 	}
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
