@@ -131,7 +131,7 @@ func TestKernelV1PodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 	}
 
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the watcher to place the container's limit", func() bool { return hasLine(t, ctr, V1WriteBPS, kf.line()) })
+	testutil.Eventually(t, 5*time.Second, "the watcher to place the container's limit", func() (bool, string) { return hasLine(t, ctr, V1WriteBPS, kf.line()), "" })
 
 	d := timedRun(t, "dd in the container", ddDirect(t, ctr, kf.loop.Path))
 	got := rate(d)
@@ -150,7 +150,7 @@ func TestKernelV1PodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 	testutil.RemoveCgroupV1(t, ctr)
 
 	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
-	eventually(t, "the limit on the second container", func() bool { return hasLine(t, ctr2, V1WriteBPS, kf.line()) })
+	testutil.Eventually(t, 5*time.Second, "the limit on the second container", func() (bool, string) { return hasLine(t, ctr2, V1WriteBPS, kf.line()), "" })
 	if err := kf.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	kp, sp := kf.spec(testUID, ScopePod)
 	ensure(t, kf.table, kp, sp)
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the container's limit", func() bool { return hasLine(t, ctr, V1WriteBPS, kf.line()) })
+	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) { return hasLine(t, ctr, V1WriteBPS, kf.line()), "" })
 	d := bufferedWriteThenSync(t, ctr, other, mnt)
 	t.Logf("pod scope, buffered + sync: %v (%.1f MiB/s)", d, rate(d)/mib)
 	if rate(d) <= 1.25*limitBPS {
@@ -222,7 +222,7 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 		t.Fatalf("no root-level %q after Ensure with scope volume", kf.line())
 	}
 	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
-	eventually(t, "the container's limit", func() bool { return hasLine(t, ctr2, V1WriteBPS, kf.line()) })
+	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) { return hasLine(t, ctr2, V1WriteBPS, kf.line()), "" })
 	d = bufferedWriteThenSync(t, ctr2, other, mnt)
 	got := rate(d)
 	t.Logf("volume scope, buffered + sync: %v (%.2f MiB/s, limit 8)", d, got/mib)

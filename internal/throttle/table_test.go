@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 var limit8M = Limits{WriteBytesPerSecond: 8 << 20}
@@ -210,17 +212,19 @@ func TestInvariant3_NewContainerGetsLimitsFromWatcher(t *testing.T) {
 	ensure(t, fx.table, k, s)
 	before := fx.notes.count(k)
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the container's limit", func() bool { return strings.TrimSpace(file(t, ctr, string(V1WriteBPS))) == "7:256 8388608" })
-	eventually(t, "a notification", func() bool { return fx.notes.count(k) > before })
-	eventually(t, "the container in the status", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) {
+		return strings.TrimSpace(file(t, ctr, string(V1WriteBPS))) == "7:256 8388608", ""
+	})
+	testutil.Eventually(t, 5*time.Second, "a notification", func() (bool, string) { return fx.notes.count(k) > before, "" })
+	testutil.Eventually(t, 5*time.Second, "the container in the status", func() (bool, string) {
 		st, _ := fx.table.Get(k)
-		return strings.Contains(strings.Join(st.Cgroups, ","), ctr)
+		return strings.Contains(strings.Join(st.Cgroups, ","), ctr), ""
 	})
 	// The container goes away: the group forgets its entry.
 	fx.fake.Rmdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the container gone from the status", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the container gone from the status", func() (bool, string) {
 		st, _ := fx.table.Get(k)
-		return !strings.Contains(strings.Join(st.Cgroups, ","), ctr)
+		return !strings.Contains(strings.Join(st.Cgroups, ","), ctr), ""
 	})
 }
 

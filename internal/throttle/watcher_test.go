@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // Two groups of one pod (two volumes) share one inotify watch: removing
@@ -21,8 +24,8 @@ func TestWatchSharedByGroupsOfOnePod(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the remaining group's limit on the new container", func() bool {
-		return strings.TrimSpace(file(t, ctr, string(V1ReadIOPS))) == "7:257 10"
+	testutil.Eventually(t, 5*time.Second, "the remaining group's limit on the new container", func() (bool, string) {
+		return strings.TrimSpace(file(t, ctr, string(V1ReadIOPS))) == "7:257 10", ""
 	})
 	wantLines(t, ctr, string(V1WriteBPS)) // not the removed group's
 }
