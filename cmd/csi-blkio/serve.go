@@ -53,8 +53,14 @@ func serve(ctx context.Context, o Options) error {
 			return fmt.Errorf("--health-address: %w", err)
 		}
 		// cancel first: the server stops on ctx, and Serve may have failed
-		// without ctx being done.
-		defer func() { cancel(); <-healthDone }()
+		// without ctx being done. A health server that failed is logged:
+		// the kubelet's liveness probe has been failing meanwhile.
+		defer func() {
+			cancel()
+			if err := <-healthDone; err != nil {
+				klog.FromContext(ctx).Error(err, "Health endpoint stopped", "address", o.HealthAddress)
+			}
+		}()
 	}
 	var regDone <-chan error
 	if o.RegistrationSocket != "" {

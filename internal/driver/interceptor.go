@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"time"
@@ -62,10 +63,12 @@ func guard(err error) error {
 	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
 		return err
 	}
-	switch err {
-	case context.DeadlineExceeded:
+	// errors.Is, not ==: a handler's "stage vol-1: context deadline
+	// exceeded" wraps the context's error and must keep its meaning.
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
-	case context.Canceled:
+	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	}
 	return status.Error(codes.Internal, status.Convert(err).Message())

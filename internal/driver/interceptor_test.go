@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ func TestInterceptorNeverReturnsUnknown(t *testing.T) {
 		{"unknown status", func(context.Context, any) (any, error) { return nil, status.Error(codes.Unknown, "x") }, codes.Internal},
 		{"panic", func(context.Context, any) (any, error) { panic("bug") }, codes.Internal},
 		{"deadline", func(context.Context, any) (any, error) { return nil, context.DeadlineExceeded }, codes.DeadlineExceeded},
+		{"wrapped deadline", func(context.Context, any) (any, error) {
+			return nil, fmt.Errorf("stage vol-1: %w", context.DeadlineExceeded)
+		}, codes.DeadlineExceeded},
+		{"wrapped cancel", func(context.Context, any) (any, error) { return nil, fmt.Errorf("stage vol-1: %w", context.Canceled) }, codes.Canceled},
 		{"precise", func(context.Context, any) (any, error) { return nil, status.Error(codes.NotFound, "x") }, codes.NotFound},
 		{"ok", func(context.Context, any) (any, error) { return "resp", nil }, codes.OK},
 	}
