@@ -32,7 +32,7 @@ qemu: ## Run the cgroup v2 tests in a qemu VM (RUN=regex to pick tests).
 	hack/qemu/run.sh $(if $(RUN),-run '$(RUN)')
 
 .PHONY: lint
-lint: ## gofmt and go vet.
+lint: ## gofmt, golangci-lint (.golangci.yml) and shellcheck over every script.
 	hack/lint.sh
 
 .PHONY: generate

@@ -7,4 +7,4 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "not root: skipping package installation (kernel tiers will skip too)"
 	exit 0
 fi
-apt_install e2fsprogs xfsprogs util-linux gcc libc6-dev strace
+apt_install e2fsprogs xfsprogs util-linux gcc libc6-dev strace shellcheck

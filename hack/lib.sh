@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers for hack/ scripts. Source it; do not run it.
 
 # CACHE holds what the scripts build or download once (binaries keyed by

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Kubernetes integration tier of `make test` (issue 4): a real etcd 3.6 +
+# The Kubernetes integration tier of `make test`: a real etcd 3.6 +
 # kube-apiserver 1.37 on loopback (hack/cluster/with.sh apiserver, torn down
 # even when a test fails), the chart's CRD and RBAC rendered with helm, and
 # the tests of test/kube: csi-blkio built with -race runs as its own process

@@ -39,7 +39,7 @@ func serveHealth(ctx context.Context, addr string, probe func(context.Context, *
 		_ = srv.Shutdown(sctx)
 	}()
 	go func() {
-		klog.V(2).InfoS("Serving /healthz", "address", lis.Addr().String())
+		klog.FromContext(ctx).V(2).Info("Serving /healthz", "address", lis.Addr().String())
 		err := srv.Serve(lis)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil

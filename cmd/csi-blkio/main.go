@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(ctx, args, stderr); err != nil {
-		if ue, ok := err.(usageError); ok {
+		if ue := (usageError{}); errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "csi-blkio %s: %v\n", name, ue.error)
 			return 2
 		}

@@ -63,7 +63,7 @@ func newObservers(ctx context.Context, o Options, backend throttle.Backend) (*ob
 		UserAgent: fmt.Sprintf("csi-blkio/%s (%s)", version(), o.NodeID),
 	})
 	if errors.Is(err, kube.ErrStandalone) {
-		klog.InfoS("Standalone: no --kubeconfig and not in a pod; ThrottleGroups, Events and live limits are off")
+		klog.FromContext(ctx).Info("Standalone: no --kubeconfig and not in a pod; ThrottleGroups, Events and live limits are off")
 		return obs, nil
 	}
 	if err != nil {
@@ -159,7 +159,7 @@ func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.D
 		obs.serving = true
 		obs.wg.Go(func() {
 			if err := obs.metricsSrv.Serve(ctx); err != nil {
-				klog.ErrorS(err, "Metrics server stopped")
+				klog.FromContext(ctx).Error(err, "Metrics server stopped")
 			}
 		})
 	}

@@ -14,7 +14,7 @@ import (
 // support and a cgroup hierarchy that throttles IO. It looks again on every
 // Probe, so a node that loses either turns not ready.
 func readiness(o Options) func(context.Context) error {
-	return func(context.Context) error {
+	return func(ctx context.Context) error {
 		if _, err := os.Stat("/dev/loop-control"); err != nil {
 			return fmt.Errorf("no loop support: %w (load the loop module)", err)
 		}
@@ -24,7 +24,7 @@ func readiness(o Options) func(context.Context) error {
 		}
 		// ProbeResponse has no field for it, so the log says which
 		// hierarchy (v1 blkio or v2 io.max) the node is ready with.
-		klog.V(4).InfoS("Probe: ready", "backend", b.Description())
+		klog.FromContext(ctx).V(4).Info("Probe: ready", "backend", b.Description())
 		return nil
 	}
 }

@@ -29,7 +29,7 @@ func startRegistration(ctx context.Context, cancel context.CancelFunc, o Options
 	go func() {
 		err := srv.Serve(ctx, o.RegistrationSocket, registration.SocketAccepts(sock, 100*time.Millisecond))
 		if err != nil && ctx.Err() == nil {
-			klog.ErrorS(err, "Kubelet plugin registration failed; stopping", "socket", o.RegistrationSocket)
+			klog.FromContext(ctx).Error(err, "Kubelet plugin registration failed; stopping", "socket", o.RegistrationSocket)
 			cancel()
 		}
 		done <- err

@@ -25,7 +25,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 func serve(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	klog.V(2).InfoS("Starting csi-blkio", "version", version(), "driver", o.DriverName, "node", o.NodeID, "stateDir", o.StateDir)
+	klog.FromContext(ctx).V(2).Info("Starting csi-blkio", "version", version(), "driver", o.DriverName, "node", o.NodeID, "stateDir", o.StateDir)
 
 	restoreTmp, err := useStateTmp(o.StateDir)
 	if err != nil {
@@ -37,7 +37,7 @@ func serve(ctx context.Context, o Options) error {
 		return err
 	}
 	defer n.close()
-	klog.V(2).InfoS("Throttle core started", "backend", n.core.backend.Description())
+	klog.FromContext(ctx).V(2).Info("Throttle core started", "backend", n.core.backend.Description())
 
 	report, err := recoverAtStart(ctx, n, o)
 	if err != nil {
@@ -53,8 +53,14 @@ func serve(ctx context.Context, o Options) error {
 			return fmt.Errorf("--health-address: %w", err)
 		}
 		// cancel first: the server stops on ctx, and Serve may have failed
-		// without ctx being done.
-		defer func() { cancel(); <-healthDone }()
+		// without ctx being done. A health server that failed is logged:
+		// the kubelet's liveness probe has been failing meanwhile.
+		defer func() {
+			cancel()
+			if err := <-healthDone; err != nil {
+				klog.FromContext(ctx).Error(err, "Health endpoint stopped", "address", o.HealthAddress)
+			}
+		}()
 	}
 	var regDone <-chan error
 	if o.RegistrationSocket != "" {
@@ -67,6 +73,6 @@ func serve(ctx context.Context, o Options) error {
 		cancel()
 		err = errors.Join(err, <-regDone)
 	}
-	klog.V(2).InfoS("csi-blkio stopped")
+	klog.FromContext(ctx).V(2).Info("csi-blkio stopped")
 	return err
 }

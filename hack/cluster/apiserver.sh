@@ -137,6 +137,7 @@ $(sed 's/^/    /' "$dir/pki/ca.crt")
 	done
 	# The apiserver creates the system namespaces itself right after it is
 	# ready; apply can race with that (AlreadyExists), so retry briefly.
+	# shellcheck disable=SC2016 # $1..$3 are the inner bash's arguments
 	wait_for "bootstrap objects" 30 bash -c 'printf "%s" "$1" | "$2" --kubeconfig "$3" apply -f -' _ \
 		"$objs" "$kubectl" "$dir/kubeconfig"
 }

@@ -86,6 +86,7 @@ cluster_main() {
 	up)
 		"$preflight" "$dir"
 		# (DIR is expanded now: the trap runs after this function's locals are gone.)
+		# shellcheck disable=SC2064,SC2154 # expanded now on purpose; rc is set inside the trap
 		trap "rc=\$?; [ \$rc -eq 0 ] || { log '$name up failed: tearing down'; $down '$dir'; }" EXIT
 		"$up" "$dir"
 		trap - EXIT

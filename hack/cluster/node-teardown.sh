@@ -99,9 +99,9 @@ kill_leftover_processes() {
 	done
 	for cg in $(new_pod_cgroups "$dir"); do
 		[ -f "$cg/cgroup.procs" ] || continue
-		for pid in $(cat "$cg/cgroup.procs"); do
+		while read -r pid; do
 			kill -KILL "$pid" 2>/dev/null || true
-		done
+		done <"$cg/cgroup.procs"
 	done
 }
 

@@ -227,6 +227,7 @@ node_up() {
 		--timeout=5s node "$NODE_NAME"
 	# The node lifecycle controller lifts the not-ready taint shortly after
 	# Ready; scheduled pods (PVC binding tests) need it gone.
+	# shellcheck disable=SC2016 # $1..$3 are the inner bash's arguments
 	wait_proc "$dir" kube-controller-manager "node $NODE_NAME untainted" 60 \
 		bash -c '[ -z "$("$1" --kubeconfig "$2" get node "$3" -o jsonpath="{.spec.taints}")" ]' \
 		_ "$kubectl" "$kubeconfig" "$NODE_NAME"

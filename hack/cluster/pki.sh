@@ -3,8 +3,9 @@
 #
 # One CA signs everything: the apiserver's and the kubelet's serving
 # certificates (so clients verify them instead of skipping TLS checks). Keys
-# are EC P-256 (generated in milliseconds); the service-account key is RSA as
-# TOOLCHAIN.md measured it. Clients authenticate with the admin token.
+# are EC P-256 (generated in milliseconds); the service-account key is RSA,
+# the kind every Kubernetes setup guide uses for service-account signing.
+# Clients authenticate with the admin token.
 
 # _openssl_cnf DIR: a minimal openssl config, so the result does not depend
 # on the host's /etc/ssl/openssl.cnf defaults.

@@ -18,7 +18,7 @@ esac
 
 # A short path: unix socket paths (containerd, CSI plugins under the kubelet
 # root dir) are limited to 107 bytes.
-dir=$(mktemp -d /tmp/csiblkio-test-$kind.XXXXXX)
+dir=$(mktemp -d "/tmp/csiblkio-test-$kind.XXXXXX")
 trap '"$script" down "$dir"' EXIT
 trap 'exit 130' INT TERM # run the EXIT trap on Ctrl-C and kill too
 

@@ -19,6 +19,7 @@ build_rootfs() {
 	local out=$1 root=$1/rootfs
 	# debootstrap mounts /proc and /sys inside the target while it installs;
 	# if it fails, unmount them before anything removes the directory.
+	# shellcheck disable=SC2064 # the paths are expanded now, on purpose
 	trap "grep -o \" $root/[^ ]*\" /proc/self/mounts | sort -r | xargs -r umount -l; rm -rf --one-file-system '$out'" EXIT
 	debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$MIRROR"
 	# Package caches, docs and locales are dead weight in an image.

@@ -11,6 +11,7 @@
 IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../tools/common.sh
 source "$IMAGES_DIR/../tools/common.sh"
+# shellcheck disable=SC2034 # used by the image scripts that source this file
 IMAGE_REGISTRY=csi-blkio.local
 
 die() { echo "error: $*" >&2; exit 1; }
@@ -28,6 +29,7 @@ layer_tar() {
 json_array() {
 	local out="" a
 	for a in "$@"; do
+		# shellcheck disable=SC1003 # '\' is a backslash, matched on purpose
 		case $a in *'"'* | *'\'*) die "json_array: unsupported character in '$a'" ;; esac
 		out+="${out:+,}\"$a\""
 	done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Builds the VM's initramfs in two parts. Source it (after hack/lib.sh and
 # hack/qemu/kernel.sh); it defines qemu_base_initramfs and qemu_run_initramfs.
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Fetches a Debian 6.1 kernel into $CACHE once per package version. Source it
 # (after hack/lib.sh); it defines qemu_kernel.
 #
@@ -75,9 +76,10 @@ qemu_kernel() {
 	# apt-get download writes into the working directory; the _apt user cannot
 	# enter a private temp dir, so apt warns and downloads as root: harmless.
 	(cd "$tmp" && apt-get download -q "$name=$version" 2>&1 | grep -v 'unsandboxed as root' >&2) || true
-	local deb
-	deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1)
-	if [ -z "$deb" ]; then
+	local debs deb
+	debs=("$tmp"/*.deb)
+	deb=${debs[0]}
+	if [ ! -f "$deb" ]; then
 		echo "apt-get download $name=$version produced no .deb" >&2
 		rm -rf "$tmp"
 		return 1

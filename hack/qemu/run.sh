@@ -67,14 +67,14 @@ rm -rf "$out/tests"
 mkdir -p "$out/tests"
 CGO_ENABLED=0 go test -c -tags v2kernel -o "$out/tests/" "${pkgs[@]}"
 # The driver's end-to-end test serves the real binary inside the VM.
-rm -rf "$out/bin"
+rm -rf "${out:?}/bin"
 mkdir -p "$out/bin"
 if [ -d cmd/csi-blkio ]; then
 	CGO_ENABLED=0 go build -o "$out/bin/csi-blkio" ./cmd/csi-blkio
 fi
 qemu_run_initramfs hack/qemu/init "$out/tests" "$out/bin" "$out/run.cpio"
 qemu_join_initramfs "$base" "$out/run.cpio" >"$out/initrd"
-echo "test binaries: $(cd "$out/tests" && ls | tr '\n' ' ')$(cd "$out/bin" && ls | tr '\n' ' ')($(since "$t1") s, initrd $(du -h "$out/initrd" | cut -f1))"
+echo "test binaries: $(cd "$out/tests" && echo *) $(cd "$out/bin" && echo *) ($(since "$t1") s, initrd $(du -h "$out/initrd" | cut -f1))"
 
 # --- boot ------------------------------------------------------------------
 kernel=$kernel_dir/vmlinuz

@@ -34,6 +34,7 @@ cached_build() {
 		echo "building $entry (cold, once per machine) ..." >&2
 		# FN runs under the caller's set -e (not in an if/|| context, where
 		# bash would ignore errexit inside it); the trap drops a failed build.
+		# shellcheck disable=SC2064 # $tmp is a local: expanded now, on purpose
 		trap "rm -rf --one-file-system '$tmp'" EXIT
 		"$fn" "$tmp" "$@" >&2
 		trap - EXIT

@@ -6,7 +6,7 @@
 # modules with local paths); hack/tools/kube/ is a wrapper module that requires
 # it and replaces every k8s.io/* staging module with its published v0.<minor>
 # tag. All five come from one `go build` so the shared packages compile once.
-# Per-binary scripts (kubectl.sh, kubelet.sh, ...) print one binary's path.
+# Callers take a binary from that directory: "$(hack/tools/kube.sh)/kubectl".
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

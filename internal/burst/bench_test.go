@@ -86,7 +86,7 @@ func BenchmarkStep1000Groups(b *testing.B) {
 		report(b)
 		b.StopTimer()
 		for _, k := range tb.Keys() {
-			tb.Remove(k)
+			tb.Remove(context.Background(), k)
 		}
 	})
 }

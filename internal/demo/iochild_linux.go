@@ -46,7 +46,7 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	defer unix.Munmap(buf)
+	defer func() { _ = unix.Munmap(buf) }() // the process exits right after
 	if err := prepareFile(fd, j); err != nil {
 		return fmt.Errorf("prepare %s: %w", j.File, err)
 	}
@@ -113,7 +113,7 @@ func prepareFile(fd int, j IOJob) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Munmap(buf)
+	defer func() { _ = unix.Munmap(buf) }() // the process exits right after
 	for off := int64(0); off < j.FileSize; off += chunk {
 		if _, err := unix.Pwrite(fd, buf[:min(chunk, j.FileSize-off)], off); err != nil {
 			return err
@@ -189,7 +189,7 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 			if err := enc.Encode(r); err != nil {
 				return err
 			}
-			next = (r.Elapsed/j.Report + 1) * j.Report
+			next = r.Elapsed.Truncate(j.Report) + j.Report
 		}
 	}
 	r.Done = true

@@ -125,7 +125,7 @@ func (v *liveView) update(gs []gauge) {
 			b.WriteString("\r\x1b[2K" + l + "\n")
 		}
 		v.drawn = len(lines)
-		io.WriteString(v.w, b.String())
+		_, _ = io.WriteString(v.w, b.String()) // a terminal that cannot be written to has no one to tell
 		return
 	}
 	var elapsed time.Duration
@@ -134,6 +134,6 @@ func (v *liveView) update(gs []gauge) {
 	}
 	if sec := elapsed.Truncate(time.Second); sec > v.shown {
 		v.shown = sec
-		io.WriteString(v.w, strings.Join(plainLines(gs), "\n")+"\n")
+		_, _ = io.WriteString(v.w, strings.Join(plainLines(gs), "\n")+"\n")
 	}
 }

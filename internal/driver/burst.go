@@ -53,7 +53,7 @@ func (d *Driver) reapplyLimits(ctx context.Context, r *volume.Record) error {
 		}
 		done[key] = true
 		l := r.GroupLimits(key)
-		err := d.deps.Throttler.Update(key, l)
+		err := d.deps.Throttler.Update(ctx, key, l)
 		if errors.Is(err, throttle.ErrGroupNotFound) {
 			continue // not placed on this node (yet): its publish computes the limits
 		}

@@ -84,7 +84,7 @@ func (be *burstEnv) publishBurst(t *testing.T, uid string, size int64, params ma
 	be.podCgroup(t, uid)
 	ctrl, node := be.h.Controller(), be.h.Node()
 	vol, err := ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{
-		Name: testutil.Prefix + "-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + uid[:8], VolumeCapabilities: []*csi.VolumeCapability{capOf(false)},
+		Name: testutil.Prefix + "-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + uid[:8], VolumeCapabilities: []*csi.VolumeCapability{testutil.MountCap("")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: size}, Parameters: params,
 	})
 	if err != nil {
@@ -93,11 +93,11 @@ func (be *burstEnv) publishBurst(t *testing.T, uid string, size int64, params ma
 	id := vol.GetVolume().GetVolumeId()
 	staging := filepath.Join(be.h.WorkDir, "staging-"+uid)
 	target := filepath.Join(be.h.WorkDir, "pods", uid, "volume")
-	if _, err := node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: capOf(false)}); err != nil {
+	if _, err := node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: testutil.MountCap("")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
-		VolumeCapability: capOf(false), VolumeContext: podContext(uid)}); err != nil {
+		VolumeCapability: testutil.MountCap(""), VolumeContext: testutil.PodContext(uid, "writer", "default")}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

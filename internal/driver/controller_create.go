@@ -88,7 +88,7 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		_ = d.deps.Store.Delete(want.ID)
 		return nil, failure(err, "write volume record")
 	}
-	klog.V(2).InfoS("Volume created", "volumeID", want.ID, "name", name, "bytes", size, "access", access, "limits", p.Limits, "scope", p.Scope)
+	klog.FromContext(ctx).V(2).Info("Volume created", "volumeID", want.ID, "name", name, "bytes", size, "access", access, "limits", p.Limits, "scope", p.Scope)
 	return d.createResponse(want), nil
 }
 

@@ -48,6 +48,6 @@ func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest)
 	if err := d.deps.Store.Delete(id); err != nil {
 		return nil, failure(err, "delete volume")
 	}
-	klog.V(2).InfoS("Volume deleted", "volumeID", id, "name", r.Name)
+	klog.FromContext(ctx).V(2).Info("Volume deleted", "name", r.Name)
 	return &csi.DeleteVolumeResponse{}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // TestListVolumesPagesSurviveDeletion: tokens name the last ID returned, so
@@ -15,7 +17,7 @@ func TestListVolumesPagesSurviveDeletion(t *testing.T) {
 	d := newFakeDriver(t)
 	for i := range 5 {
 		if _, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: fmt.Sprint("v", i),
-			VolumeCapabilities: []*csi.VolumeCapability{blockCap()}, CapacityRange: &csi.CapacityRange{RequiredBytes: 1 << 20}}); err != nil {
+			VolumeCapabilities: []*csi.VolumeCapability{testutil.BlockCap()}, CapacityRange: &csi.CapacityRange{RequiredBytes: 1 << 20}}); err != nil {
 			t.Fatal(err)
 		}
 	}

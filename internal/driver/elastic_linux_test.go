@@ -35,13 +35,13 @@ func TestKernelElasticParametersReachTheGroup(t *testing.T) {
 		e.podCgroup(t, uid)
 		id := "csi-" + strings.ReplaceAll(uid, "-", "")
 		target := filepath.Join(e.h.WorkDir, "pods", uid, "inline")
-		vc := podContext(uid)
+		vc := testutil.PodContext(uid, "writer", "default")
 		vc["csi.storage.k8s.io/ephemeral"], vc["size"] = "true", "16Mi"
 		for k, v := range c.attrs {
 			vc[k] = v
 		}
 		if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, TargetPath: target,
-			VolumeCapability: capOf(false), VolumeContext: vc}); err != nil {
+			VolumeCapability: testutil.MountCap(""), VolumeContext: vc}); err != nil {
 			t.Fatal(err)
 		}
 		st, ok := e.table.Get(throttle.Key{VolumeID: id, PodUID: uid})
@@ -54,10 +54,10 @@ func TestKernelElasticParametersReachTheGroup(t *testing.T) {
 	}
 
 	uid := testutil.PodUID(49)
-	vc := podContext(uid)
+	vc := testutil.PodContext(uid, "writer", "default")
 	vc["csi.storage.k8s.io/ephemeral"], vc["latencyTarget"] = "true", "2"
 	_, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: "csi-bad", TargetPath: filepath.Join(e.h.WorkDir, "bad"),
-		VolumeCapability: capOf(false), VolumeContext: vc})
+		VolumeCapability: testutil.MountCap(""), VolumeContext: vc})
 	if s, _ := status.FromError(err); s.Code() != codes.InvalidArgument || !strings.Contains(s.Message(), `"latencyTarget"="2": needs a unit`) {
 		t.Errorf("latencyTarget=2: %v, want InvalidArgument naming the key, the value and the missing unit", err)
 	}

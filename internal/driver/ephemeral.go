@@ -58,7 +58,7 @@ func (d *Driver) publishInline(ctx context.Context, req *csi.NodePublishVolumeRe
 			return nil, failure(err, "write volume record")
 		}
 		created = true
-		klog.V(2).InfoS("Inline volume created", "volumeID", id, "bytes", size, "limits", p.Limits, "pod", klog.KRef(pod.Namespace, pod.Name))
+		klog.FromContext(ctx).V(2).Info("Inline volume created", "bytes", size, "limits", p.Limits, "pod", klog.KRef(pod.Namespace, pod.Name))
 	case err != nil:
 		return nil, failure(err, "read volume record")
 	case !r.Ephemeral:
@@ -68,7 +68,7 @@ func (d *Driver) publishInline(ctx context.Context, req *csi.NodePublishVolumeRe
 	}
 
 	staging := d.inlineStagingPath(id)
-	st, err := d.stage(r, staging, req.GetVolumeCapability().GetMount().GetMountFlags())
+	st, err := d.stage(ctx, r, staging, req.GetVolumeCapability().GetMount().GetMountFlags())
 	if err == nil {
 		r.Staging = st
 		if err = d.deps.Store.Put(r); err != nil {
@@ -80,8 +80,8 @@ func (d *Driver) publishInline(ctx context.Context, req *csi.NodePublishVolumeRe
 	}
 	if err != nil {
 		if created { // leave nothing half-made behind a first attempt
-			if cerr := d.deleteInline(r); cerr != nil {
-				klog.ErrorS(cerr, "Clean up inline volume after failed publish", "volumeID", id)
+			if cerr := d.deleteInline(ctx, r); cerr != nil {
+				klog.FromContext(ctx).Error(cerr, "Clean up inline volume after failed publish")
 			}
 		}
 		return nil, err
@@ -90,7 +90,7 @@ func (d *Driver) publishInline(ctx context.Context, req *csi.NodePublishVolumeRe
 }
 
 // deleteInline unstages an inline volume and deletes its file and record.
-func (d *Driver) deleteInline(r *volume.Record) error {
+func (d *Driver) deleteInline(ctx context.Context, r *volume.Record) error {
 	staging := d.inlineStagingPath(r.ID)
 	if err := d.unstage(r, staging); err != nil {
 		return err
@@ -101,6 +101,6 @@ func (d *Driver) deleteInline(r *volume.Record) error {
 	if err := d.deps.Store.Delete(r.ID); err != nil {
 		return failure(err, "delete inline volume")
 	}
-	klog.V(2).InfoS("Inline volume deleted", "volumeID", r.ID)
+	klog.FromContext(ctx).V(2).Info("Inline volume deleted")
 	return nil
 }

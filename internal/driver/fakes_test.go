@@ -79,7 +79,9 @@ func (f *fakeThrottler) Ensure(_ context.Context, k throttle.Key, s throttle.Spe
 	return throttle.PhasePending, nil
 }
 
-func (f *fakeThrottler) Update(k throttle.Key, l throttle.Limits) error { return nil }
+func (f *fakeThrottler) Update(_ context.Context, k throttle.Key, l throttle.Limits) error {
+	return nil
+}
 
 func (f *fakeThrottler) Get(k throttle.Key) (throttle.GroupStatus, bool) {
 	f.mu.Lock()
@@ -88,7 +90,7 @@ func (f *fakeThrottler) Get(k throttle.Key) (throttle.GroupStatus, bool) {
 	return throttle.GroupStatus{Key: k, Spec: s, Phase: throttle.PhaseActive}, ok
 }
 
-func (f *fakeThrottler) Remove(k throttle.Key) error {
+func (f *fakeThrottler) Remove(_ context.Context, k throttle.Key) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.groups, k)

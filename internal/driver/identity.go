@@ -37,7 +37,7 @@ func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabiliti
 // error: the livenessprobe and kubelet read Ready; the reason is logged.
 func (d *Driver) Probe(ctx context.Context, _ *csi.ProbeRequest) (*csi.ProbeResponse, error) {
 	if err := d.deps.Ready(ctx); err != nil {
-		klog.ErrorS(err, "Probe: not ready")
+		klog.FromContext(ctx).Error(err, "Probe: not ready")
 		return &csi.ProbeResponse{Ready: wrapperspb.Bool(false)}, nil
 	}
 	return &csi.ProbeResponse{Ready: wrapperspb.Bool(true)}, nil

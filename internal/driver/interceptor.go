@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"time"
@@ -13,29 +14,37 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// interceptor is the one unary interceptor: it logs (method at V(3), Probe
-// at V(5) because kubelet's livenessprobe calls it every few seconds,
-// payloads with secrets stripped at V(5), errors always), guarantees a
-// precise status code, and reports the latency to the observer.
+// interceptor is the one unary interceptor: it puts a logger carrying the
+// method and the volume ID into the context (handlers and what they call log
+// through klog.FromContext, so every line of one call can be found by
+// either), logs the call (method at V(3), Probe at V(5) because kubelet's
+// livenessprobe calls it every few seconds, payloads with secrets stripped
+// at V(5), errors always), guarantees a precise status code, and reports
+// the latency to the observer.
 func (d *Driver) interceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	method := path.Base(info.FullMethod)
-	level := klog.Level(3)
+	logger := klog.FromContext(ctx).WithValues("method", method)
+	if r, ok := req.(interface{ GetVolumeId() string }); ok && r.GetVolumeId() != "" {
+		logger = logger.WithValues("volumeID", r.GetVolumeId())
+	}
+	ctx = klog.NewContext(ctx, logger)
+	level := 3
 	if method == "Probe" {
 		level = 5
 	}
 	start := time.Now()
-	klog.V(level).InfoS("gRPC call", "method", method)
-	klog.V(5).InfoS("gRPC request", "method", method, "request", protosanitizer.StripSecrets(req))
+	logger.V(level).Info("gRPC call")
+	logger.V(5).Info("gRPC request", "request", protosanitizer.StripSecrets(req))
 	defer func() {
 		if p := recover(); p != nil {
-			klog.ErrorS(fmt.Errorf("%v", p), "gRPC handler panicked", "method", method)
+			logger.Error(fmt.Errorf("%v", p), "gRPC handler panicked")
 			resp, err = nil, status.Errorf(codes.Internal, "%s failed unexpectedly (a bug in csi-blkio; see its log)", method)
 		}
 		err = guard(err)
 		if err != nil {
-			klog.ErrorS(err, "gRPC call failed", "method", method, "code", status.Code(err))
+			logger.Error(err, "gRPC call failed", "code", status.Code(err))
 		} else {
-			klog.V(5).InfoS("gRPC response", "method", method, "response", protosanitizer.StripSecrets(resp))
+			logger.V(5).Info("gRPC response", "response", protosanitizer.StripSecrets(resp))
 		}
 		if d.deps.Observer != nil {
 			d.deps.Observer.ObserveRPC(method, status.Code(err), time.Since(start))
@@ -54,10 +63,12 @@ func guard(err error) error {
 	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
 		return err
 	}
-	switch err {
-	case context.DeadlineExceeded:
+	// errors.Is, not ==: a handler's "stage vol-1: context deadline
+	// exceeded" wraps the context's error and must keep its meaning.
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
-	case context.Canceled:
+	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	}
 	return status.Error(codes.Internal, status.Convert(err).Message())

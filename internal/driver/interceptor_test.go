@@ -3,12 +3,17 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"github.com/go-logr/logr/funcr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
 )
 
 type recordingObserver struct {
@@ -37,6 +42,10 @@ func TestInterceptorNeverReturnsUnknown(t *testing.T) {
 		{"unknown status", func(context.Context, any) (any, error) { return nil, status.Error(codes.Unknown, "x") }, codes.Internal},
 		{"panic", func(context.Context, any) (any, error) { panic("bug") }, codes.Internal},
 		{"deadline", func(context.Context, any) (any, error) { return nil, context.DeadlineExceeded }, codes.DeadlineExceeded},
+		{"wrapped deadline", func(context.Context, any) (any, error) {
+			return nil, fmt.Errorf("stage vol-1: %w", context.DeadlineExceeded)
+		}, codes.DeadlineExceeded},
+		{"wrapped cancel", func(context.Context, any) (any, error) { return nil, fmt.Errorf("stage vol-1: %w", context.Canceled) }, codes.Canceled},
 		{"precise", func(context.Context, any) (any, error) { return nil, status.Error(codes.NotFound, "x") }, codes.NotFound},
 		{"ok", func(context.Context, any) (any, error) { return "resp", nil }, codes.OK},
 	}
@@ -51,4 +60,32 @@ func TestInterceptorNeverReturnsUnknown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInterceptorPutsLoggerInContext: what a handler logs through
+// klog.FromContext carries the RPC's method and volume ID, so that every
+// line of one call can be found by either.
+func TestInterceptorPutsLoggerInContext(t *testing.T) {
+	d := newFakeDriver(t)
+	var lines []string
+	base := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{})
+	ctx := klog.NewContext(context.Background(), base)
+	info := &grpc.UnaryServerInfo{FullMethod: "/csi.v1.Node/NodeStageVolume"}
+	req := &csi.NodeStageVolumeRequest{VolumeId: "vol-1"}
+	handler := func(ctx context.Context, _ any) (any, error) {
+		klog.FromContext(ctx).Info("from the handler")
+		return &csi.NodeStageVolumeResponse{}, nil
+	}
+	if _, err := d.interceptor(ctx, req, info, handler); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, `"from the handler"`) {
+			if !strings.Contains(l, `"method"="NodeStageVolume"`) || !strings.Contains(l, `"volumeID"="vol-1"`) {
+				t.Fatalf("handler's log line lacks method or volume ID: %s", l)
+			}
+			return
+		}
+	}
+	t.Fatalf("the handler's line did not reach the context's logger; got %q", lines)
 }

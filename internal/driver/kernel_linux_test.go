@@ -47,12 +47,6 @@ func (e *kernelEnv) podCgroup(t *testing.T, uid string) string {
 	return testutil.MkdirCgroupV1(t, filepath.Join(e.parent, "kubepods", "burstable", "pod"+uid))
 }
 
-func podContext(uid string) map[string]string {
-	return map[string]string{
-		"csi.storage.k8s.io/pod.uid": uid, "csi.storage.k8s.io/pod.name": "writer", "csi.storage.k8s.io/pod.namespace": "default",
-	}
-}
-
 // waitForLimit polls the container cgroup until the write limit for dev is
 // in the kernel (the throttle core's watcher places it after the mkdir).
 func waitForLimit(t *testing.T, cgroup string, dev throttle.Device) time.Duration {
@@ -128,22 +122,12 @@ func (e *kernelEnv) assertNothingLeft(t *testing.T) {
 	}
 }
 
-func capOf(block bool) *csi.VolumeCapability {
-	c := &csi.VolumeCapability{AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER}}
-	if block {
-		c.AccessType = &csi.VolumeCapability_Block{Block: &csi.VolumeCapability_BlockVolume{}}
-	} else {
-		c.AccessType = &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{}}
-	}
-	return c
-}
-
 // createAndStage creates a volume limited to 8 MiB/s of writes and stages it.
 func (e *kernelEnv) createAndStage(t *testing.T, block bool, size int64) (id, staging string) {
 	t.Helper()
 	ctx := context.Background()
 	vol, err := e.h.Controller().CreateVolume(ctx, &csi.CreateVolumeRequest{
-		Name: testutil.Prefix + "-" + t.Name(), VolumeCapabilities: []*csi.VolumeCapability{capOf(block)},
+		Name: testutil.Prefix + "-" + t.Name(), VolumeCapabilities: []*csi.VolumeCapability{testutil.Cap(block, "")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: size},
 		Parameters:    map[string]string{"writeBytesPerSecond": "8Mi"},
 	})
@@ -152,7 +136,7 @@ func (e *kernelEnv) createAndStage(t *testing.T, block bool, size int64) (id, st
 	}
 	id = vol.GetVolume().GetVolumeId()
 	staging = filepath.Join(e.h.WorkDir, "staging")
-	if _, err := e.h.Node().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: capOf(block)}); err != nil {
+	if _, err := e.h.Node().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: testutil.Cap(block, "")}); err != nil {
 		t.Fatal(err)
 	}
 	return id, staging
@@ -170,7 +154,7 @@ func persistentFlow(t *testing.T, block bool) {
 	id, staging := e.createAndStage(t, block, 64<<20)
 	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
 	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
-		VolumeCapability: capOf(block), VolumeContext: podContext(uid)}); err != nil {
+		VolumeCapability: testutil.Cap(block, ""), VolumeContext: testutil.PodContext(uid, "writer", "default")}); err != nil {
 		t.Fatal(err)
 	}
 	dev := e.groupDevice(t, throttle.Key{VolumeID: id, PodUID: uid})
@@ -233,12 +217,12 @@ func TestKernelInlineVolumeThrottled(t *testing.T) {
 	pod := e.podCgroup(t, uid)
 	id := "csi-" + strings.ReplaceAll(uid, "-", "")
 	target := filepath.Join(e.h.WorkDir, "pods", uid, "inline")
-	vc := podContext(uid)
+	vc := testutil.PodContext(uid, "writer", "default")
 	vc["csi.storage.k8s.io/ephemeral"] = "true"
 	vc["size"] = "64Mi"
 	vc["writeBytesPerSecond"] = "8Mi"
 	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, TargetPath: target,
-		VolumeCapability: capOf(false), VolumeContext: vc}); err != nil {
+		VolumeCapability: testutil.Cap(false, ""), VolumeContext: vc}); err != nil {
 		t.Fatal(err)
 	}
 	dev := e.groupDevice(t, throttle.Key{VolumeID: id, PodUID: uid})
@@ -298,7 +282,7 @@ func TestKernelExpandOnline(t *testing.T) {
 			e := newKernelEnv(t)
 			ctx := context.Background()
 			ctrl, node := e.h.Controller(), e.h.Node()
-			c := capOf(false)
+			c := testutil.Cap(false, "")
 			c.GetMount().FsType = fs
 			vol, err := ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: testutil.Prefix + "-expand-" + fs,
 				VolumeCapabilities: []*csi.VolumeCapability{c}, CapacityRange: &csi.CapacityRange{RequiredBytes: 300 << 20}})

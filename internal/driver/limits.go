@@ -39,7 +39,7 @@ func (d *Driver) UpdateLimits(ctx context.Context, key throttle.Key, l throttle.
 	if err := d.deps.Store.Put(r); err != nil {
 		return failure(err, "write volume record")
 	}
-	if err := d.deps.Throttler.Update(key, l); err != nil {
+	if err := d.deps.Throttler.Update(ctx, key, l); err != nil {
 		if errors.Is(err, throttle.ErrGroupNotFound) {
 			// Published but not placed (a crash between record and Ensure):
 			// the next publish places it with the persisted override.

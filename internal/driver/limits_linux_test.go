@@ -30,7 +30,7 @@ func TestKernelUpdateLimits(t *testing.T) {
 	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
 	node := e.h.Node()
 	publish := &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
-		VolumeCapability: capOf(false), VolumeContext: podContext(uid)}
+		VolumeCapability: testutil.Cap(false, ""), VolumeContext: testutil.PodContext(uid, "writer", "default")}
 	if _, err := node.NodePublishVolume(ctx, publish); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	}
 	size := r.CapacityBytes
 	if req.GetCapacityRange() != nil {
-		if size, err = d.grow(r, req.GetCapacityRange()); err != nil {
+		if size, err = d.grow(ctx, r, req.GetCapacityRange()); err != nil {
 			return nil, err
 		}
 	}
@@ -55,6 +55,6 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	if err := d.reapplyLimits(ctx, r); err != nil {
 		return nil, err
 	}
-	klog.V(2).InfoS("Volume expanded on the node", "volumeID", id, "bytes", size)
+	klog.FromContext(ctx).V(2).Info("Volume expanded on the node", "bytes", size)
 	return &csi.NodeExpandVolumeResponse{CapacityBytes: size}, nil
 }

@@ -41,7 +41,7 @@ func podRef(vc map[string]string) (throttle.PodRef, error) {
 // NodePublishVolume implements csi.NodeServer: bind-mount the staged volume
 // (or the device node, for block) onto the target, then have the throttle
 // core place the limits. It returns only once the limits are in the kernel:
-// a volume is never published unthrottled (DESIGN.md invariant 3).
+// a volume is never published unthrottled (docs/architecture.md, invariant 3).
 func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
 	id, target := req.GetVolumeId(), req.GetTargetPath()
 	if err := checkIDAndPath(id, "target_path", target); err != nil {
@@ -109,10 +109,10 @@ func (d *Driver) publish(ctx context.Context, r *volume.Record, req *csi.NodePub
 		return failure(err, "write volume record")
 	}
 	if err := d.publishSteps(ctx, r, pub, req.GetVolumeCapability().GetMount().GetMountFlags()); err != nil {
-		d.rollbackPublish(r, pub)
+		d.rollbackPublish(ctx, r, pub)
 		return err
 	}
-	klog.V(2).InfoS("Volume published", "volumeID", r.ID, "target", target, "pod", klog.KRef(pod.Namespace, pod.Name), "podUID", pod.UID,
+	klog.FromContext(ctx).V(2).Info("Volume published", "target", target, "pod", klog.KRef(pod.Namespace, pod.Name), "podUID", pod.UID,
 		"readOnly", pub.ReadOnly, "limits", r.GroupLimits(r.Group(pub)), "scope", r.Params.Scope)
 	return nil
 }
@@ -136,7 +136,7 @@ func (d *Driver) publishSteps(ctx context.Context, r *volume.Record, pub volume.
 		return placeError(r.ID, err)
 	}
 	d.trackBurst(r, r.Group(pub))
-	klog.V(4).InfoS("Throttle group ensured", "group", r.Group(pub), "device", dev, "phase", phase)
+	klog.FromContext(ctx).V(4).Info("Throttle group ensured", "group", r.Group(pub), "device", dev, "phase", phase)
 	return nil
 }
 
@@ -176,20 +176,21 @@ func (d *Driver) bind(r *volume.Record, pub volume.Publication, mountFlags []str
 
 // rollbackPublish undoes a failed publish as far as it got, best effort:
 // the caller already returns the original error.
-func (d *Driver) rollbackPublish(r *volume.Record, pub volume.Publication) {
+func (d *Driver) rollbackPublish(ctx context.Context, r *volume.Record, pub volume.Publication) {
+	logger := klog.FromContext(ctx)
 	if !r.SharesGroup(pub.TargetPath, r.Group(pub)) {
-		if err := d.deps.Throttler.Remove(r.Group(pub)); err != nil {
-			klog.ErrorS(err, "Remove throttle group after failed publish", "volumeID", r.ID)
+		if err := d.deps.Throttler.Remove(ctx, r.Group(pub)); err != nil {
+			logger.Error(err, "Remove throttle group after failed publish")
 		} else {
 			d.forgetBurst(r.Group(pub))
 		}
 	}
 	if err := d.unmount(pub.TargetPath, true); err != nil {
-		klog.ErrorS(err, "Unmount after failed publish", "volumeID", r.ID, "target", pub.TargetPath)
+		logger.Error(err, "Unmount after failed publish", "target", pub.TargetPath)
 	}
 	delete(r.Publications, pub.TargetPath)
 	if err := d.deps.Store.Put(r); err != nil {
-		klog.ErrorS(err, "Write volume record after failed publish", "volumeID", r.ID)
+		logger.Error(err, "Write volume record after failed publish")
 	}
 }
 
@@ -214,7 +215,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	}
 	defer release()
 	if pub, ok := r.Publications[target]; ok && !r.SharesGroup(target, r.Group(pub)) {
-		if err := d.deps.Throttler.Remove(r.Group(pub)); err != nil {
+		if err := d.deps.Throttler.Remove(ctx, r.Group(pub)); err != nil {
 			return nil, status.Errorf(codes.Internal, "remove throttle group %s: %v", r.Group(pub), err)
 		}
 		d.forgetBurst(r.Group(pub))
@@ -224,7 +225,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	}
 	delete(r.Publications, target)
 	if r.Ephemeral && len(r.Publications) == 0 {
-		if err := d.deleteInline(r); err != nil {
+		if err := d.deleteInline(ctx, r); err != nil {
 			return nil, err
 		}
 		return &csi.NodeUnpublishVolumeResponse{}, nil
@@ -232,6 +233,6 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	if err := d.deps.Store.Put(r); err != nil {
 		return nil, failure(err, "write volume record")
 	}
-	klog.V(2).InfoS("Volume unpublished", "volumeID", id, "target", target)
+	klog.FromContext(ctx).V(2).Info("Volume unpublished", "target", target)
 	return &csi.NodeUnpublishVolumeResponse{}, nil
 }

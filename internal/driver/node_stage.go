@@ -40,7 +40,7 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	// survives but the loop device and the mount do not, and the kubelet's
 	// repeated NodeStageVolume must bring them back. stage is idempotent.
 	wasStaged := r.Staging != nil
-	st, err := d.stage(r, staging, req.GetVolumeCapability().GetMount().GetMountFlags())
+	st, err := d.stage(ctx, r, staging, req.GetVolumeCapability().GetMount().GetMountFlags())
 	if err != nil {
 		return nil, err
 	}
@@ -50,19 +50,19 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 			// Leave no device or mount the record does not know: the kubelet
 			// saw the stage fail and may never unstage it.
 			if uerr := d.unstage(r, staging); uerr != nil {
-				klog.ErrorS(uerr, "Undo stage after the record write failed", "volumeID", id)
+				klog.FromContext(ctx).Error(uerr, "Undo stage after the record write failed")
 			}
 		}
 		return nil, failure(err, "write volume record")
 	}
-	klog.V(2).InfoS("Volume staged", "volumeID", id, "device", st.Device, "directIO", st.DirectIO, "stagingPath", staging)
+	klog.FromContext(ctx).V(2).Info("Volume staged", "device", st.Device, "directIO", st.DirectIO, "stagingPath", staging)
 	return &csi.NodeStageVolumeResponse{}, nil
 }
 
 // stage attaches r's backing file (or finds the device a previous attempt
 // attached) and mounts a mount volume at path. On failure it detaches a
 // device it attached itself.
-func (d *Driver) stage(r *volume.Record, path string, mountFlags []string) (*volume.Staging, error) {
+func (d *Driver) stage(ctx context.Context, r *volume.Record, path string, mountFlags []string) (*volume.Staging, error) {
 	img, err := d.deps.Store.BackingPath(r.ID)
 	if err != nil {
 		return nil, failure(err, "backing file")
@@ -86,7 +86,7 @@ func (d *Driver) stage(r *volume.Record, path string, mountFlags []string) (*vol
 	if err := d.mountStaging(r, img, dev.Path, path, mountFlags); err != nil {
 		if !found {
 			if derr := d.deps.Loop.Detach(dev.Path); derr != nil {
-				klog.ErrorS(derr, "Detach after failed stage", "volumeID", r.ID, "device", dev.Path)
+				klog.FromContext(ctx).Error(derr, "Detach after failed stage", "device", dev.Path)
 			}
 		}
 		return nil, err
@@ -135,7 +135,7 @@ func (d *Driver) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolu
 	if err := d.deps.Store.Put(r); err != nil {
 		return nil, failure(err, "write volume record")
 	}
-	klog.V(2).InfoS("Volume unstaged", "volumeID", id, "stagingPath", staging)
+	klog.FromContext(ctx).V(2).Info("Volume unstaged", "stagingPath", staging)
 	return &csi.NodeUnstageVolumeResponse{}, nil
 }
 

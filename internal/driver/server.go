@@ -62,10 +62,10 @@ func (d *Driver) Serve(ctx context.Context, endpoint string) error {
 	go func() {
 		defer close(done)
 		<-ctx.Done()
-		klog.V(2).InfoS("Stopping gRPC server gracefully", "endpoint", endpoint)
+		klog.FromContext(ctx).V(2).Info("Stopping gRPC server gracefully", "endpoint", endpoint)
 		srv.GracefulStop()
 	}()
-	klog.V(2).InfoS("Serving CSI", "driver", d.cfg.Name, "node", d.cfg.NodeID, "endpoint", endpoint)
+	klog.FromContext(ctx).V(2).Info("Serving CSI", "driver", d.cfg.Name, "node", d.cfg.NodeID, "endpoint", endpoint)
 	err = srv.Serve(lis)
 	if ctx.Err() != nil {
 		<-done // Serve returns at once on GracefulStop; wait for the calls to drain

@@ -13,10 +13,10 @@ type Throttler interface {
 	// Ensure places (or confirms) a group's kernel limits before it returns.
 	Ensure(ctx context.Context, key throttle.Key, spec throttle.Spec) (throttle.Phase, error)
 	// Update changes a group's limits live.
-	Update(key throttle.Key, limits throttle.Limits) error
+	Update(ctx context.Context, key throttle.Key, limits throttle.Limits) error
 	// Remove lifts a group's limits and forgets it; removing an unknown
 	// group succeeds.
-	Remove(key throttle.Key) error
+	Remove(ctx context.Context, key throttle.Key) error
 	// Get returns a copy of a group's status (placement, cgroups, stats).
 	Get(key throttle.Key) (throttle.GroupStatus, bool)
 }

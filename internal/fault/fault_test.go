@@ -42,7 +42,7 @@ type nopThrottler struct{ driver.Throttler }
 func (nopThrottler) Ensure(context.Context, throttle.Key, throttle.Spec) (throttle.Phase, error) {
 	return throttle.PhaseActive, nil
 }
-func (nopThrottler) Remove(throttle.Key) error { return nil }
+func (nopThrottler) Remove(context.Context, throttle.Key) error { return nil }
 
 // TestDecoratorsFireAtTheirPoint drives each wrapped call and checks that
 // exactly the armed point kills, only after Activate, and only the Nth time.
@@ -56,7 +56,7 @@ func TestDecoratorsFireAtTheirPoint(t *testing.T) {
 		PublishBeforeBind:    func(d *driver.Deps) { d.Mounter.Mount("/s", "/t", "", []string{"bind"}) },
 		PublishAfterBind:     func(d *driver.Deps) { d.Mounter.Mount("/s", "/t", "", []string{"bind", "ro"}) },
 		PublishAfterEnsure:   func(d *driver.Deps) { d.Throttler.Ensure(context.Background(), throttle.Key{}, throttle.Spec{}) },
-		UnpublishAfterRemove: func(d *driver.Deps) { d.Throttler.Remove(throttle.Key{}) },
+		UnpublishAfterRemove: func(d *driver.Deps) { d.Throttler.Remove(context.Background(), throttle.Key{}) },
 	}
 	// A mount reaches the point before it and the one after it.
 	pair := map[Point]Point{StageBeforeMount: StageAfterMount, StageAfterMount: StageBeforeMount,

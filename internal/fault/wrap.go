@@ -91,8 +91,8 @@ func (t throttleFault) Ensure(ctx context.Context, key throttle.Key, spec thrott
 	return phase, err
 }
 
-func (t throttleFault) Remove(key throttle.Key) error {
-	err := t.Throttler.Remove(key)
+func (t throttleFault) Remove(ctx context.Context, key throttle.Key) error {
+	err := t.Throttler.Remove(ctx, key)
 	if err == nil {
 		t.in.at(UnpublishAfterRemove)
 	}

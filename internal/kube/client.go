@@ -3,7 +3,7 @@
 // records Events on the pods, and the controller that applies live edits of
 // a ThrottleGroup's spec.limits.
 //
-// The apiserver is never on the publish path (DESIGN.md invariant 2): every
+// The apiserver is never on the publish path (docs/architecture.md, invariant 2): every
 // request in this package runs on the stats worker's goroutines (the sink),
 // the Event broadcaster's goroutine, or the live-limits controller's
 // informer and workers, each request bounded by a timeout.

@@ -66,6 +66,6 @@ func NewRecorder(ctx context.Context, kc kubernetes.Interface, node string) (rec
 	b.StartStructuredLogging(4)
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kc.CoreV1().Events("")})
 	rec := b.NewRecorder(scheme, corev1.EventSource{Component: Component, Host: node})
-	klog.V(2).InfoS("Recording Events", "component", Component, "node", node)
+	klog.FromContext(ctx).V(2).Info("Recording Events", "component", Component, "node", node)
 	return rec, b.Shutdown, nil
 }

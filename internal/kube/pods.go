@@ -63,12 +63,12 @@ func claimOf(ctx context.Context, kc kubernetes.Interface, pod *corev1.Pod, volu
 		}
 		c, err := kc.CoreV1().PersistentVolumeClaims(pod.Namespace).Get(ctx, claim, metav1.GetOptions{})
 		if err != nil || c.Spec.VolumeName == "" {
-			klog.V(4).InfoS("Claim of pod not resolved", "pod", klog.KObj(pod), "claim", claim, "err", err)
+			klog.FromContext(ctx).V(4).Info("Claim of pod not resolved", "pod", klog.KObj(pod), "claim", claim, "err", err)
 			continue
 		}
 		vol, err := kc.CoreV1().PersistentVolumes().Get(ctx, c.Spec.VolumeName, metav1.GetOptions{})
 		if err != nil {
-			klog.V(4).InfoS("Volume of claim not resolved", "pod", klog.KObj(pod), "claim", claim, "err", err)
+			klog.FromContext(ctx).V(4).Info("Volume of claim not resolved", "pod", klog.KObj(pod), "claim", claim, "err", err)
 			continue
 		}
 		if vol.Spec.CSI != nil && vol.Spec.CSI.VolumeHandle == volumeID {

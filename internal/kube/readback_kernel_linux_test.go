@@ -94,7 +94,7 @@ func TestKernelReadbackRestoresTamperedEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := tb.Remove(key); err != nil {
+		if err := tb.Remove(context.Background(), key); err != nil {
 			t.Error(err)
 		}
 	})

@@ -190,10 +190,10 @@ func (s *Sink) Observe(ctx context.Context, st throttle.GroupStatus) error {
 	}
 	switch opened, closed := s.breaker.done(err); {
 	case opened:
-		s.logger(st).Error(err, "Apiserver unavailable; ThrottleGroup writes paused and retried with backoff", "backoff", s.o.MinBackoff)
+		s.logger(ctx, st).Error(err, "Apiserver unavailable; ThrottleGroup writes paused and retried with backoff", "backoff", s.o.MinBackoff)
 		s.o.OnPause(true)
 	case closed:
-		s.logger(st).Info("Apiserver available again; ThrottleGroup writes resumed")
+		s.logger(ctx, st).Info("Apiserver available again; ThrottleGroup writes resumed")
 		s.o.OnPause(false)
 	}
 	return err
@@ -241,6 +241,8 @@ func (s *Sink) Forget(key throttle.Key) {
 	delete(s.groups, key)
 }
 
-func (s *Sink) logger(st throttle.GroupStatus) klog.Logger {
-	return klog.Background().WithValues("group", st.Key, "pod", klog.KRef(st.Spec.Pod.Namespace, st.Spec.Pod.Name))
+// logger is the caller's logger (the stats worker's carries the group key)
+// with the group's pod added.
+func (s *Sink) logger(ctx context.Context, st throttle.GroupStatus) klog.Logger {
+	return klog.FromContext(ctx).WithValues("pod", klog.KRef(st.Spec.Pod.Namespace, st.Spec.Pod.Name))
 }

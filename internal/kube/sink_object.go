@@ -41,7 +41,7 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 		got, err := s.o.ThrottleGroups.Get(ctx, p.Namespace, ObjectName(p.Name, st.Key))
 		switch {
 		case err == nil:
-			return s.adopt(gs, st, got)
+			return s.adopt(ctx, gs, st, got)
 		case !apierrors.IsNotFound(err):
 			return nil, fmt.Errorf("get ThrottleGroup %s/%s: %w", p.Namespace, ObjectName(p.Name, st.Key), err)
 		}
@@ -59,7 +59,7 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 	}
 	if pod == nil {
 		gs.podGoneAt = now
-		s.logger(st).V(2).Info("Pod of throttle group not found (deleted or re-created); no ThrottleGroup for it")
+		s.logger(ctx, st).V(2).Info("Pod of throttle group not found (deleted or re-created); no ThrottleGroup for it")
 		return nil, nil
 	}
 	gs.podGoneAt = now.Add(-s.o.PodRecheck) // found; recheck at once if it ever goes
@@ -76,13 +76,13 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 		if s.o.Specs != nil && s.o.Specs.Get(st.Key).Generation < created.Generation {
 			s.o.Specs.Set(st.Key, SpecState{Generation: created.Generation})
 		}
-		s.logger(st).V(2).Info("ThrottleGroup created", "throttleGroup", klog.KObj(created))
+		s.logger(ctx, st).V(2).Info("ThrottleGroup created", "throttleGroup", klog.KObj(created))
 	case apierrors.IsAlreadyExists(err):
 		got, err := s.o.ThrottleGroups.Get(ctx, want.Namespace, want.Name)
 		if err != nil {
 			return nil, fmt.Errorf("get existing ThrottleGroup %s/%s: %w", want.Namespace, want.Name, err)
 		}
-		return s.adopt(gs, st, got)
+		return s.adopt(ctx, gs, st, got)
 	default:
 		return nil, fmt.Errorf("create ThrottleGroup %s/%s: %w", want.Namespace, want.Name, err)
 	}
@@ -90,7 +90,7 @@ func (s *Sink) ensureObject(ctx context.Context, gs *groupState, st throttle.Gro
 }
 
 // adopt takes over an existing object, if it is this group's.
-func (s *Sink) adopt(gs *groupState, st throttle.GroupStatus, got *v1alpha1.ThrottleGroup) (*objectRef, error) {
+func (s *Sink) adopt(ctx context.Context, gs *groupState, st throttle.GroupStatus, got *v1alpha1.ThrottleGroup) (*objectRef, error) {
 	if g := got.Spec; g.NodeName != s.o.Node || g.VolumeID != st.Key.VolumeID || string(g.PodUID) != st.Key.PodUID {
 		return nil, fmt.Errorf("ThrottleGroup %s/%s exists but is node %q, volume %q, pod UID %q, not this group; delete it",
 			got.Namespace, got.Name, g.NodeName, g.VolumeID, g.PodUID)
@@ -106,7 +106,7 @@ func (s *Sink) adopt(gs *groupState, st throttle.GroupStatus, got *v1alpha1.Thro
 			gs.writtenAt, gs.dataAt = t.Time, t.Time
 		}
 	}
-	s.logger(st).V(2).Info("ThrottleGroup adopted", "throttleGroup", klog.KObj(got))
+	s.logger(ctx, st).V(2).Info("ThrottleGroup adopted", "throttleGroup", klog.KObj(got))
 	return gs.obj, nil
 }
 
@@ -187,7 +187,7 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	case writeNumbers:
 		gs.dataAt = now
 	}
-	s.logger(st).V(4).Info("ThrottleGroup status written", "throttleGroup", klog.KRef(obj.namespace, obj.name), "why", why, "phase", next.Phase)
+	s.logger(ctx, st).V(4).Info("ThrottleGroup status written", "throttleGroup", klog.KRef(obj.namespace, obj.name), "why", why, "phase", next.Phase)
 	return true, nil
 }
 

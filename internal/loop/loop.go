@@ -12,7 +12,7 @@ type Device struct {
 	Path string
 	// DirectIO reports whether the kernel runs the device with direct IO on
 	// its backing file. Without it the page cache holds every block twice and
-	// writes escape a limit placed on the backing disk (DESIGN.md).
+	// writes escape a limit placed on the backing disk (docs/architecture.md, "Kernel facts").
 	DirectIO bool
 }
 

@@ -45,7 +45,7 @@ func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.lis) }()
-	klog.V(2).InfoS("Serving Prometheus metrics", "address", s.Addr().String())
+	klog.FromContext(ctx).V(2).Info("Serving Prometheus metrics", "address", s.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("metrics server: %w", err)

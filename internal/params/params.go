@@ -36,7 +36,7 @@ const (
 )
 
 // DefaultInlineSize is the size of an inline ephemeral volume that does not
-// set `size` (1 GiB, as DESIGN.md says).
+// set `size` (1 GiB, the README's parameter table).
 const DefaultInlineSize int64 = 1 << 30
 
 // Mode says where the parameters came from; `size` is only accepted inline

@@ -66,7 +66,7 @@ func New(cfg Config) (*Server, error) {
 
 // GetInfo tells the kubelet which CSI driver this is and where its socket is.
 func (s *Server) GetInfo(ctx context.Context, _ *registerapi.InfoRequest) (*registerapi.PluginInfo, error) {
-	klog.V(4).InfoS("Kubelet asked for plugin info", "driver", s.cfg.DriverName, "endpoint", s.cfg.Endpoint)
+	klog.FromContext(ctx).V(4).Info("Kubelet asked for plugin info", "driver", s.cfg.DriverName, "endpoint", s.cfg.Endpoint)
 	return &registerapi.PluginInfo{
 		Type:              registerapi.CSIPlugin,
 		Name:              s.cfg.DriverName,
@@ -84,9 +84,9 @@ func (s *Server) NotifyRegistrationStatus(ctx context.Context, st *registerapi.R
 	s.status = Status{Notified: true, Registered: st.GetPluginRegistered(), Error: st.GetError()}
 	s.mu.Unlock()
 	if st.GetPluginRegistered() {
-		klog.V(2).InfoS("Registered with the kubelet", "driver", s.cfg.DriverName, "endpoint", s.cfg.Endpoint)
+		klog.FromContext(ctx).V(2).Info("Registered with the kubelet", "driver", s.cfg.DriverName, "endpoint", s.cfg.Endpoint)
 	} else {
-		klog.ErrorS(nil, "The kubelet refused the plugin registration; check that the CSI endpoint the kubelet sees is right (--kubelet-plugin-endpoint)",
+		klog.FromContext(ctx).Error(nil, "The kubelet refused the plugin registration; check that the CSI endpoint the kubelet sees is right (--kubelet-plugin-endpoint)",
 			"driver", s.cfg.DriverName, "endpoint", s.cfg.Endpoint, "reason", st.GetError())
 	}
 	return &registerapi.RegistrationStatusResponse{}, nil

@@ -43,7 +43,7 @@ func (s *Server) Serve(ctx context.Context, path string, ready func(context.Cont
 		<-ctx.Done()
 		srv.GracefulStop()
 	}()
-	klog.V(2).InfoS("Serving kubelet plugin registration", "socket", path, "driver", s.cfg.DriverName, "endpoint", s.cfg.Endpoint)
+	klog.FromContext(ctx).V(2).Info("Serving kubelet plugin registration", "socket", path, "driver", s.cfg.DriverName, "endpoint", s.cfg.Endpoint)
 	err = srv.Serve(lis)
 	if ctx.Err() != nil {
 		<-stopped
@@ -51,7 +51,7 @@ func (s *Server) Serve(ctx context.Context, path string, ready func(context.Cont
 	// net.UnixListener.Close unlinks the socket it created; remove it anyway
 	// in case Serve failed before, and ignore "already gone".
 	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		klog.ErrorS(rerr, "Could not remove the registration socket", "socket", path)
+		klog.FromContext(ctx).Error(rerr, "Could not remove the registration socket", "socket", path)
 	}
 	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("registration: serve %s: %w", path, err)
@@ -87,7 +87,7 @@ func SocketAccepts(path string, interval time.Duration) func(context.Context) er
 			if err == nil {
 				return conn.Close()
 			}
-			klog.V(4).InfoS("Waiting for the CSI socket before registering", "socket", path, "err", err)
+			klog.FromContext(ctx).V(4).Info("Waiting for the CSI socket before registering", "socket", path, "err", err)
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s never accepted a connection: %w", path, err)

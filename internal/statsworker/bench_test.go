@@ -55,7 +55,7 @@ func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				tb.Remove(k)
+				tb.Remove(context.Background(), k)
 				b.StartTimer()
 			}
 		})

@@ -1,6 +1,8 @@
 // Package statsworker fills the throttle groups' stats and publishes them,
 // off the publish path: a controller-style work queue keyed by group, the
-// way kubelet's and the kernel's (the seed's) slow work is deferred.
+// way kubelet's slow work is deferred, and the way the kernel's blk-cgroup
+// fix deferred its stats (docs/architecture.md, "Why the publish path never
+// waits").
 package statsworker
 
 import (
@@ -22,7 +24,7 @@ type Sink interface {
 type Groups interface {
 	Get(throttle.Key) (throttle.GroupStatus, bool)
 	Keys() []throttle.Key
-	Reconcile(throttle.Key) error
+	Reconcile(context.Context, throttle.Key) error
 	Readback(throttle.Key) (throttle.Readback, error)
 	ReadCounters(throttle.Key) (throttle.Counters, uint64, error)
 	InstallStats(key throttle.Key, incarnation uint64, s throttle.Stats) bool

@@ -151,12 +151,15 @@ func (w *Worker) processNextWorkItem(ctx context.Context) bool {
 		return false
 	}
 	defer w.queue.Done(key)
+	// Everything logged about this key, down to the sinks, carries it.
+	logger := klog.FromContext(ctx).WithValues("group", key)
+	ctx = klog.NewContext(ctx, logger)
 	err := w.sync(ctx, key)
 	switch {
 	case err == nil:
 		w.queue.Forget(key)
 	case w.queue.NumRequeues(key) < w.maxRetries:
-		klog.V(4).InfoS("Stats sync failed; retrying with backoff", "group", key, "retries", w.queue.NumRequeues(key), "err", err)
+		logger.V(4).Info("Stats sync failed; retrying with backoff", "retries", w.queue.NumRequeues(key), "err", err)
 		w.queue.AddRateLimited(key)
 	default:
 		w.queue.Forget(key)
@@ -171,9 +174,9 @@ func (w *Worker) processNextWorkItem(ctx context.Context) bool {
 // snapshot installed if the group is still the same incarnation, and the
 // sinks told.
 func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
-	if err := w.groups.Reconcile(key); err != nil {
+	if err := w.groups.Reconcile(ctx, key); err != nil {
 		if errors.Is(err, throttle.ErrGroupNotFound) {
-			w.forget(key)
+			w.forget(ctx, key)
 			return nil
 		}
 		return err
@@ -185,7 +188,7 @@ func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 	// is an error here.
 	if _, err := w.groups.Readback(key); err != nil {
 		if errors.Is(err, throttle.ErrGroupNotFound) {
-			w.forget(key)
+			w.forget(ctx, key)
 			return nil
 		}
 		return err
@@ -193,7 +196,7 @@ func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 	raw, inc, err := w.groups.ReadCounters(key)
 	if err != nil {
 		if errors.Is(err, throttle.ErrGroupNotFound) {
-			w.forget(key)
+			w.forget(ctx, key)
 			return nil
 		}
 		return err
@@ -211,7 +214,7 @@ func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 		// Removed or re-created since the read: this result belongs to an
 		// incarnation that is gone (invariant 7). The key was notified on
 		// removal/creation, so the current incarnation gets its own sync.
-		klog.V(4).InfoS("Discarding stats of a previous incarnation", "group", key, "incarnation", inc)
+		klog.FromContext(ctx).V(4).Info("Discarding stats of a previous incarnation", "incarnation", inc)
 		return nil
 	}
 	w.mu.Lock()
@@ -222,7 +225,7 @@ func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 	if !ok || st.Incarnation != inc {
 		return nil
 	}
-	klog.V(5).InfoS("Stats installed", "group", key, "stats", st.Stats)
+	klog.FromContext(ctx).V(5).Info("Stats installed", "stats", st.Stats)
 	for _, s := range w.sinks {
 		if err := s.Observe(ctx, st); err != nil {
 			return fmt.Errorf("sink %T: %w", s, err)
@@ -233,14 +236,14 @@ func (w *Worker) sync(ctx context.Context, key throttle.Key) error {
 
 // forget drops what the worker and the sinks keep for a gone group
 // (invariant 8).
-func (w *Worker) forget(key throttle.Key) {
+func (w *Worker) forget(ctx context.Context, key throttle.Key) {
 	w.mu.Lock()
 	delete(w.prev, key)
 	w.mu.Unlock()
 	for _, s := range w.sinks {
 		s.Forget(key)
 	}
-	klog.V(4).InfoS("Forgot removed throttle group", "group", key)
+	klog.FromContext(ctx).V(4).Info("Forgot removed throttle group")
 }
 
 // surface makes a key that exhausted its retries visible (invariant 6): a
@@ -249,7 +252,8 @@ func (w *Worker) forget(key throttle.Key) {
 // comes back at the next resync.
 func (w *Worker) surface(ctx context.Context, key throttle.Key, err error) {
 	w.failures.Add(1)
-	klog.ErrorS(err, "Stats of throttle group failing; giving up until the next resync", "group", key, "retries", w.maxRetries)
+	logger := klog.FromContext(ctx)
+	logger.Error(err, "Stats of throttle group failing; giving up until the next resync", "retries", w.maxRetries)
 	st, ok := w.groups.Get(key)
 	if !ok {
 		return
@@ -264,7 +268,7 @@ func (w *Worker) surface(ctx context.Context, key throttle.Key, err error) {
 	}
 	for _, s := range w.sinks {
 		if serr := s.Observe(ctx, st); serr != nil {
-			klog.ErrorS(serr, "Sink could not take the StatsFailing condition", "group", key, "sink", fmt.Sprintf("%T", s))
+			logger.Error(serr, "Sink could not take the StatsFailing condition", "sink", fmt.Sprintf("%T", s))
 		}
 	}
 }

@@ -189,13 +189,13 @@ func TestInvariant2_EnsureReturnsWhileSinkBlocksForever(t *testing.T) {
 		u := strings.Replace(uid, "5f1d2c3b", "0000"+string(rune('a'+i%26))+string(rune('a'+i/26))+"00", 1)
 		fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+u)
 		k := fx.ensure(t, u, throttle.ScopePod)
-		if err := fx.table.Update(k, throttle.Limits{ReadIOPS: 10}); err != nil {
+		if err := fx.table.Update(context.Background(), k, throttle.Limits{ReadIOPS: 10}); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := fx.table.Get(k); !ok {
 			t.Fatal("Get lost a group")
 		}
-		if err := fx.table.Remove(k); err != nil {
+		if err := fx.table.Remove(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -292,7 +292,7 @@ func TestInvariant7_StaleResultDiscarded(t *testing.T) {
 	fx.fake.SetIO(t, fx.pod, "7:256", testutil.IO{WriteBytes: 999})
 	old, _ := fx.table.Get(k)
 	w := New(racingGroups{Groups: fx.table, race: func() {
-		if err := fx.table.Remove(k); err != nil {
+		if err := fx.table.Remove(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 		fx.ensure(t, uid, throttle.ScopePod)
@@ -316,7 +316,7 @@ func TestInvariant8_RemoveWhileWorkPending(t *testing.T) {
 	k := fx.ensure(t, uid, throttle.ScopePod)
 	fx.worker.sync(context.Background(), k) // a previous sample exists
 	fx.worker.Enqueue(k)
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	_, before := fx.sink.last()

@@ -52,7 +52,7 @@ func BenchmarkEnsure(b *testing.B) {
 				}
 				took = append(took, time.Since(start))
 				b.StopTimer()
-				if err := kf.table.Remove(k); err != nil {
+				if err := kf.table.Remove(context.Background(), k); err != nil {
 					b.Fatal(err)
 				}
 				floor = append(floor, timeLimitLines(b, bare, V1Entries(kf.dev, s.Limits)))
@@ -90,7 +90,7 @@ func BenchmarkEnsureTableOnly(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				tb.Remove(k)
+				tb.Remove(context.Background(), k)
 				b.StartTimer()
 			}
 		})

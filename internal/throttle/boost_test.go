@@ -1,8 +1,12 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 func TestRaise(t *testing.T) {
@@ -47,7 +51,7 @@ func TestSetBoostRaisesTheKernelNotTheSpec(t *testing.T) {
 	ensure(t, fx.table, key, spec)
 	wantLines(t, pod, "io.max", "7:256 rbps=max wbps=41943040 riops=max wiops=max")
 	// A new baseline (a live edit, an expansion) is raised by the boost too.
-	if err := fx.table.Update(key, Limits{WriteBytesPerSecond: 4 << 20, WriteIOPS: 100}); err != nil {
+	if err := fx.table.Update(context.Background(), key, Limits{WriteBytesPerSecond: 4 << 20, WriteIOPS: 100}); err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, pod, "io.max", "7:256 rbps=max wbps=41943040 riops=max wiops=100")
@@ -70,7 +74,7 @@ func TestBoostReachesNewContainersOnV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the container's entry", func() bool { return file(t, ctr, string(V1WriteIOPS)) != "" })
+	testutil.Eventually(t, 5*time.Second, "the container's entry", func() (bool, string) { return file(t, ctr, string(V1WriteIOPS)) != "", "" })
 	wantLines(t, ctr, string(V1WriteIOPS), "7:256 3000")
 	wantLines(t, pod, string(V1WriteIOPS), "7:256 3000")
 }

@@ -49,7 +49,7 @@ func (t *Table) Ensure(ctx context.Context, key Key, spec Spec) (Phase, error) {
 		}
 		err := t.ensureLocked(g, spec)
 		if err != nil && !g.placed {
-			t.dropLocked(g)
+			t.dropLocked(logger, g)
 		}
 		g.mu.Unlock()
 		if err != nil {
@@ -97,7 +97,7 @@ func withLimits(s Spec, l Limits) Spec {
 }
 
 // Update applies new limits to every entry of the group, live.
-func (t *Table) Update(key Key, l Limits) error {
+func (t *Table) Update(ctx context.Context, key Key, l Limits) error {
 	g, err := t.lockPlaced(key)
 	if err != nil {
 		return err
@@ -109,7 +109,7 @@ func (t *Table) Update(key Key, l Limits) error {
 	if err := t.setLimits(g, l); err != nil {
 		return err
 	}
-	klog.V(2).InfoS("Throttle group limits updated", "group", key, "limits", l)
+	klog.FromContext(ctx).V(2).Info("Throttle group limits updated", "group", key, "limits", l)
 	t.notify(key)
 	return nil
 }
@@ -133,7 +133,7 @@ func (t *Table) setLimits(g *group, l Limits) error {
 // removes cgroups: it never created any. Removing an unknown key succeeds.
 // If an entry cannot be lifted the group stays, holding what is left, and
 // the error says what; Remove can be called again.
-func (t *Table) Remove(key Key) error {
+func (t *Table) Remove(ctx context.Context, key Key) error {
 	g := t.lookup(key)
 	if g == nil {
 		return nil
@@ -147,8 +147,9 @@ func (t *Table) Remove(key Key) error {
 		g.publish(t.backend.Version())
 		return fmt.Errorf("removing %s: %w", key, err)
 	}
-	t.dropLocked(g)
-	klog.V(2).InfoS("Throttle group removed", "group", key, "incarnation", g.inc)
+	logger := klog.FromContext(ctx)
+	t.dropLocked(logger, g)
+	logger.V(2).Info("Throttle group removed", "group", key, "incarnation", g.inc)
 	// The worker finds the key gone and has its sinks forget it (invariant 8).
 	t.notify(key)
 	return nil
@@ -169,9 +170,9 @@ func (t *Table) liftLocked(g *group) error {
 }
 
 // dropLocked lifts what it can and takes g out of the table.
-func (t *Table) dropLocked(g *group) {
+func (t *Table) dropLocked(logger klog.Logger, g *group) {
 	if err := t.liftLocked(g); err != nil {
-		klog.ErrorS(err, "Lifting entries of a group that failed to place", "group", g.key)
+		logger.Error(err, "Lifting entries of a group that failed to place", "group", g.key)
 	}
 	g.removed = true
 	t.forgetGroup(g)

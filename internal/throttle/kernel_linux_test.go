@@ -132,7 +132,7 @@ func TestKernelV1PodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 	}
 
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the watcher to place the container's limit", func() bool { return hasLine(t, ctr, V1WriteBPS, kf.line()) })
+	testutil.Eventually(t, 5*time.Second, "the watcher to place the container's limit", func() (bool, string) { return hasLine(t, ctr, V1WriteBPS, kf.line()), "" })
 
 	d := timedRun(t, "dd in the container", ddDirect(t, ctr, kf.loop.Path))
 	got := rate(d)
@@ -151,8 +151,8 @@ func TestKernelV1PodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 	testutil.RemoveCgroupV1(t, ctr)
 
 	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
-	eventually(t, "the limit on the second container", func() bool { return hasLine(t, ctr2, V1WriteBPS, kf.line()) })
-	if err := kf.table.Remove(k); err != nil {
+	testutil.Eventually(t, 5*time.Second, "the limit on the second container", func() (bool, string) { return hasLine(t, ctr2, V1WriteBPS, kf.line()), "" })
+	if err := kf.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{pod, ctr2} {
@@ -202,18 +202,18 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	kp, sp := kf.spec(testUID, ScopePod)
 	ensure(t, kf.table, kp, sp)
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the container's limit", func() bool { return hasLine(t, ctr, V1WriteBPS, kf.line()) })
+	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) { return hasLine(t, ctr, V1WriteBPS, kf.line()), "" })
 	d := bufferedWriteThenSync(t, ctr, other, mnt)
 	t.Logf("pod scope, buffered + sync: %v (%.1f MiB/s)", d, rate(d)/mib)
 	if rate(d) <= 1.25*limitBPS {
 		// Not a failure of ours, but the kernel no longer behaves as
-		// DESIGN.md measured, and the docs' advice would be wrong. "Held"
+		// docs/architecture.md ("Kernel facts") says, and the docs' advice would be wrong. "Held"
 		// is the band the assertions below use (<= 1.25x); unthrottled
 		// writeback runs far above it on an idle machine, but a busy
 		// shared machine may flush at only 1.5x.
 		t.Errorf("pod scope held buffered writeback (%.2f MiB/s): the measured v1 writeback fact changed", rate(d)/mib)
 	}
-	if err := kf.table.Remove(kp); err != nil {
+	if err := kf.table.Remove(context.Background(), kp); err != nil {
 		t.Fatal(err)
 	}
 
@@ -223,7 +223,7 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 		t.Fatalf("no root-level %q after Ensure with scope volume", kf.line())
 	}
 	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
-	eventually(t, "the container's limit", func() bool { return hasLine(t, ctr2, V1WriteBPS, kf.line()) })
+	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) { return hasLine(t, ctr2, V1WriteBPS, kf.line()), "" })
 	d = bufferedWriteThenSync(t, ctr2, other, mnt)
 	got := rate(d)
 	t.Logf("volume scope, buffered + sync: %v (%.2f MiB/s, limit 8)", d, got/mib)
@@ -238,7 +238,7 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	if got := rate(d); got < 0.5*limitBPS || got > 1.25*limitBPS {
 		t.Errorf("buffered + fsync ran at %.2f MiB/s, want within 0.5x-1.25x of 8 MiB/s", got/mib)
 	}
-	if err := kf.table.Remove(kv); err != nil {
+	if err := kf.table.Remove(context.Background(), kv); err != nil {
 		t.Fatal(err)
 	}
 	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
@@ -277,7 +277,7 @@ func TestKernelV1DegradedFallbackAndPromotion(t *testing.T) {
 	}
 	pod := kf.podDir(t, testUID)
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
-	if err := kf.table.Reconcile(k); err != nil {
+	if err := kf.table.Reconcile(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := kf.table.Get(k)
@@ -292,7 +292,7 @@ func TestKernelV1DegradedFallbackAndPromotion(t *testing.T) {
 	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
 		t.Errorf("the root-level fallback stayed after promotion")
 	}
-	if err := kf.table.Remove(k); err != nil {
+	if err := kf.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,9 +1,13 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 func TestSetLiftRewritesEntriesAndKeepsSpec(t *testing.T) {
@@ -27,13 +31,13 @@ func TestSetLiftRewritesEntriesAndKeepsSpec(t *testing.T) {
 
 	// A container that appears while lifted gets the lifted limits.
 	ctr2 := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr2")
-	eventually(t, "the lifted limit on the new container", func() bool {
-		return file(t, ctr2, string(V1WriteBPS)) == "7:256 67108864\n"
+	testutil.Eventually(t, 5*time.Second, "the lifted limit on the new container", func() (bool, string) {
+		return file(t, ctr2, string(V1WriteBPS)) == "7:256 67108864\n", ""
 	})
 
 	// A live edit while lifted changes the spec, not the kernel.
 	edited := Limits{WriteBytesPerSecond: 4 << 20}
-	if err := fx.table.Update(k, edited); err != nil {
+	if err := fx.table.Update(context.Background(), k, edited); err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, ctr, string(V1WriteBPS), "7:256 67108864")

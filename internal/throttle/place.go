@@ -37,7 +37,8 @@ func (t *Table) plan(spec Spec) (target, error) {
 			// no pod to find and keeps the fallback (see unheldMessage).
 			return target{}, fmt.Errorf("%w: %v", ErrPodCgroupRequired, perr)
 		}
-		// The seed's fallback to the root group: the volume-scope entries,
+		// The kernel fix's fallback to the root group (docs/architecture.md,
+		// invariant 3): the volume-scope entries,
 		// so the volume is not unthrottled while we look for the pod.
 		fb, err := t.fallbackDir()
 		if err != nil {

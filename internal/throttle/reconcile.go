@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -123,7 +124,8 @@ func (t *Table) cgroupGone(dir string, dev Device, err error) bool {
 // a failed placement or an inotify overflow. Listing on every pass cost a
 // stats sync 40% more than the read of the group's two stat files
 // (docs/benchmarks.md, section 4).
-func (t *Table) Reconcile(key Key) error {
+func (t *Table) Reconcile(ctx context.Context, key Key) error {
+	logger := klog.FromContext(ctx)
 	g, err := t.lockPlaced(key)
 	if err != nil {
 		return err
@@ -134,7 +136,7 @@ func (t *Table) Reconcile(key Key) error {
 			return fmt.Errorf("retrying placement of %s: %w", key, err)
 		}
 		if !g.degraded {
-			klog.InfoS("Degraded throttle group placed on its pod cgroup", "group", key, "placement", g.message)
+			logger.Info("Degraded throttle group placed on its pod cgroup", "group", key, "placement", g.message)
 		}
 		return nil
 	}
@@ -157,7 +159,7 @@ func (t *Table) Reconcile(key Key) error {
 		if err != nil {
 			errs = append(errs, err)
 		} else if placed {
-			klog.InfoS("Limits placed on a container cgroup the watcher missed", "group", key, "cgroup", k)
+			logger.Info("Limits placed on a container cgroup the watcher missed", "group", key, "cgroup", k)
 		}
 	}
 	changed := false

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 var limit8M = Limits{WriteBytesPerSecond: 8 << 20}
@@ -27,7 +29,7 @@ func TestInvariant1_GroupOwnsItsEntries(t *testing.T) {
 		if want := []string{pod, ctr}; strings.Join(st.Cgroups, ",") != strings.Join(want, ",") {
 			t.Errorf("Cgroups = %q, want %q", st.Cgroups, want)
 		}
-		if err := fx.table.Remove(k); err != nil {
+		if err := fx.table.Remove(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range []string{pod, ctr} {
@@ -46,7 +48,7 @@ func TestInvariant1_GroupOwnsItsEntries(t *testing.T) {
 		if len(st.Cgroups) != 1 || st.Cgroups[0] != pod || st.StatsCgroup != pod || st.BackendVersion != 2 {
 			t.Errorf("status = %+v; want one entry on %s", st, pod)
 		}
-		if err := fx.table.Remove(k); err != nil {
+		if err := fx.table.Remove(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 		wantLines(t, pod, "io.max")
@@ -78,11 +80,11 @@ func TestInvariant1_SharedEntryIsRefcounted(t *testing.T) {
 			ensure(t, fx.table, k1, s1)
 			ensure(t, fx.table, k2, s2)
 			wantLines(t, shared, file, line(4<<20)) // the strictest holder wins
-			if err := fx.table.Remove(k2); err != nil {
+			if err := fx.table.Remove(context.Background(), k2); err != nil {
 				t.Fatal(err)
 			}
 			wantLines(t, shared, file, line(8<<20)) // k1 still needs its limit
-			if err := fx.table.Remove(k1); err != nil {
+			if err := fx.table.Remove(context.Background(), k1); err != nil {
 				t.Fatal(err)
 			}
 			wantLines(t, shared, file)
@@ -138,7 +140,7 @@ func TestInvariant2_EnsureDoesNotWaitOnAnotherGroupsIO(t *testing.T) {
 	if n := len(fx.table.Keys()); n != 2 {
 		t.Errorf("Keys() = %d keys, want 2", n)
 	}
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -210,17 +212,19 @@ func TestInvariant3_NewContainerGetsLimitsFromWatcher(t *testing.T) {
 	ensure(t, fx.table, k, s)
 	before := fx.notes.count(k)
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the container's limit", func() bool { return strings.TrimSpace(file(t, ctr, string(V1WriteBPS))) == "7:256 8388608" })
-	eventually(t, "a notification", func() bool { return fx.notes.count(k) > before })
-	eventually(t, "the container in the status", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) {
+		return strings.TrimSpace(file(t, ctr, string(V1WriteBPS))) == "7:256 8388608", ""
+	})
+	testutil.Eventually(t, 5*time.Second, "a notification", func() (bool, string) { return fx.notes.count(k) > before, "" })
+	testutil.Eventually(t, 5*time.Second, "the container in the status", func() (bool, string) {
 		st, _ := fx.table.Get(k)
-		return strings.Contains(strings.Join(st.Cgroups, ","), ctr)
+		return strings.Contains(strings.Join(st.Cgroups, ","), ctr), ""
 	})
 	// The container goes away: the group forgets its entry.
 	fx.fake.Rmdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the container gone from the status", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the container gone from the status", func() (bool, string) {
 		st, _ := fx.table.Get(k)
-		return !strings.Contains(strings.Join(st.Cgroups, ","), ctr)
+		return !strings.Contains(strings.Join(st.Cgroups, ","), ctr), ""
 	})
 }
 
@@ -237,7 +241,7 @@ func lostEvents(WatchHandler) (ChildWatcher, error) { return noWatcher{}, nil }
 func reconcileN(t *testing.T, tb *Table, k Key, n int) {
 	t.Helper()
 	for range n {
-		if err := tb.Reconcile(k); err != nil {
+		if err := tb.Reconcile(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,14 +304,14 @@ func TestInvariant3_DegradedFallbackAndPromotion(t *testing.T) {
 			if !strings.Contains(st.Placement, "no cgroup for pod") || !strings.Contains(st.Semantics, "degraded") {
 				t.Errorf("status does not say why: %q / %q", st.Placement, st.Semantics)
 			}
-			if err := fx.table.Reconcile(k); err != nil {
+			if err := fx.table.Reconcile(context.Background(), k); err != nil {
 				t.Fatal(err)
 			}
 			if st, _ := fx.table.Get(k); st.Phase != PhaseDegraded {
 				t.Errorf("phase %s without the pod, want Degraded", st.Phase)
 			}
 			pod := fx.pod(t, testUID)
-			if err := fx.table.Reconcile(k); err != nil {
+			if err := fx.table.Reconcile(context.Background(), k); err != nil {
 				t.Fatal(err)
 			}
 			st, _ = fx.table.Get(k)
@@ -378,7 +382,7 @@ func TestInvariant7_StaleResultDiscarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	ensure(t, fx.table, k, s)
@@ -400,19 +404,19 @@ func TestInvariant8_WorkOnRemovedGroupFindsItGone(t *testing.T) {
 	fx.pod(t, testUID)
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	ensure(t, fx.table, k, s)
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	if err := fx.table.Reconcile(k); !errors.Is(err, ErrGroupNotFound) {
+	if err := fx.table.Reconcile(context.Background(), k); !errors.Is(err, ErrGroupNotFound) {
 		t.Errorf("Reconcile after Remove = %v, want ErrGroupNotFound", err)
 	}
 	if _, _, err := fx.table.ReadCounters(k); !errors.Is(err, ErrGroupNotFound) {
 		t.Errorf("ReadCounters after Remove = %v, want ErrGroupNotFound", err)
 	}
-	if err := fx.table.Update(k, Limits{}); !errors.Is(err, ErrGroupNotFound) {
+	if err := fx.table.Update(context.Background(), k, Limits{}); !errors.Is(err, ErrGroupNotFound) {
 		t.Errorf("Update after Remove = %v, want ErrGroupNotFound", err)
 	}
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Errorf("a second Remove = %v, want success", err)
 	}
 }
@@ -462,7 +466,7 @@ func TestEnsureIsIdempotentAndUpdatesLive(t *testing.T) {
 		wantLines(t, d, string(V1WriteBPS))
 		wantLines(t, d, string(V1ReadBPS), "7:256 1048576")
 	}
-	if err := fx.table.Update(k, Limits{WriteIOPS: 50}); err != nil {
+	if err := fx.table.Update(context.Background(), k, Limits{WriteIOPS: 50}); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{pod, ctr} {
@@ -518,9 +522,9 @@ func TestConcurrentEnsureRemoveKeepsKernelAndTableInStep(t *testing.T) {
 				case 0:
 					fx.table.Ensure(context.Background(), k, s)
 				case 1:
-					fx.table.Update(k, limit8M)
+					fx.table.Update(context.Background(), k, limit8M)
 				case 2:
-					fx.table.Remove(k)
+					fx.table.Remove(context.Background(), k)
 				}
 				fx.table.Get(k)
 			}
@@ -533,7 +537,7 @@ func TestConcurrentEnsureRemoveKeepsKernelAndTableInStep(t *testing.T) {
 	}
 	wantLines(t, pod, string(V1WriteBPS), want...)
 	wantLines(t, fx.fake.Root, string(V1WriteBPS), want...)
-	if err := fx.table.Remove(k); err != nil {
+	if err := fx.table.Remove(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, fx.fake.Root, string(V1WriteBPS))

@@ -1,8 +1,12 @@
 package throttle
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
 // Two groups of one pod (two volumes) share one inotify watch: removing
@@ -16,12 +20,12 @@ func TestWatchSharedByGroupsOfOnePod(t *testing.T) {
 	s2.Device = Device{Major: 7, Minor: 257}
 	ensure(t, fx.table, k1, s1)
 	ensure(t, fx.table, k2, s2)
-	if err := fx.table.Remove(k1); err != nil {
+	if err := fx.table.Remove(context.Background(), k1); err != nil {
 		t.Fatal(err)
 	}
 	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
-	eventually(t, "the remaining group's limit on the new container", func() bool {
-		return strings.TrimSpace(file(t, ctr, string(V1ReadIOPS))) == "7:257 10"
+	testutil.Eventually(t, 5*time.Second, "the remaining group's limit on the new container", func() (bool, string) {
+		return strings.TrimSpace(file(t, ctr, string(V1ReadIOPS))) == "7:257 10", ""
 	})
 	wantLines(t, ctr, string(V1WriteBPS)) // not the removed group's
 }

@@ -84,7 +84,7 @@ func (v victimFigures) String() string {
 	return fmt.Sprintf("%7.0f IOPS  p50 %6.0f us  p99 %6.0f us  p99.9 %6.0f us", v.iops, v.p50, v.p99, v.p999)
 }
 
-// TestNoisyNeighbour is issue 10 with two real pods on two volumes of the
+// TestNoisyNeighbour is the noisy-neighbour benchmark with two real pods on two volumes of the
 // same disk: a victim doing 4 KiB random reads at queue depth 1, and an
 // aggressor writing 64 KiB random at queue depth 32, first to a volume
 // with a 100 MiB/s write limit, then to one without limits. It reports the

@@ -195,15 +195,16 @@ func (s *suite) values(healthPort, metricsPort int) (string, error) {
 func (s *suite) waitDriverRegistered(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var last error // the CSINode may not exist yet: keep polling, tell it at the end
 	err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		n, err := s.cs.StorageV1().CSINodes().Get(ctx, s.nodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
+		if last = err; err != nil {
+			return false, nil //nolint:nilerr // not there yet: poll again; the message tells the last error
 		}
 		return slices.ContainsFunc(n.Spec.Drivers, func(d storagev1.CSINodeDriver) bool { return d.Name == driverName }), nil
 	})
 	if err != nil {
-		return fmt.Errorf("the kubelet did not register %s within %s (CSINode %s): %w", driverName, timeout, s.nodeName, err)
+		return fmt.Errorf("the kubelet did not register %s within %s (CSINode %s; last error: %v): %w", driverName, timeout, s.nodeName, last, err)
 	}
 	return nil
 }

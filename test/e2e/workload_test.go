@@ -163,7 +163,7 @@ func parseReport(t *testing.T, logs string) podReport {
 }
 
 // minRatio and maxRatio bound achieved/limit. The kernel's own accuracy
-// here is within 1% (TOOLCHAIN.md) and the precise figure belongs to the
+// here is within 1% (docs/architecture.md, "Kernel facts") and the precise figure belongs to the
 // benchmarks; the e2e asserts that the limit holds (a missing limit runs at
 // disk speed, 50-100x higher). Below the limit the disk or the CPU may be
 // the bottleneck on a shared machine (measured: 4 KiB direct writes at

@@ -88,7 +88,7 @@ func TestForgedThrottleGroupIsIgnored(t *testing.T) {
 func waitEventOn(t *testing.T, c *cluster, ns string, uid types.UID, reason string) string {
 	t.Helper()
 	var got string
-	eventually(t, 30*time.Second, reason+" Event on "+string(uid), func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, reason+" Event on "+string(uid), func() (bool, string) {
 		evs, err := c.kc.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(uid)})
 		if err != nil {
 			return false, err.Error()

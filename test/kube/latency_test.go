@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/csi-blkio/csi-blkio/internal/kube"
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
 )
@@ -20,7 +21,7 @@ import (
 const publishesPerMode = 5
 
 // TestPublishWithoutApiserver: the apiserver is never on the publish path
-// (DESIGN.md invariant 2). The plugin talks to the apiserver through a proxy
+// (docs/architecture.md, invariant 2). The plugin talks to the apiserver through a proxy
 // that is healthy, then stopped (connection refused), then hung (accepts,
 // never answers); NodePublishVolume completes in each state, and its
 // latency is reported beside the healthy case; the plugin says on /metrics
@@ -62,18 +63,18 @@ func TestPublishWithoutApiserver(t *testing.T) {
 		// away (refused; or held until the request timeout when hung), and
 		// says so on /metrics.
 		paused := map[proxyMode]float64{healthy: 0, stopped: 1, hung: 1}[mode]
-		eventually(t, 30*time.Second, fmt.Sprintf("csi_blkio_apiserver_paused %v", paused), func() (bool, string) {
+		testutil.Eventually(t, 30*time.Second, fmt.Sprintf("csi_blkio_apiserver_paused %v", paused), func() (bool, string) {
 			v, ok := sample(p.scrape(t), "csi_blkio_apiserver_paused", nil)
 			return ok && v == paused, fmt.Sprint(v)
 		})
 		if mode == hung {
-			eventually(t, 30*time.Second, "a request held until the plugin's timeout", func() (bool, string) {
+			testutil.Eventually(t, 30*time.Second, "a request held until the plugin's timeout", func() (bool, string) {
 				return strings.Contains(p.log.String(), "Client.Timeout exceeded"), ""
 			})
 		}
 		// And the stats worker keeps up meanwhile: every group got its first
 		// sample (Pending -> Active) although the apiserver is away.
-		eventually(t, 5*statsInterval, "every group sampled with the apiserver "+mode.String(), func() (bool, string) {
+		testutil.Eventually(t, 5*statsInterval, "every group sampled with the apiserver "+mode.String(), func() (bool, string) {
 			mfs := p.scrape(t)
 			pending, _ := sample(mfs, "csi_blkio_groups", map[string]string{"phase": "Pending"})
 			active, _ := sample(mfs, "csi_blkio_groups", map[string]string{"phase": "Active"})
@@ -84,7 +85,7 @@ func TestPublishWithoutApiserver(t *testing.T) {
 		// Healthy again before the next state, so that each outage starts
 		// from a plugin that talks to the apiserver.
 		p.proxy.set(t, healthy)
-		eventually(t, time.Minute, "csi_blkio_apiserver_paused 0 with the apiserver back", func() (bool, string) {
+		testutil.Eventually(t, time.Minute, "csi_blkio_apiserver_paused 0 with the apiserver back", func() (bool, string) {
 			v, _ := sample(p.scrape(t), "csi_blkio_apiserver_paused", nil)
 			return v == 0, fmt.Sprint(v)
 		})

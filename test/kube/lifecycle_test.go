@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/csi-blkio/csi-blkio/internal/kube"
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	pvolume "github.com/csi-blkio/csi-blkio/internal/volume"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
@@ -132,7 +133,7 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 	edited := time.Now()
 	c.patchSpec(t, name, `{"spec":{"limits":{"writeBytesPerSecond":"4Mi"}}}`)
 	want := fmt.Sprintf("%s %d", dev, 4<<20)
-	eventually(t, 10*time.Second, "4Mi in the container cgroup", func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, "4Mi in the container cgroup", func() (bool, string) {
 		got := readFile(t, filepath.Join(ctr, "blkio.throttle.write_bps_device"))
 		return strings.Contains(got, want), got
 	})
@@ -229,7 +230,7 @@ func TestPlacementDegradedEvent(t *testing.T) {
 	pod := c.createPod(t, "no-cgroup", refusing.node) // and no pod cgroup
 	rv := refusing.stagedVolume(t, "refused", map[string]string{"writeBytesPerSecond": "8Mi"})
 	_, err := refusing.nodeClient().NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{
-		VolumeId: rv.id, StagingTargetPath: rv.staging, VolumeCapability: mountCap(),
+		VolumeId: rv.id, StagingTargetPath: rv.staging, VolumeCapability: testutil.MountCap(""),
 		TargetPath: filepath.Join(refusing.base, "pods", string(pod.UID), "volumes", rv.id, "mount"),
 		VolumeContext: map[string]string{
 			"csi.storage.k8s.io/pod.uid": string(pod.UID), "csi.storage.k8s.io/pod.name": pod.Name, "csi.storage.k8s.io/pod.namespace": pod.Namespace,
@@ -262,7 +263,7 @@ func TestPlacementDegradedEvent(t *testing.T) {
 func (c *cluster) waitTG(t *testing.T, name string, timeout time.Duration, what string, cond func(*v1alpha1.ThrottleGroup) bool) *v1alpha1.ThrottleGroup {
 	t.Helper()
 	var tg *v1alpha1.ThrottleGroup
-	eventually(t, timeout, "ThrottleGroup "+name+": "+what, func() (bool, string) {
+	testutil.Eventually(t, timeout, "ThrottleGroup "+name+": "+what, func() (bool, string) {
 		got, err := c.tgs.Get(context.Background(), teamNS, name)
 		if err != nil {
 			return false, err.Error()
@@ -285,7 +286,7 @@ func (c *cluster) patchSpec(t *testing.T, name, patch string) {
 // waitEvents waits for Events with each reason on the object with uid.
 func (c *cluster) waitEvents(t *testing.T, uid types.UID, reasons ...string) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("Events %v on %s", reasons, uid), func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("Events %v on %s", reasons, uid), func() (bool, string) {
 		evs, err := c.kc.CoreV1().Events(teamNS).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(uid)})
 		if err != nil {
 			return false, err.Error()

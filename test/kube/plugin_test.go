@@ -84,7 +84,7 @@ func startPlugin(t *testing.T, c *cluster, extra ...string) *plugin {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.stop(t) })
-	eventually(t, 30*time.Second, "plugin socket", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "plugin socket", func() (bool, string) {
 		_, err := os.Stat(p.sock)
 		return err == nil, fmt.Sprint(err, "\n", p.log.String())
 	})
@@ -166,20 +166,13 @@ type volume struct {
 	id, staging string
 }
 
-func mountCap() *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{}},
-	}
-}
-
 // stagedVolume creates and stages a volume with params; Cleanup unstages
 // and deletes it (after its publications are gone).
 func (p *plugin) stagedVolume(t *testing.T, name string, params map[string]string) volume {
 	t.Helper()
 	ctx := context.Background()
 	cv, err := p.controllerClient().CreateVolume(ctx, &csi.CreateVolumeRequest{
-		Name: testutil.Prefix + "-" + name, VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+		Name: testutil.Prefix + "-" + name, VolumeCapabilities: []*csi.VolumeCapability{testutil.MountCap("")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 64 << 20}, Parameters: params,
 	})
 	if err != nil {
@@ -191,7 +184,7 @@ func (p *plugin) stagedVolume(t *testing.T, name string, params map[string]strin
 			t.Errorf("DeleteVolume %s: %v", v.id, err)
 		}
 	})
-	if _, err := p.nodeClient().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging, VolumeCapability: mountCap()}); err != nil {
+	if _, err := p.nodeClient().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging, VolumeCapability: testutil.MountCap("")}); err != nil {
 		t.Fatalf("NodeStageVolume: %v", err)
 	}
 	t.Cleanup(func() {
@@ -209,7 +202,7 @@ func (p *plugin) publish(t *testing.T, v volume, pod *corev1.Pod) (string, time.
 	target := filepath.Join(p.base, "pods", string(pod.UID), "volumes", v.id, "mount")
 	start := time.Now()
 	_, err := p.nodeClient().NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{
-		VolumeId: v.id, StagingTargetPath: v.staging, TargetPath: target, VolumeCapability: mountCap(),
+		VolumeId: v.id, StagingTargetPath: v.staging, TargetPath: target, VolumeCapability: testutil.MountCap(""),
 		VolumeContext: map[string]string{
 			"csi.storage.k8s.io/pod.uid": string(pod.UID), "csi.storage.k8s.io/pod.name": pod.Name,
 			"csi.storage.k8s.io/pod.namespace": pod.Namespace, "csi.storage.k8s.io/serviceAccount.name": "default",
@@ -256,7 +249,7 @@ func startLoop(t *testing.T, cgroup, script string) (stop func()) {
 		cmd.Wait()
 		// A killed dd exits only when its throttled direct IO completes;
 		// until then it holds the volume busy. Wait for the cgroup to empty.
-		eventually(t, 30*time.Second, "writer gone from "+cgroup, func() (bool, string) {
+		testutil.Eventually(t, 30*time.Second, "writer gone from "+cgroup, func() (bool, string) {
 			procs := readFile(t, filepath.Join(cgroup, "cgroup.procs"))
 			return procs == "", procs
 		})

@@ -168,7 +168,7 @@ func fullCycle(t *testing.T, e *env, p *plugin, uid string) []string {
 				t.Errorf("ControllerExpandVolume: %v", err)
 			}
 			if _, err := p.node().NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{VolumeId: v.id, VolumePath: target, CapacityRange: cr,
-				VolumeCapability: v.capability()}); err != nil {
+				VolumeCapability: testutil.Cap(v.block, v.fsType)}); err != nil {
 				t.Errorf("NodeExpandVolume: %v", err)
 			}
 		}
@@ -177,12 +177,12 @@ func fullCycle(t *testing.T, e *env, p *plugin, uid string) []string {
 	}
 	inline := e.target(uid, "inline")
 	given = append(given, inline)
-	vc := podContext(uid)
+	vc := testutil.PodContext(uid, "pod-"+uid[:8], "default")
 	vc["csi.storage.k8s.io/ephemeral"], vc["size"] = "true", "32Mi"
 	ctx, cancel := rpcCtx()
 	defer cancel()
 	if _, err := p.node().NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: "csi-" + strings.Repeat("ab", 32), TargetPath: inline,
-		VolumeCapability: vol{}.capability(), VolumeContext: vc}); err != nil {
+		VolumeCapability: testutil.MountCap(""), VolumeContext: vc}); err != nil {
 		t.Fatalf("inline NodePublishVolume: %v", err)
 	}
 	writeData(t, filepath.Join(inline, "data"), 1<<20)
@@ -219,7 +219,7 @@ func badInputRun(t *testing.T, e *env, p *plugin, uid string) {
 		refused("NodeUnstageVolume "+id, unstageErr(p, v))
 		vc := map[string]string{"csi.storage.k8s.io/ephemeral": "true", "size": "16Mi"}
 		_, err := p.node().NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, TargetPath: e.target(uid, "bad"),
-			VolumeCapability: vol{}.capability(), VolumeContext: vc})
+			VolumeCapability: testutil.MountCap(""), VolumeContext: vc})
 		refused("inline NodePublishVolume "+id, err)
 		_, err = p.controller().ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id, CapacityRange: &csi.CapacityRange{RequiredBytes: 1 << 20}})
 		refused("ControllerExpandVolume "+id, err)

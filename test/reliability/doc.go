@@ -1,4 +1,4 @@
-// Package reliability proves DESIGN.md "Bad input and failure" on the real
+// Package reliability proves docs/reliability.md (restarts, faults, bad input) on the real
 // csi-blkio binary: each test starts `csi-blkio serve` (built with -race)
 // on a unix socket in t.TempDir(), talks CSI to it like the kubelet, kills
 // it with SIGKILL (from outside, or from inside at a CSI_BLKIO_FAULT

@@ -19,16 +19,6 @@ type vol struct {
 	staging string
 }
 
-func (v vol) capability() *csi.VolumeCapability {
-	c := &csi.VolumeCapability{AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER}}
-	if v.block {
-		c.AccessType = &csi.VolumeCapability_Block{Block: &csi.VolumeCapability_BlockVolume{}}
-	} else {
-		c.AccessType = &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: v.fsType}}
-	}
-	return c
-}
-
 func rpcCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 60*time.Second)
 }
@@ -40,7 +30,7 @@ func (e *env) createVolume(t *testing.T, p *plugin, name string, size int64, blo
 	ctx, cancel := rpcCtx()
 	defer cancel()
 	resp, err := p.controller().CreateVolume(ctx, &csi.CreateVolumeRequest{
-		Name: testutil.Prefix + "-" + name, VolumeCapabilities: []*csi.VolumeCapability{v.capability()},
+		Name: testutil.Prefix + "-" + name, VolumeCapabilities: []*csi.VolumeCapability{testutil.Cap(v.block, v.fsType)},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: size}, Parameters: params,
 	})
 	if err != nil {
@@ -50,16 +40,10 @@ func (e *env) createVolume(t *testing.T, p *plugin, name string, size int64, blo
 	return v
 }
 
-func podContext(uid string) map[string]string {
-	return map[string]string{
-		"csi.storage.k8s.io/pod.uid": uid, "csi.storage.k8s.io/pod.name": "pod-" + uid[:8], "csi.storage.k8s.io/pod.namespace": "default",
-	}
-}
-
 func stageErr(p *plugin, v vol) error {
 	ctx, cancel := rpcCtx()
 	defer cancel()
-	_, err := p.node().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging, VolumeCapability: v.capability()})
+	_, err := p.node().NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging, VolumeCapability: testutil.Cap(v.block, v.fsType)})
 	return err
 }
 
@@ -67,7 +51,7 @@ func publishErr(p *plugin, v vol, uid, target string) error {
 	ctx, cancel := rpcCtx()
 	defer cancel()
 	_, err := p.node().NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging,
-		TargetPath: target, VolumeCapability: v.capability(), VolumeContext: podContext(uid)})
+		TargetPath: target, VolumeCapability: testutil.Cap(v.block, v.fsType), VolumeContext: testutil.PodContext(uid, "pod-"+uid[:8], "default")})
 	return err
 }
 

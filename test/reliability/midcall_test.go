@@ -186,7 +186,7 @@ func midCallRPC(p *plugin, c midCall, v vol, uid, target string) error {
 			return err
 		}
 		resp, err := p.node().NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{VolumeId: v.id, VolumePath: target,
-			StagingTargetPath: v.staging, CapacityRange: cr, VolumeCapability: v.capability()})
+			StagingTargetPath: v.staging, CapacityRange: cr, VolumeCapability: testutil.Cap(v.block, v.fsType)})
 		if err == nil && resp.GetCapacityBytes() != expandTo {
 			return fmt.Errorf("NodeExpandVolume reports %d bytes, want %d", resp.GetCapacityBytes(), expandTo)
 		}

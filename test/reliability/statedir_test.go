@@ -137,7 +137,7 @@ func createErr(p *plugin, name string, size int64) (*csi.CreateVolumeResponse, e
 	ctx, cancel := rpcCtx()
 	defer cancel()
 	return p.controller().CreateVolume(ctx, &csi.CreateVolumeRequest{
-		Name: testutil.Prefix + "-" + name, VolumeCapabilities: []*csi.VolumeCapability{vol{}.capability()},
+		Name: testutil.Prefix + "-" + name, VolumeCapabilities: []*csi.VolumeCapability{testutil.MountCap("")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: size},
 	})
 }
@@ -146,14 +146,14 @@ func expandErr(p *plugin, v vol, size int64) (*csi.ControllerExpandVolumeRespons
 	ctx, cancel := rpcCtx()
 	defer cancel()
 	return p.controller().ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: v.id,
-		CapacityRange: &csi.CapacityRange{RequiredBytes: size}, VolumeCapability: v.capability()})
+		CapacityRange: &csi.CapacityRange{RequiredBytes: size}, VolumeCapability: testutil.Cap(v.block, v.fsType)})
 }
 
 func nodeExpandErr(p *plugin, v vol, path string, size int64) (*csi.NodeExpandVolumeResponse, error) {
 	ctx, cancel := rpcCtx()
 	defer cancel()
 	return p.node().NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{VolumeId: v.id, VolumePath: path,
-		CapacityRange: &csi.CapacityRange{RequiredBytes: size}, VolumeCapability: v.capability()})
+		CapacityRange: &csi.CapacityRange{RequiredBytes: size}, VolumeCapability: testutil.Cap(v.block, v.fsType)})
 }
 
 func wantCode(t *testing.T, what string, err error, code codes.Code, frag string) {

@@ -233,6 +233,6 @@ func stormExpand(p *plugin, v vol, size *atomic.Int64) error {
 	}
 	size.Store(max(size.Load(), next))
 	_, err := p.node().NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{VolumeId: v.id, VolumePath: v.staging, CapacityRange: cr,
-		VolumeCapability: v.capability()})
+		VolumeCapability: testutil.Cap(v.block, v.fsType)})
 	return err
 }

@@ -163,7 +163,7 @@ func TestDriverEndToEnd(t *testing.T) {
 	if got := cgroupLine(t, pod, "io.max", dev); got != "" {
 		t.Errorf("after NodeUnpublishVolume the pod's io.max still holds %q", got)
 	}
-	drv.waitForLine(t, `"Throttle group removed" group="`+key.String()+`"`)
+	drv.waitForLine(t, `"Throttle group removed"`, `group="`+key.String()+`"`)
 	if _, err := node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging}); err != nil {
 		t.Fatalf("NodeUnstageVolume: %v", err)
 	}
@@ -191,19 +191,29 @@ func (d runningDriver) log(t *testing.T) string {
 }
 
 // waitForLine waits up to 10 s for a line of the driver's log that
-// contains substr and returns the last such line.
-func (d runningDriver) waitForLine(t *testing.T, substr string) string {
+// contains every one of substrs (in any order: the key/value pairs a
+// contextual logger adds come before the call's own) and returns the last
+// such line.
+func (d runningDriver) waitForLine(t *testing.T, substrs ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	hasAll := func(line string) bool {
+		for _, s := range substrs {
+			if !strings.Contains(line, s) {
+				return false
+			}
+		}
+		return true
+	}
 	for {
 		lines := strings.Split(d.log(t), "\n")
 		for i := len(lines) - 1; i >= 0; i-- {
-			if strings.Contains(lines[i], substr) {
+			if hasAll(lines[i]) {
 				return lines[i]
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the driver logged no line with %s within 10 s", substr)
+			t.Fatalf("the driver logged no line with all of %q within 10 s", substrs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -216,12 +226,15 @@ func (d runningDriver) waitForLine(t *testing.T, substr string) string {
 // value klog renders as JSON.
 func (d runningDriver) waitForStats(t *testing.T, key throttle.Key, what string, ok func(throttle.Stats) bool) throttle.Stats {
 	t.Helper()
-	prefix := `"Stats installed" group="` + key.String() + `" stats=`
+	group := `group="` + key.String() + `"`
 	deadline := time.Now().Add(10 * time.Second)
 	var last throttle.Stats
 	for {
 		for _, line := range strings.Split(d.log(t), "\n") {
-			_, js, found := strings.Cut(line, prefix)
+			if !strings.Contains(line, `"Stats installed"`) || !strings.Contains(line, group) {
+				continue
+			}
+			_, js, found := strings.Cut(line, " stats=")
 			if !found {
 				continue
 			}

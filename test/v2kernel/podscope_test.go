@@ -63,7 +63,7 @@ func TestPodScopeHoldsContainerCreatedAfterEnsure(t *testing.T) {
 				t.Errorf("after sampling: phase %s, stats from %q; want Active, from %s", st.Phase, st.StatsCgroup, pod)
 			}
 
-			if err := table.Remove(key); err != nil {
+			if err := table.Remove(context.Background(), key); err != nil {
 				t.Fatal(err)
 			}
 			if got := cgroupLine(t, pod, "io.max", loop.Device); got != "" {
@@ -109,7 +109,7 @@ func TestPodScopeDegradedUntilPodCgroupAppears(t *testing.T) {
 	if got := cgroupLine(t, tree.Kubepods, "io.max", loop.Device); got != "" {
 		t.Errorf("promoted: the fallback on kubepods is still there: %q", got)
 	}
-	if err := table.Remove(key); err != nil {
+	if err := table.Remove(context.Background(), key); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -57,7 +57,7 @@ func TestVolumeScopeHoldsBufferedWritesOnKubepods(t *testing.T) {
 		t.Errorf("stats from %q, want %s", st.StatsCgroup, tree.Kubepods)
 	}
 
-	if err := table.Remove(key); err != nil {
+	if err := table.Remove(context.Background(), key); err != nil {
 		t.Fatal(err)
 	}
 	if got := cgroupLine(t, tree.Kubepods, "io.max", loop.Device); got != "" {

@@ -1,6 +1,0 @@
-#!/usr/bin/env bash
-# Prints the path of kube-scheduler, building it (with the other Kubernetes
-# binaries, see kube.sh) on first use.
-set -euo pipefail
-dir=$("$(dirname "${BASH_SOURCE[0]}")/kube.sh")
-echo "$dir/kube-scheduler"
