@@ -413,6 +413,29 @@ func TestBadInput(t *testing.T) {
 		return err
 	})
 
+	// VolumeAttributesClass parameters: the same checks as a StorageClass's,
+	// plus the keys that cannot change.
+	modify := func(id string, m map[string]string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := ctrl.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id, MutableParameters: m})
+			return err
+		}
+	}
+	for _, p := range badParams {
+		frag := p.frag
+		if frag == "accepted keys" {
+			frag = "keys a VolumeAttributesClass may set"
+		}
+		add("ControllerModifyVolume", "parameter "+p.name, codes.InvalidArgument, frag, modify(mntID, p.params))
+	}
+	add("ControllerModifyVolume", "no parameters", codes.InvalidArgument, "mutable_parameters are required", modify(mntID, nil))
+	add("ControllerModifyVolume", "no volume ID", codes.InvalidArgument, "volume_id is required", modify("", map[string]string{"writeIOPS": "1"}))
+	add("ControllerModifyVolume", "traversal ID", codes.NotFound, "not a volume of this driver", modify("../../etc", map[string]string{"writeIOPS": "1"}))
+	add("ControllerModifyVolume", "4 KiB key and value", codes.InvalidArgument, "not a parameter", modify(mntID, map[string]string{kib4: kib4}))
+	for _, k := range []string{"scope", "csi.storage.k8s.io/fstype", "size"} {
+		add("ControllerModifyVolume", "immutable "+k, codes.InvalidArgument, "cannot change on an existing volume", modify(mntID, map[string]string{k: "x"}))
+	}
+
 	// Lists, capacity, capabilities and identity: malformed input is
 	// refused or answered, never a crash.
 	add("ListVolumes", "foreign token", codes.Aborted, "list again without a token", func(ctx context.Context) error {
@@ -498,10 +521,6 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"ControllerGetVolume", func(ctx context.Context) error {
 			_, err := ctrl.ControllerGetVolume(ctx, &csi.ControllerGetVolumeRequest{VolumeId: "../../etc"})
-			return err
-		}},
-		{"ControllerModifyVolume", func(ctx context.Context) error {
-			_, err := ctrl.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: "../../etc", MutableParameters: map[string]string{kib4: kib4}})
 			return err
 		}},
 		{"NodeGetStorageHealth", func(ctx context.Context) error {

@@ -68,6 +68,10 @@ type Deps struct {
 	Ready func(context.Context) error
 	// Observer may be nil.
 	Observer RPCObserver
+	// Carrier, when set, carries ControllerModifyVolume to the node that
+	// holds the volume (internal/kube); nil means standalone: only this
+	// node's volumes can be modified, directly.
+	Carrier ModifyCarrier
 }
 
 // Driver serves the three CSI services.
