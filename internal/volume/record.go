@@ -30,7 +30,7 @@ type Record struct {
 	// LimitsSource is the channel that last set Params' limits; empty in
 	// records written before it was kept (see GroupLimitsSource).
 	LimitsSource LimitsSource `json:"limitsSource,omitempty"`
-	AccessType    AccessType    `json:"accessType"`
+	AccessType   AccessType   `json:"accessType"`
 	// Ephemeral marks a CSI inline volume: created by NodePublishVolume and
 	// deleted by NodeUnpublishVolume.
 	Ephemeral bool `json:"ephemeral,omitempty"`
