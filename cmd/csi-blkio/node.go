@@ -61,6 +61,10 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		Observer:  obs.rpcObserver(),
 	}
 	n := &node{core: core, obs: obs}
+	if deps.Carrier, err = obs.modifyCarrier(); err != nil {
+		n.close()
+		return nil, err
+	}
 	faults, err := armFault(&deps)
 	if err != nil {
 		n.close()
@@ -74,6 +78,7 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		return nil, err
 	}
 	n.driver, n.faults = d, faults
+	obs.driver.Store(d)
 	return n, nil
 }
 

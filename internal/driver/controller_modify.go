@@ -103,6 +103,24 @@ func (d *Driver) ModifyLimits(ctx context.Context, id string, m map[string]strin
 	return p.Limits, nil
 }
 
+// PlanModify returns the volume limits that ModifyLimits would put in
+// force, changing nothing: the node's controller writes them into the
+// volume's ThrottleGroups first (see internal/kube ModifyController).
+func (d *Driver) PlanModify(ctx context.Context, id string, m map[string]string) (throttle.Limits, error) {
+	if err := checkID(id); err != nil {
+		return throttle.Limits{}, err
+	}
+	r, err := d.record(id)
+	if err != nil {
+		return throttle.Limits{}, err
+	}
+	p, err := params.ApplyMutable(m, r.Params)
+	if err != nil {
+		return throttle.Limits{}, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return p.Limits, nil
+}
+
 // LimitsSource says where the limits in force for group key came from; the
 // ThrottleGroup status shows it. Unknown volumes read as "".
 func (d *Driver) LimitsSource(key throttle.Key) volume.LimitsSource {

@@ -34,17 +34,19 @@ const statsInterval = time.Second
 // selects only its own ThrottleGroups), state dir, kubelet cgroup root and
 // apiserver proxy.
 type plugin struct {
-	c        *cluster
-	node     string
-	base     string // everything on disk below it
-	stateDir string
-	sock     string
-	metrics  string // host:port
-	parent   string // kubelet cgroup root, relative to the blkio hierarchy
-	proxy    *apiProxy
-	log      *syncBuffer
-	cmd      *exec.Cmd
-	conn     *grpc.ClientConn
+	c          *cluster
+	node       string
+	base       string // everything on disk below it
+	stateDir   string
+	sock       string
+	metrics    string // host:port
+	parent     string // kubelet cgroup root, relative to the blkio hierarchy
+	proxy      *apiProxy
+	log        *syncBuffer
+	kubeconfig string
+	cmd        *exec.Cmd
+	running    bool // cmd started and not stopped yet
+	conn       *grpc.ClientConn
 }
 
 // startPlugin runs `csi-blkio serve` with a kubeconfig holding the chart's
@@ -65,11 +67,21 @@ func startPlugin(t *testing.T, c *cluster) *plugin {
 	t.Cleanup(func() { p.sweep(t) }) // runs last: after the plugin stopped
 	p.proxy = newAPIProxy(t, strings.TrimPrefix(c.apiserver, "https://"))
 	p.metrics = testutil.FreeLoopbackAddr(t)
-	kubeconfig := c.writeKubeconfig(t, "https://"+p.proxy.addr)
+	p.kubeconfig = c.writeKubeconfig(t, "https://"+p.proxy.addr)
+	// Stop the process even when launch fails after starting it.
+	t.Cleanup(func() { p.stop(t) })
+	p.launch(t)
+	return p
+}
 
-	p.cmd = exec.Command(c.bin, "serve",
+// launch starts the plugin process (again, after stop: same node name,
+// state dir and cgroups, as a restarted pod) and connects to its socket.
+func (p *plugin) launch(t *testing.T) {
+	t.Helper()
+	os.Remove(p.sock)
+	p.cmd = exec.Command(p.c.bin, "serve",
 		"--endpoint", "unix://"+p.sock, "--node-id", p.node, "--state-dir", p.stateDir,
-		"--kubelet-cgroup-root", "/"+p.parent, "--kubeconfig", kubeconfig,
+		"--kubelet-cgroup-root", "/"+p.parent, "--kubeconfig", p.kubeconfig,
 		"--metrics-address", p.metrics, "--stats-interval", statsInterval.String(),
 		"--kube-api-qps", "20", "--kube-api-burst", "40", "-v", "4")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
@@ -77,7 +89,7 @@ func startPlugin(t *testing.T, c *cluster) *plugin {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.stop(t) })
+	p.running = true
 	testutil.Eventually(t, 30*time.Second, "plugin socket", func() (bool, string) {
 		_, err := os.Stat(p.sock)
 		return err == nil, fmt.Sprint(err, "\n", p.log.String())
@@ -88,12 +100,15 @@ func startPlugin(t *testing.T, c *cluster) *plugin {
 	}
 	t.Cleanup(func() { conn.Close() })
 	p.conn = conn
-	return p
 }
 
 // stop sends SIGTERM (as the kubelet does), waits, and fails the test on a
 // race report or an unclean exit.
 func (p *plugin) stop(t *testing.T) {
+	if !p.running {
+		return
+	}
+	p.running = false
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
