@@ -129,6 +129,9 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 		return nil, status.Error(codes.InvalidArgument, "capacity_range is required")
 	}
 	r, release, err := d.open(id, req.GetVolumeCapability())
+	if status.Code(err) == codes.NotFound && d.deps.Carrier != nil {
+		return d.expandElsewhere(ctx, id, req.GetCapacityRange())
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,9 @@ import (
 // InvalidArgument when the owning node refused the parameters.
 type ModifyCarrier interface {
 	CarryModify(ctx context.Context, volumeID string, mutable map[string]string) error
+	// VolumeNode names the node that holds the volume (NotFound when no
+	// PersistentVolume has it).
+	VolumeNode(ctx context.Context, volumeID string) (string, error)
 }
 
 // ControllerModifyVolume implements csi.ControllerServer: a

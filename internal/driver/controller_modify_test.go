@@ -27,6 +27,8 @@ type recordingCarrier struct {
 	err error
 }
 
+func (c *recordingCarrier) VolumeNode(context.Context, string) (string, error) { return "node-2", c.err }
+
 func (c *recordingCarrier) CarryModify(_ context.Context, id string, m map[string]string) error {
 	c.id, c.m = id, m
 	return c.err
@@ -187,5 +189,27 @@ func TestModifyLimitsUpdatesEveryGroup(t *testing.T) {
 		if s := d.LimitsSource(key); s != volume.SourceVolumeAttributesClass {
 			t.Errorf("group %s source %s, want VolumeAttributesClass", key, s)
 		}
+	}
+}
+
+// TestControllerExpandVolumeOfAnotherNode: csi-resizer's call for a volume
+// on another node asks for node expansion (the owning node grows the
+// backing file in NodeExpandVolume); without a PV it is NotFound.
+func TestControllerExpandVolumeOfAnotherNode(t *testing.T) {
+	d := newFakeDriver(t)
+	c := &recordingCarrier{}
+	d.deps.Carrier = c
+	ctx := context.Background()
+	id := "blkio-0000000000000000000000000000000000000000"
+	resp, err := d.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id, CapacityRange: &csi.CapacityRange{RequiredBytes: 2<<30 + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetCapacityBytes() != 2<<30+1<<20 || !resp.GetNodeExpansionRequired() {
+		t.Errorf("expand of another node's volume = %+v, want 2 GiB + 1 MiB (whole MiB) with node expansion", resp)
+	}
+	c.err = status.Error(codes.NotFound, "no PersistentVolume")
+	if _, err := d.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id, CapacityRange: &csi.CapacityRange{RequiredBytes: 1 << 30}}); status.Code(err) != codes.NotFound {
+		t.Errorf("expand without a PV: %v, want NotFound", err)
 	}
 }

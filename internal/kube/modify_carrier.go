@@ -63,8 +63,8 @@ func (c *ModifyCarrier) CarryModify(ctx context.Context, volumeID string, m map[
 	}
 	node := ownerNode(pv, c.o.TopologyKey)
 	if node == "" {
-		return status.Errorf(codes.FailedPrecondition,
-			"PersistentVolume %s has no node affinity on %s; it was not provisioned by csi-blkio's provisioner", pv.Name, c.o.TopologyKey)
+		_, err := c.VolumeNode(ctx, volumeID)
+		return err
 	}
 	req := newModifyRequest(m)
 	logger := klog.FromContext(ctx).WithValues("pv", pv.Name, "node", node, "request", req.ID)
@@ -80,6 +80,20 @@ func (c *ModifyCarrier) CarryModify(ctx context.Context, volumeID string, m map[
 		logger.V(2).Info("VolumeAttributesClass change written for the volume's node", "parameters", m)
 	}
 	return c.wait(ctx, pv, node, req.ID)
+}
+
+// VolumeNode names the node of the volume's PV.
+func (c *ModifyCarrier) VolumeNode(ctx context.Context, volumeID string) (string, error) {
+	pv, err := c.findPV(ctx, volumeID)
+	if err != nil {
+		return "", err
+	}
+	node := ownerNode(pv, c.o.TopologyKey)
+	if node == "" {
+		return "", status.Errorf(codes.FailedPrecondition,
+			"PersistentVolume %s has no node affinity on %s; it was not provisioned by csi-blkio's provisioner", pv.Name, c.o.TopologyKey)
+	}
+	return node, nil
 }
 
 // answer reports whether pv holds the owning node's answer to request id.
