@@ -27,7 +27,9 @@ type recordingCarrier struct {
 	err error
 }
 
-func (c *recordingCarrier) VolumeNode(context.Context, string) (string, error) { return "node-2", c.err }
+func (c *recordingCarrier) VolumeNode(context.Context, string) (string, error) {
+	return "node-2", c.err
+}
 
 func (c *recordingCarrier) CarryModify(_ context.Context, id string, m map[string]string) error {
 	c.id, c.m = id, m
