@@ -102,11 +102,7 @@ func answer(pv *corev1.PersistentVolume, id string) (bool, error) {
 		return true, nil
 	}
 	if r, ok := refusalOf(pv); ok && r.ID == id {
-		code := codes.InvalidArgument
-		if err := code.UnmarshalJSON([]byte(`"` + r.Code + `"`)); err != nil {
-			code = codes.InvalidArgument
-		}
-		return true, status.Error(code, r.Message)
+		return true, status.Error(codeNamed(r.Code), r.Message)
 	}
 	return false, nil
 }
@@ -178,4 +174,15 @@ func (c *ModifyCarrier) wait(ctx context.Context, pv *corev1.PersistentVolume, n
 			}
 		}
 	}
+}
+
+// codeNamed reads back a code written with Code.String(); a refusal is
+// InvalidArgument unless it says otherwise.
+func codeNamed(name string) codes.Code {
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		if c.String() == name {
+			return c
+		}
+	}
+	return codes.InvalidArgument
 }
