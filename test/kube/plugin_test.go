@@ -71,6 +71,10 @@ func startPlugin(t *testing.T, c *cluster) *plugin {
 	// Stop the process even when launch fails after starting it.
 	t.Cleanup(func() { p.stop(t) })
 	p.launch(t)
+	// One cleanup for whichever connection is current: registered here, it
+	// runs after every cleanup the test registers later (unpublish,
+	// unstage, delete), also when the test relaunched the plugin.
+	t.Cleanup(func() { p.conn.Close() })
 	return p
 }
 
@@ -98,7 +102,9 @@ func (p *plugin) launch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	if p.conn != nil {
+		p.conn.Close() // of the previous run
+	}
 	p.conn = conn
 }
 
