@@ -27,6 +27,7 @@ if [ "${1:-}" != --in-node ]; then
 	hack/tools/etcd.sh >/dev/null
 	hack/images/debian-rootfs.sh >/dev/null
 	hack/images/csi-provisioner.sh >/dev/null
+	hack/images/csi-resizer.sh >/dev/null
 	hack/images/fio.sh >/dev/null
 	echo "e2e: binary, tools and images ready in $((SECONDS - t0)) s"
 	hack/cluster/with.sh node "$0" --in-node "$@"
@@ -38,6 +39,7 @@ shift
 sock=$CSI_BLKIO_TEST_CONTAINERD_SOCK
 CSI_BLKIO_E2E_PLUGIN_IMAGE=$(hack/images/csi-blkio.sh --binary "$CSI_BLKIO_E2E_BINARY" --import "$sock")
 CSI_BLKIO_E2E_PROVISIONER_IMAGE=$(hack/images/csi-provisioner.sh --import "$sock")
+CSI_BLKIO_E2E_RESIZER_IMAGE=$(hack/images/csi-resizer.sh --import "$sock")
 CSI_BLKIO_E2E_FIO_IMAGE=$(hack/images/fio.sh --import "$sock")
-export CSI_BLKIO_E2E_PLUGIN_IMAGE CSI_BLKIO_E2E_PROVISIONER_IMAGE CSI_BLKIO_E2E_FIO_IMAGE
+export CSI_BLKIO_E2E_PLUGIN_IMAGE CSI_BLKIO_E2E_PROVISIONER_IMAGE CSI_BLKIO_E2E_RESIZER_IMAGE CSI_BLKIO_E2E_FIO_IMAGE
 go test -count=1 -v -parallel 8 -timeout 20m ./test/e2e/ "$@"

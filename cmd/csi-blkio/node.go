@@ -62,6 +62,10 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		Burst:     core.burst,
 	}
 	n := &node{core: core, obs: obs}
+	if deps.Carrier, err = obs.modifyCarrier(); err != nil {
+		n.close()
+		return nil, err
+	}
 	faults, err := armFault(&deps)
 	if err != nil {
 		n.close()
@@ -75,6 +79,7 @@ func newNode(ctx context.Context, o Options) (*node, error) {
 		return nil, err
 	}
 	n.driver, n.faults = d, faults
+	obs.driver.Store(d)
 	return n, nil
 }
 

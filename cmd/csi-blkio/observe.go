@@ -34,6 +34,9 @@ type observers struct {
 	recorder record.EventRecorder
 	specs    *kube.SpecStates
 	sink     *kube.Sink
+	// driver is set once newNode built it; the sink asks it where a
+	// group's limits came from.
+	driver atomic.Pointer[driver.Driver]
 
 	// worker is the stats worker, set once it exists; the sink's Requeue
 	// reaches it through here (the sink is built before the worker).
@@ -93,6 +96,7 @@ func newObservers(ctx context.Context, o Options, backend throttle.Backend) (*ob
 		Node: o.NodeID, Kube: clients.Kube, ThrottleGroups: clients.ThrottleGroups, Recorder: rec,
 		Hierarchy: backend.Hierarchy(), Specs: obs.specs, OnWrite: onWrite, OnPause: onPause,
 		Budget: budget, Requeue: obs.requeue,
+		Sources: obs.limitsSource,
 	})
 	if err != nil {
 		obs.stop()
@@ -175,7 +179,37 @@ func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.D
 		return err
 	}
 	obs.wg.Go(func() { ctrl.Run(ctx, 1) })
+	modify, err := kube.NewModifyController(kube.ModifyControllerOptions{
+		Node: obs.o.NodeID, Driver: obs.o.DriverName, Kube: obs.clients.Kube, WatchKube: obs.clients.WatchKube,
+		ThrottleGroups: obs.clients.ThrottleGroups, Applier: d, Resync: obs.o.StatsInterval,
+		MetricsProvider: obs.workerOptions().MetricsProvider,
+	})
+	if err != nil {
+		return err
+	}
+	obs.wg.Go(func() { modify.Run(ctx, 1) })
 	return nil
+}
+
+// modifyCarrier carries VolumeAttributesClass changes to the volume's node
+// through the API; nil (standalone) lets the driver change its own volumes
+// directly.
+func (obs *observers) modifyCarrier() (driver.ModifyCarrier, error) {
+	if obs.clients == nil {
+		return nil, nil
+	}
+	return kube.NewModifyCarrier(kube.ModifyCarrierOptions{
+		Driver: obs.o.DriverName, TopologyKey: driver.TopologyKey,
+		Kube: obs.clients.Kube, WatchKube: obs.clients.WatchKube,
+	})
+}
+
+// limitsSource answers the sink from the driver's volume records.
+func (obs *observers) limitsSource(key throttle.Key) string {
+	if d := obs.driver.Load(); d != nil {
+		return string(d.LimitsSource(key))
+	}
+	return ""
 }
 
 // stop ends the controller and the metrics server and flushes the Event

@@ -162,7 +162,6 @@ func TestBadInput(t *testing.T) {
 	add("CreateVolume", "name with an escape", codes.InvalidArgument, "U+001B", create("v\x1b[31m", one, nil, nil))
 	add("CreateVolume", "name with DEL", codes.InvalidArgument, "U+007F", create("v\x7f", one, nil, nil))
 	add("CreateVolume", "name with a C1 control", codes.InvalidArgument, "U+0085", create("v\u0085", one, nil, nil))
-	add("CreateVolume", "name not UTF-8", codes.InvalidArgument, "not valid UTF-8", create("v\xff", one, nil, nil))
 	for _, c := range badCaps() {
 		add("CreateVolume", c.name, codes.InvalidArgument, c.frag, create("v", []*csi.VolumeCapability{c.cap}, nil, nil))
 	}
@@ -431,6 +430,29 @@ func TestBadInput(t *testing.T) {
 		return err
 	})
 
+	// VolumeAttributesClass parameters: the same checks as a StorageClass's,
+	// plus the keys that cannot change.
+	modify := func(id string, m map[string]string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := ctrl.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id, MutableParameters: m})
+			return err
+		}
+	}
+	for _, p := range badParams {
+		frag := p.frag
+		if frag == "accepted keys" {
+			frag = "keys a VolumeAttributesClass may set"
+		}
+		add("ControllerModifyVolume", "parameter "+p.name, codes.InvalidArgument, frag, modify(mntID, p.params))
+	}
+	add("ControllerModifyVolume", "no parameters", codes.InvalidArgument, "mutable_parameters are required", modify(mntID, nil))
+	add("ControllerModifyVolume", "no volume ID", codes.InvalidArgument, "volume_id is required", modify("", map[string]string{"writeIOPS": "1"}))
+	add("ControllerModifyVolume", "traversal ID", codes.NotFound, "not a volume of this driver", modify("../../etc", map[string]string{"writeIOPS": "1"}))
+	add("ControllerModifyVolume", "4 KiB key and value", codes.InvalidArgument, "not a parameter", modify(mntID, map[string]string{kib4: kib4}))
+	for _, k := range []string{"scope", "csi.storage.k8s.io/fstype", "size"} {
+		add("ControllerModifyVolume", "immutable "+k, codes.InvalidArgument, "cannot change on an existing volume", modify(mntID, map[string]string{k: "x"}))
+	}
+
 	// Lists, capacity, capabilities and identity: malformed input is
 	// refused or answered, never a crash.
 	add("ListVolumes", "foreign token", codes.Aborted, "list again without a token", func(ctx context.Context) error {
@@ -516,10 +538,6 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"ControllerGetVolume", func(ctx context.Context) error {
 			_, err := ctrl.ControllerGetVolume(ctx, &csi.ControllerGetVolumeRequest{VolumeId: "../../etc"})
-			return err
-		}},
-		{"ControllerModifyVolume", func(ctx context.Context) error {
-			_, err := ctrl.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: "../../etc", MutableParameters: map[string]string{kib4: kib4}})
 			return err
 		}},
 		{"NodeGetStorageHealth", func(ctx context.Context) error {

@@ -21,6 +21,7 @@ func (d *Driver) ControllerGetCapabilities(context.Context, *csi.ControllerGetCa
 		csi.ControllerServiceCapability_RPC_EXPAND_VOLUME,
 		csi.ControllerServiceCapability_RPC_LIST_VOLUMES,
 		csi.ControllerServiceCapability_RPC_GET_CAPACITY,
+		csi.ControllerServiceCapability_RPC_MODIFY_VOLUME,
 	} {
 		caps = append(caps, &csi.ControllerServiceCapability{Type: &csi.ControllerServiceCapability_Rpc{
 			Rpc: &csi.ControllerServiceCapability_RPC{Type: c}}})
@@ -128,6 +129,9 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 		return nil, status.Error(codes.InvalidArgument, "capacity_range is required")
 	}
 	r, release, err := d.open(id, req.GetVolumeCapability())
+	if status.Code(err) == codes.NotFound && d.deps.Carrier != nil {
+		return d.expandElsewhere(ctx, id, req.GetCapacityRange())
+	}
 	if err != nil {
 		return nil, err
 	}

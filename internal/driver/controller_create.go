@@ -48,6 +48,15 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	if capFs != "" {
 		p.FsType = capFs // external-provisioner moves the fstype parameter into the capability
 	}
+	source := volume.SourceStorageClass
+	if m := req.GetMutableParameters(); len(m) > 0 {
+		// A PVC created with a VolumeAttributesClass: the class's limits
+		// apply on top of the StorageClass's from the start.
+		if p, err = params.ApplyMutable(m, p); err != nil {
+			return nil, status.Error(codes.InvalidArgument, "mutable_parameters: "+err.Error())
+		}
+		source = volume.SourceVolumeAttributesClass
+	}
 	size, err := capacityOf(req.GetCapacityRange(), access == volume.AccessMount && p.FsType == params.FsXFS)
 	if err != nil {
 		return nil, err
@@ -58,6 +67,7 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 
 	want := &volume.Record{
 		ID: volume.IDForName(name), Name: name, CapacityBytes: size, Params: p, AccessType: access,
+		LimitsSource: source,
 	}
 	release, err := d.lock(want.ID)
 	if err != nil {

@@ -71,6 +71,10 @@ type Deps struct {
 	// Burst, when set, is told which groups have a burst (nil: bursts
 	// are not run; the baseline alone is enforced).
 	Burst BurstTracker
+	// Carrier, when set, carries ControllerModifyVolume to the node that
+	// holds the volume (internal/kube); nil means standalone: only this
+	// node's volumes can be modified, directly.
+	Carrier ModifyCarrier
 }
 
 // Driver serves the three CSI services.

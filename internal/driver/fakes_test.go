@@ -79,7 +79,16 @@ func (f *fakeThrottler) Ensure(_ context.Context, k throttle.Key, s throttle.Spe
 	return throttle.PhasePending, nil
 }
 
+// Update changes a held group's limits, as the table does.
 func (f *fakeThrottler) Update(_ context.Context, k throttle.Key, l throttle.Limits) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.groups[k]
+	if !ok {
+		return throttle.ErrGroupNotFound
+	}
+	s.Limits = l
+	f.groups[k] = s
 	return nil
 }
 

@@ -43,6 +43,9 @@ type ClientOptions struct {
 type Clients struct {
 	// Kube is the core clientset (Pods, Events), requests time-limited.
 	Kube kubernetes.Interface
+	// WatchKube is the core clientset for informers and watches: no
+	// client-side timeout (see WatchThrottleGroups).
+	WatchKube kubernetes.Interface
 	// ThrottleGroups writes ThrottleGroups, requests time-limited.
 	ThrottleGroups *ThrottleGroups
 	// WatchThrottleGroups lists and watches for the informer: it has no
@@ -122,6 +125,12 @@ func ClientsFor(cfg *rest.Config, requestTimeout time.Duration) (*Clients, error
 	if err != nil {
 		return nil, err
 	}
+	untimed := rest.CopyConfig(timed)
+	untimed.Timeout = 0
+	wkc, err := kubernetes.NewForConfig(untimed)
+	if err != nil {
+		return nil, err
+	}
 	crd := rest.CopyConfig(timed)
 	crd.ContentType, crd.AcceptContentTypes = "application/json", "application/json"
 	tg, err := NewThrottleGroups(crd)
@@ -134,5 +143,5 @@ func ClientsFor(cfg *rest.Config, requestTimeout time.Duration) (*Clients, error
 		return nil, err
 	}
 	klog.V(2).InfoS("Kubernetes API client", "host", cfg.Host, "qps", cfg.QPS, "burst", cfg.Burst, "requestTimeout", requestTimeout)
-	return &Clients{Kube: kc, ThrottleGroups: tg, WatchThrottleGroups: wtg}, nil
+	return &Clients{Kube: kc, WatchKube: wkc, ThrottleGroups: tg, WatchThrottleGroups: wtg}, nil
 }

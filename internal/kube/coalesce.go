@@ -115,6 +115,8 @@ func prominentChange(a, b *v1alpha1.ThrottleGroupStatus) string {
 		return "observed generation"
 	case !equality.Semantic.DeepEqual(a.AppliedLimits, b.AppliedLimits):
 		return "applied limits"
+	case a.LimitsSource != b.LimitsSource:
+		return "limits source"
 	case a.Device != b.Device || a.Backend != b.Backend || a.Semantics != b.Semantics || !slices.Equal(a.Cgroups, b.Cgroups):
 		return "placement"
 	case (a.Rates == nil) != (b.Rates == nil):

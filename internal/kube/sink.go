@@ -31,6 +31,9 @@ type SinkOptions struct {
 	Hierarchy string
 	// Specs is shared with the live-limits controller (nil: none runs).
 	Specs *SpecStates
+	// Sources, if set, names the channel that set a group's limits
+	// (status.limitsSource); the driver answers from the volume record.
+	Sources func(throttle.Key) string
 	// Coalescing bounds the status writes (zero: DefaultCoalescing).
 	Coalescing Coalescing
 	// SaturationThreshold and SaturationSamples define an episode

@@ -144,8 +144,13 @@ func (s *Sink) writeStatus(ctx context.Context, gs *groupState, st throttle.Grou
 	if gs.written != nil {
 		prev = gs.written.Conditions
 	}
+	source := ""
+	if s.o.Sources != nil {
+		source = s.o.Sources(st.Key)
+	}
 	next := buildStatus(statusInput{
-		group: st, hierarchy: s.o.Hierarchy, ratesKnown: gs.samples >= 2,
+		source: source,
+		group:  st, hierarchy: s.o.Hierarchy, ratesKnown: gs.samples >= 2,
 		saturated: inEpisode, episode: sat, spec: s.o.Specs.Get(st.Key), prev: prev, now: now,
 	})
 	v, why := s.o.Coalescing.due(gs.written, gs.writtenAt, gs.dataAt, next, now, gs.samples <= gs.settleTo)

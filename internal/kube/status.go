@@ -32,6 +32,7 @@ type statusInput struct {
 	saturated  bool   // a saturation episode is running
 	episode    Saturation
 	spec       SpecState
+	source     string             // status.limitsSource
 	prev       []metav1.Condition // last written, for the transition times
 	now        time.Time
 }
@@ -47,6 +48,7 @@ func buildStatus(in statusInput) *v1alpha1.ThrottleGroupStatus {
 		Device:             g.Spec.Device.String(),
 		AppliedLimits:      LimitsToAPI(g.KernelLimits()),
 		Protection:         protectionOf(g),
+		LimitsSource:       in.source,
 	}
 	for _, dir := range g.Cgroups {
 		st.Cgroups = append(st.Cgroups, relCgroup(in.hierarchy, dir))

@@ -26,11 +26,11 @@ const (
 // elasticFields are the accepted keys of this file; fields() merges them.
 func elasticFields() map[string]field {
 	return map[string]field{
-		KeyLatencyTarget: {example: "2ms", parse: func(s string, v *Volume) (err error) {
+		KeyLatencyTarget: {example: "2ms", mutable: true, lift: func(v *Volume) { v.LatencyTarget = 0 }, parse: func(s string, v *Volume) (err error) {
 			v.LatencyTarget, err = parseLatencyTarget(s)
 			return err
 		}},
-		KeyElastic: {example: "true", parse: func(s string, v *Volume) error {
+		KeyElastic: {example: "true", mutable: true, lift: func(v *Volume) { v.Elastic = false }, parse: func(s string, v *Volume) error {
 			switch s {
 			case "true":
 				v.Elastic = true
@@ -80,10 +80,3 @@ func checkElastic(v Volume, m map[string]string) error {
 	}
 	return nil
 }
-
-// MutableElasticKeys are the keys of this file that a VolumeAttributesClass
-// may change on a bound volume: both only change how fast IO may go, not
-// where the volume lives or how it is formatted. Applying a change needs
-// the group's spec ensured again with the new LatencyTarget and Elastic;
-// the elastic controller picks them up at its next period.
-func MutableElasticKeys() []string { return []string{KeyLatencyTarget, KeyElastic} }

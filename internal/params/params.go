@@ -89,65 +89,6 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("parameter %q=%q: %s (example of a good value: %s: %q)", e.Key, e.Value, e.Problem, e.Key, e.Example)
 }
 
-// field parses one accepted key into v.
-type field struct {
-	example string
-	inline  bool // accepted only in ModeInline
-	parse   func(value string, v *Volume) error
-}
-
-// fields is the table of accepted keys. A function (not a package variable)
-// keeps the package free of mutable globals.
-func fields() map[string]field {
-	table := map[string]field{
-		KeyReadBytesPerSecond: {example: "10Mi", parse: func(s string, v *Volume) (err error) {
-			v.Limits.ReadBytesPerSecond, err = parseBytesPerSecond(s)
-			return err
-		}},
-		KeyWriteBytesPerSecond: {example: "10Mi", parse: func(s string, v *Volume) (err error) {
-			v.Limits.WriteBytesPerSecond, err = parseBytesPerSecond(s)
-			return err
-		}},
-		KeyReadIOPS: {example: "1000", parse: func(s string, v *Volume) (err error) {
-			v.Limits.ReadIOPS, err = parseIOPS(s)
-			return err
-		}},
-		KeyWriteIOPS: {example: "500", parse: func(s string, v *Volume) (err error) {
-			v.Limits.WriteIOPS, err = parseIOPS(s)
-			return err
-		}},
-		KeyScope: {example: string(throttle.ScopePod), parse: func(s string, v *Volume) error {
-			if s == "" {
-				return fmt.Errorf("must not be empty; omit the key for the default %q", throttle.ScopePod)
-			}
-			sc, err := throttle.ParseScope(s)
-			if err != nil {
-				return fmt.Errorf("must be %q or %q", throttle.ScopePod, throttle.ScopeVolume)
-			}
-			v.Scope = sc
-			return nil
-		}},
-		KeyFsType: {example: FsExt4, parse: func(s string, v *Volume) error {
-			switch s {
-			case FsExt4, FsXFS:
-				v.FsType = s
-				return nil
-			}
-			return fmt.Errorf("must be %q or %q", FsExt4, FsXFS)
-		}},
-		KeySize: {example: "1Gi", inline: true, parse: func(s string, v *Volume) (err error) {
-			v.Size, err = parseSize(s)
-			return err
-		}},
-	}
-	capacityFields(table)
-	burstFields(table)
-	for k, f := range elasticFields() {
-		table[k] = f
-	}
-	return table
-}
-
 // AcceptedKeys lists the keys Parse accepts in mode, sorted.
 func AcceptedKeys(mode Mode) []string {
 	var keys []string

@@ -1,7 +1,9 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/klog/v2"
 )
@@ -52,4 +54,32 @@ func (g *group) kernelLimits(l Limits) Limits {
 		return *g.lift
 	}
 	return Raise(l, g.boost)
+}
+
+// SetProtection changes whether the group is latency-protected (target) or
+// elastic, live: a VolumeAttributesClass may change both. The elastic
+// controller reads them from the group's status at its next period; a group
+// that stops being elastic while lifted gets its own limits back at once.
+func (t *Table) SetProtection(ctx context.Context, key Key, target time.Duration, elastic bool) error {
+	g, err := t.lockPlaced(key)
+	if err != nil {
+		return err
+	}
+	defer g.mu.Unlock()
+	if g.spec.LatencyTarget == target && g.spec.Elastic == elastic {
+		return nil
+	}
+	if !elastic && g.lift != nil {
+		lift := g.lift
+		g.lift = nil
+		if err := t.setLimits(g, g.spec.Limits); err != nil {
+			g.lift = lift
+			return err
+		}
+	}
+	g.spec.LatencyTarget, g.spec.Elastic = target, elastic
+	g.publish(t.backend.Version())
+	klog.FromContext(ctx).V(2).Info("Throttle group protection changed", "group", key, "latencyTarget", target, "elastic", elastic)
+	t.notify(key)
+	return nil
 }

@@ -27,7 +27,10 @@ type Record struct {
 	// CapacityBytes is the size of the backing file and so of the device.
 	CapacityBytes int64         `json:"capacityBytes"`
 	Params        params.Volume `json:"params"`
-	AccessType    AccessType    `json:"accessType"`
+	// LimitsSource is the channel that last set Params' limits; empty in
+	// records written before it was kept (see GroupLimitsSource).
+	LimitsSource LimitsSource `json:"limitsSource,omitempty"`
+	AccessType   AccessType   `json:"accessType"`
 	// Ephemeral marks a CSI inline volume: created by NodePublishVolume and
 	// deleted by NodeUnpublishVolume.
 	Ephemeral bool `json:"ephemeral,omitempty"`

@@ -104,6 +104,7 @@ func writeReport(path string, h host, took time.Duration) error {
 	for _, s := range secs {
 		fmt.Fprintf(&b, "\n## %d. %s\n\n%s", s.Order, s.Title, s.Body)
 	}
+	b.WriteString(keptSections(path))
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
@@ -119,4 +120,20 @@ func table(header []string, rows [][]string) string {
 		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
 	}
 	return b.String()
+}
+
+// keptMarker starts the part of the report that other tiers measure (the
+// e2e stage on a real node, for instance) and hack/bench cannot: a run
+// carries it over from the report it replaces.
+const keptMarker = "<!-- Measured by other tiers; hack/bench keeps what follows. -->"
+
+func keptSections(path string) string {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if _, kept, ok := strings.Cut(string(old), keptMarker); ok {
+		return "\n" + keptMarker + kept
+	}
+	return ""
 }

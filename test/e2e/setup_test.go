@@ -35,15 +35,15 @@ const (
 // config is what the environment gives: the node (hack/cluster, README
 // "Variables") and the images and helm hack/e2e.sh prepared.
 type config struct {
-	kubeconfig, kubectl, nodeName, kubeletDir, clusterDir, apiserverPort string
-	helm, pluginImage, provisionerImage, busyboxImage, fioImage          string
+	kubeconfig, kubectl, nodeName, kubeletDir, clusterDir, apiserverPort      string
+	helm, pluginImage, provisionerImage, resizerImage, busyboxImage, fioImage string
 }
 
 // allEnv lists the variables configFromEnv reads.
 var allEnv = []string{
 	"CSI_BLKIO_TEST_KUBECONFIG", "CSI_BLKIO_TEST_KUBECTL", "CSI_BLKIO_TEST_NODE_NAME", "CSI_BLKIO_TEST_KUBELET_DIR",
 	"CSI_BLKIO_TEST_CLUSTER_DIR", "CSI_BLKIO_TEST_APISERVER_PORT", "CSI_BLKIO_TEST_BUSYBOX_IMAGE",
-	"CSI_BLKIO_E2E_HELM", "CSI_BLKIO_E2E_PLUGIN_IMAGE", "CSI_BLKIO_E2E_PROVISIONER_IMAGE", "CSI_BLKIO_E2E_FIO_IMAGE",
+	"CSI_BLKIO_E2E_HELM", "CSI_BLKIO_E2E_PLUGIN_IMAGE", "CSI_BLKIO_E2E_PROVISIONER_IMAGE", "CSI_BLKIO_E2E_RESIZER_IMAGE", "CSI_BLKIO_E2E_FIO_IMAGE",
 }
 
 func configFromEnv() (config, []string) {
@@ -66,6 +66,7 @@ func configFromEnv() (config, []string) {
 		helm:             get("CSI_BLKIO_E2E_HELM"),
 		pluginImage:      get("CSI_BLKIO_E2E_PLUGIN_IMAGE"),
 		provisionerImage: get("CSI_BLKIO_E2E_PROVISIONER_IMAGE"),
+		resizerImage:     get("CSI_BLKIO_E2E_RESIZER_IMAGE"),
 		fioImage:         get("CSI_BLKIO_E2E_FIO_IMAGE"),
 	}
 	return c, missing
@@ -155,6 +156,7 @@ func setUp(cfg config) (*suite, error) {
 func (s *suite) values(healthPort, metricsPort int) (string, error) {
 	repo, tag := splitImage(s.pluginImage)
 	provRepo, provTag := splitImage(s.provisionerImage)
+	resRepo, resTag := splitImage(s.resizerImage)
 	v := map[string]any{
 		"image": map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
 		"node": map[string]any{
@@ -177,6 +179,12 @@ func (s *suite) values(healthPort, metricsPort int) (string, error) {
 			"provisioner": map[string]any{
 				"image":                map[string]any{"repository": provRepo, "tag": provTag, "pullPolicy": "Never"},
 				"capacityPollInterval": "10s",
+			},
+			"resizer": map[string]any{
+				"image": map[string]any{"repository": resRepo, "tag": resTag, "pullPolicy": "Never"},
+				// One node: the standby polls do not matter, a quick
+				// first election does.
+				"leaderElection": map[string]any{"leaseDuration": "15s", "renewDeadline": "10s", "retryPeriod": "2s"},
 			},
 			"nodeDriverRegistrar": map[string]any{"enabled": false},
 			"livenessProbe":       map[string]any{"enabled": false},

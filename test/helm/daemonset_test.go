@@ -76,15 +76,16 @@ func TestPluginFlagsFollowTheContract(t *testing.T) {
 		want       map[string]string
 		containers string
 	}{
-		"sidecars":     {"", common, "csi-blkio csi-provisioner node-driver-registrar liveness-probe"},
-		"sidecars off": {sidecarsOff, merge(common, selfServing), "csi-blkio csi-provisioner"},
+		"sidecars":     {"", common, "csi-blkio csi-provisioner csi-resizer node-driver-registrar liveness-probe"},
+		"sidecars off": {sidecarsOff, merge(common, selfServing), "csi-blkio csi-provisioner csi-resizer"},
+		"resizer off":  {"sidecars: {resizer: {enabled: false}}\n", common, "csi-blkio csi-provisioner node-driver-registrar liveness-probe"},
 		"registrar off only": {"sidecars: {nodeDriverRegistrar: {enabled: false}}\n",
 			merge(common, map[string]string{"registration-socket": selfServing["registration-socket"], "kubelet-plugin-endpoint": selfServing["kubelet-plugin-endpoint"]}),
-			"csi-blkio csi-provisioner liveness-probe"},
+			"csi-blkio csi-provisioner csi-resizer liveness-probe"},
 		"options": {"node: {kubeletCgroupRoot: /custom, maxVolumes: 50, statsInterval: 30s, elasticPeriod: 0s, logLevel: 4, acceptDegradedV1Publish: true, writeBudget: {perSecond: 2, burst: 40}}\nmetrics: {enabled: false}\n",
 			merge(common, map[string]string{"kubelet-cgroup-root": "/custom", "max-volumes": "50", "stats-interval": "30s", "elastic-period": "0s", "v": "4", "metrics-address": "",
 				"accept-degraded-v1-publish": "true", "apiserver-writes-per-second": "2", "apiserver-write-burst": "40"}),
-			"csi-blkio csi-provisioner node-driver-registrar liveness-probe"},
+			"csi-blkio csi-provisioner csi-resizer node-driver-registrar liveness-probe"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ds := h.render(t, tc.values).daemonSet
@@ -327,5 +328,25 @@ func TestHostNetworkKeepsClusterDNS(t *testing.T) {
 	}
 	if spec := h.render(t, everythingOn).daemonSet.Spec.Template.Spec; !spec.HostNetwork || spec.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
 		t.Errorf("hostNetwork: hostNetwork %v dnsPolicy %q", spec.HostNetwork, spec.DNSPolicy)
+	}
+}
+
+// TestResizerElectsOneLeader: csi-resizer runs beside every node's plugin
+// and must act once per cluster, with the chart's leader-election timing.
+func TestResizerElectsOneLeader(t *testing.T) {
+	h := newHelm(t)
+	ds := h.render(t, "").daemonSet
+	got := map[string]string{}
+	for _, a := range container(t, ds, "csi-resizer").Args {
+		k, v, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		got[k] = v
+	}
+	want := map[string]string{
+		"csi-address": "/csi/csi.sock", "v": "2", "leader-election": "true", "leader-election-namespace": "$(NAMESPACE)",
+		"leader-election-lease-duration": "60s", "leader-election-renew-deadline": "40s", "leader-election-retry-period": "20s",
+		"timeout": "30s", "handle-volume-inuse-error": "false",
+	}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("csi-resizer flags\n got %v\nwant %v", got, want)
 	}
 }

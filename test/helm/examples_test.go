@@ -77,6 +77,17 @@ func TestExamplesAreValid(t *testing.T) {
 		t.Errorf("pod.yaml does not mount claim %s", pvc.Name)
 	}
 
+	for _, name := range []string{"volumeattributesclass-slow.yaml", "volumeattributesclass-fast.yaml"} {
+		var vac storagev1.VolumeAttributesClass
+		readExample(t, h, name, &vac)
+		if vac.DriverName != "blkio.csi.dev" {
+			t.Errorf("%s: driverName %s", name, vac.DriverName)
+		}
+		if _, err := params.ApplyMutable(vac.Parameters, params.Volume{}); err != nil {
+			t.Errorf("%s: the plugin refuses its parameters: %v", name, err)
+		}
+	}
+
 	var eph corev1.Pod
 	readExample(t, h, "ephemeral-pod.yaml", &eph)
 	csi := eph.Spec.Volumes[0].CSI

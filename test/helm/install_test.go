@@ -55,7 +55,7 @@ storageClasses:
     parameters: {writeBytesPerSecond: 10Mi, scope: volume}
 `, "upgrade", release, c.helm.chart, "--namespace", ns)
 	containers := c.mustKubectl(t, "", "get", "daemonset/csi-blkio-node", "-n", ns, "-o", "jsonpath={.spec.template.spec.containers[*].name}")
-	if containers != "csi-blkio csi-provisioner" {
+	if containers != "csi-blkio csi-provisioner csi-resizer" {
 		t.Errorf("containers after upgrade: %q", containers)
 	}
 	args := c.mustKubectl(t, "", "get", "daemonset/csi-blkio-node", "-n", ns, "-o", "jsonpath={.spec.template.spec.containers[0].args}")

@@ -40,7 +40,13 @@ func rbacAsPlugin(t *testing.T, c *cluster, ns string) {
 		{[]string{"get", "secrets", "-n", "team-a"}, "no"},
 		{[]string{"list", "volumeattachments.storage.k8s.io"}, "no"},
 		{[]string{"get", "csinodes.storage.k8s.io"}, "no"},
-		{[]string{"create", "leases.coordination.k8s.io", "-n", ns}, "no"},
+		{[]string{"update", "leases.coordination.k8s.io", "-n", ns}, "yes"},
+		{[]string{"create", "leases.coordination.k8s.io", "-n", "team-a"}, "no"},
+		{[]string{"delete", "leases.coordination.k8s.io", "-n", ns}, "no"},
+		{[]string{"patch", "persistentvolumeclaims", "--subresource=status", "-n", "team-a"}, "yes"},
+		{[]string{"update", "persistentvolumeclaims", "--subresource=status", "-n", "team-a"}, "no"},
+		{[]string{"watch", "volumeattributesclasses.storage.k8s.io"}, "yes"},
+		{[]string{"create", "volumeattributesclasses.storage.k8s.io"}, "no"},
 		{[]string{"delete", "customresourcedefinitions.apiextensions.k8s.io"}, "no"},
 	} {
 		out, _, _ := c.kubectl("", append([]string{"auth", "can-i", "--as", sa}, tc.args...)...)

@@ -23,6 +23,8 @@ func TestRBACIsExactlyWhatIsNeeded(t *testing.T) {
 	wantCluster := []rbacv1.PolicyRule{
 		rule(list(""), list("persistentvolumes"), list("get", "list", "watch", "create", "patch", "delete")),
 		rule(list(""), list("persistentvolumeclaims"), list("get", "list", "watch", "update")),
+		rule(list(""), list("persistentvolumeclaims/status"), list("patch")),
+		rule(list("storage.k8s.io"), list("volumeattributesclasses"), list("get", "list", "watch")),
 		rule(list("storage.k8s.io"), list("storageclasses"), list("get", "list", "watch")),
 		rule(list(""), list("nodes"), list("get")),
 		rule(list(""), list("pods"), list("get")),
@@ -36,6 +38,7 @@ func TestRBACIsExactlyWhatIsNeeded(t *testing.T) {
 
 	wantRole := []rbacv1.PolicyRule{
 		rule(list("storage.k8s.io"), list("csistoragecapacities"), list("get", "list", "watch", "create", "update", "patch", "delete")),
+		rule(list("coordination.k8s.io"), list("leases"), list("get", "create", "update")),
 	}
 	if !equality.Semantic.DeepEqual(o.role.Rules, wantRole) {
 		t.Errorf("Role rules\n got %+v\nwant %+v", o.role.Rules, wantRole)

@@ -34,17 +34,20 @@ const statsInterval = time.Second
 // selects only its own ThrottleGroups), state dir, kubelet cgroup root and
 // apiserver proxy.
 type plugin struct {
-	c        *cluster
-	node     string
-	base     string // everything on disk below it
-	stateDir string
-	sock     string
-	metrics  string // host:port
-	parent   string // kubelet cgroup root, relative to the blkio hierarchy
-	proxy    *apiProxy
-	log      *syncBuffer
-	cmd      *exec.Cmd
-	conn     *grpc.ClientConn
+	c          *cluster
+	node       string
+	base       string // everything on disk below it
+	stateDir   string
+	sock       string
+	metrics    string // host:port
+	parent     string // kubelet cgroup root, relative to the blkio hierarchy
+	proxy      *apiProxy
+	log        *syncBuffer
+	kubeconfig string
+	extra      []string // flags after the defaults, on every launch
+	cmd        *exec.Cmd
+	running    bool // cmd started and not stopped yet
+	conn       *grpc.ClientConn
 }
 
 // startPlugin runs `csi-blkio serve` with a kubeconfig holding the chart's
@@ -63,27 +66,42 @@ func startPlugin(t *testing.T, c *cluster, extra ...string) *plugin {
 		base:   t.TempDir(),
 		parent: testutil.NewCgroupParentV1(t),
 		log:    &syncBuffer{},
+		extra:  extra,
 	}
 	p.stateDir = filepath.Join(p.base, "state")
 	p.sock = filepath.Join(p.base, "csi.sock")
 	t.Cleanup(func() { p.sweep(t) }) // runs last: after the plugin stopped
 	p.proxy = newAPIProxy(t, strings.TrimPrefix(c.apiserver, "https://"))
 	p.metrics = testutil.FreeLoopbackAddr(t)
-	kubeconfig := c.writeKubeconfig(t, "https://"+p.proxy.addr)
+	p.kubeconfig = c.writeKubeconfig(t, "https://"+p.proxy.addr)
+	// Stop the process even when launch fails after starting it.
+	t.Cleanup(func() { p.stop(t) })
+	p.launch(t)
+	// One cleanup for whichever connection is current: registered here, it
+	// runs after every cleanup the test registers later (unpublish,
+	// unstage, delete), also when the test relaunched the plugin.
+	t.Cleanup(func() { p.conn.Close() })
+	return p
+}
 
-	p.cmd = exec.Command(c.bin, "serve",
+// launch starts the plugin process (again, after stop: same node name,
+// state dir and cgroups, as a restarted pod) and connects to its socket.
+func (p *plugin) launch(t *testing.T) {
+	t.Helper()
+	os.Remove(p.sock)
+	p.cmd = exec.Command(p.c.bin, "serve",
 		"--endpoint", "unix://"+p.sock, "--node-id", p.node, "--state-dir", p.stateDir,
-		"--kubelet-cgroup-root", "/"+p.parent, "--kubeconfig", kubeconfig,
+		"--kubelet-cgroup-root", "/"+p.parent, "--kubeconfig", p.kubeconfig,
 		"--metrics-address", p.metrics, "--stats-interval", statsInterval.String(),
 		"--kube-api-qps", "20", "--kube-api-burst", "40", "-v", "4",
 		"--apiserver-writes-per-second", "50", "--apiserver-write-burst", "100")
-	p.cmd.Args = append(p.cmd.Args, extra...)
+	p.cmd.Args = append(p.cmd.Args, p.extra...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.stop(t) })
+	p.running = true
 	testutil.Eventually(t, 30*time.Second, "plugin socket", func() (bool, string) {
 		_, err := os.Stat(p.sock)
 		return err == nil, fmt.Sprint(err, "\n", p.log.String())
@@ -92,14 +110,19 @@ func startPlugin(t *testing.T, c *cluster, extra ...string) *plugin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	if p.conn != nil {
+		p.conn.Close() // of the previous run
+	}
 	p.conn = conn
-	return p
 }
 
 // stop sends SIGTERM (as the kubelet does), waits, and fails the test on a
 // race report or an unclean exit.
 func (p *plugin) stop(t *testing.T) {
+	if !p.running {
+		return
+	}
+	p.running = false
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()

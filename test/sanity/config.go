@@ -31,6 +31,10 @@ func Run(t *testing.T, accessType string, params map[string]string) {
 	// Limits on every volume, so that every publish goes through the
 	// throttle core for real.
 	cfg.TestVolumeParameters = params
+	// A VolumeAttributesClass's parameters, so that the ModifyVolume specs
+	// (and CreateVolume with a class) run instead of skipping: one limit
+	// raised, one lifted with "max".
+	cfg.TestVolumeMutableParameters = map[string]string{"writeBytesPerSecond": "200Mi", "readIOPS": "max"}
 	sanity.Test(t, cfg)
 	h.AssertClean(t)
 }

@@ -33,7 +33,7 @@ func TestReadbackRestoresIOMax(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { table.Remove(key) })
+	t.Cleanup(func() { table.Remove(context.Background(), key) })
 	want := fmt.Sprintf("%s rbps=max wbps=%d riops=max wiops=max", loop.Device, limit)
 	waitForGroup(t, table, key, "a first readback", func(st throttle.GroupStatus) bool { return st.Readback.Holds() })
 

@@ -52,6 +52,16 @@ type ThrottleGroupStatus struct {
 	// does not.
 	// +optional
 	Protection *Protection `json:"protection,omitempty"`
+	// limitsSource names the channel that set appliedLimits: StorageClass
+	// (the volume's parameters), VolumeAttributes (an inline volume's),
+	// VolumeAttributesClass (the class chosen on the claim), or
+	// ThrottleGroup (an edit of this object's spec.limits). The newest
+	// change wins: a class change replaces a ThrottleGroup edit and
+	// rewrites spec.limits; a later edit wins for its pod until the next
+	// class change.
+	// +optional
+	// +kubebuilder:validation:Enum=StorageClass;VolumeAttributes;VolumeAttributesClass;ThrottleGroup
+	LimitsSource string `json:"limitsSource,omitempty"`
 
 	// rates are the observed rates over the last sample interval.
 	// +optional

@@ -1,0 +1,121 @@
+package driver_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/volume"
+)
+
+// TestKernelModifyVolume: a VolumeAttributesClass change (standalone: no
+// carrier) reaches the kernel of a running pod and the record; it replaces
+// a ThrottleGroup edit (the newest change wins); "max" lifts a limit; bad
+// parameters leave the kernel and the record as they were.
+func TestKernelModifyVolume(t *testing.T) {
+	e := newKernelEnv(t)
+	ctx := context.Background()
+	uid := testutil.PodUID(9)
+	pod := e.podCgroup(t, uid)
+	id, staging := e.createAndStage(t, false, 16<<20)
+	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
+	node, ctrl := e.h.Node(), e.h.Controller()
+	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
+		VolumeCapability: testutil.Cap(false, ""), VolumeContext: testutil.PodContext(uid, "writer", "default")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target})
+		node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging})
+		ctrl.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
+	})
+	key := throttle.Key{VolumeID: id, PodUID: uid}
+	dev := e.groupDevice(t, key)
+	kernel := func(file string) string {
+		b, err := os.ReadFile(filepath.Join(pod, "blkio.throttle."+file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	store, err := volume.NewStore(e.h.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := func() volume.LimitsSource {
+		r, err := store.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GroupLimitsSource(key)
+	}
+	modify := func(m map[string]string) error {
+		_, err := ctrl.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id, MutableParameters: m})
+		return err
+	}
+
+	if got := source(); got != volume.SourceStorageClass {
+		t.Errorf("source before any change = %s, want StorageClass", got)
+	}
+	if err := modify(map[string]string{"writeBytesPerSecond": "32Mi", "readIOPS": "300"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kernel("write_bps_device"), fmt.Sprintf("%s %d", dev, 32<<20); got != want {
+		t.Errorf("write_bps_device = %q after modify, want %q", got, want)
+	}
+	if got, want := kernel("read_iops_device"), fmt.Sprintf("%s 300", dev); got != want {
+		t.Errorf("read_iops_device = %q after modify, want %q", got, want)
+	}
+	if got := source(); got != volume.SourceVolumeAttributesClass {
+		t.Errorf("source after modify = %s, want VolumeAttributesClass", got)
+	}
+
+	// A ThrottleGroup edit wins for its pod until the next class change.
+	if err := e.h.Driver.UpdateLimits(ctx, key, throttle.Limits{WriteBytesPerSecond: 4 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if got := source(); got != volume.SourceThrottleGroup {
+		t.Errorf("source after a ThrottleGroup edit = %s, want ThrottleGroup", got)
+	}
+	if err := modify(map[string]string{"readIOPS": "max"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kernel("write_bps_device"), fmt.Sprintf("%s %d", dev, 32<<20); got != want {
+		t.Errorf("write_bps_device = %q after a class change over a ThrottleGroup edit, want the class's %q", got, want)
+	}
+	if got := kernel("read_iops_device"); got != "" {
+		t.Errorf("read_iops_device = %q after readIOPS: max, want no entry", got)
+	}
+
+	// Bad input: InvalidArgument, nothing moves.
+	for _, m := range []map[string]string{{"writeBytesPerSecond": "fast"}, {"scope": "volume"}, {"writeIOPS": "10", "noSuchKey": "1"}} {
+		err := modify(m)
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("modify %v: %v, want InvalidArgument", m, err)
+		}
+	}
+	if got, want := kernel("write_bps_device"), fmt.Sprintf("%s %d", dev, 32<<20); got != want {
+		t.Errorf("write_bps_device = %q after refused changes, want %q", got, want)
+	}
+	if got := kernel("write_iops_device"); got != "" {
+		t.Errorf("write_iops_device = %q after a refused change, want no entry", got)
+	}
+
+	// The record carries the change: a re-publish keeps it.
+	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
+		VolumeCapability: testutil.Cap(false, ""), VolumeContext: testutil.PodContext(uid, "writer", "default")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kernel("write_bps_device"), fmt.Sprintf("%s %d", dev, 32<<20); got != want {
+		t.Errorf("write_bps_device = %q after a re-publish, want %q", got, want)
+	}
+}
