@@ -23,9 +23,9 @@ build_busybox() {
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 	layer_tar "$root" "$out/layer.tar"
 	rm -rf "$root"
-	write_docker_archive "$out/image.tar" "$IMAGE_REGISTRY/busybox:$tag" null '["sh"]' "$out/layer.tar"
+	image_archive --out "$out/image.tar" --ref "$IMAGE_REGISTRY/busybox:$tag" --cmd sh "$out/layer.tar"
 	rm "$out/layer.tar"
 }
 
-cached_build "image-busybox-$tag" build_busybox
-finish_image "$IMAGE_REGISTRY/busybox:$tag" "$CACHE/image-busybox-$tag/image.tar"
+cached_build "image-busybox-$tag-$IMAGE_FORMAT" build_busybox
+finish_image "$IMAGE_REGISTRY/busybox:$tag" "$CACHE/image-busybox-$tag-$IMAGE_FORMAT/image.tar"

@@ -29,5 +29,5 @@ work=$(mktemp -d "$CACHE/.image-csi-blkio.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 install -D -m 0755 "$binary" "$work/rootfs/usr/local/bin/csi-blkio"
 layer_tar "$work/rootfs" "$work/layer.tar"
-write_docker_archive "$work/image.tar" "$ref" '["/usr/local/bin/csi-blkio"]' null "$base" "$work/layer.tar"
+image_archive --out "$work/image.tar" --ref "$ref" --entrypoint /usr/local/bin/csi-blkio "$base" "$work/layer.tar"
 finish_image "$ref" "$work/image.tar"

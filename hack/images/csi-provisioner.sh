@@ -18,9 +18,9 @@ build_provisioner_image() {
 	install -d -m 1777 "$out/rootfs/tmp"
 	layer_tar "$out/rootfs" "$out/layer.tar"
 	rm -rf "$out/rootfs"
-	write_docker_archive "$out/image.tar" "$IMAGE_REGISTRY/csi-provisioner:$tag" '["/csi-provisioner"]' null "$out/layer.tar"
+	image_archive --out "$out/image.tar" --ref "$IMAGE_REGISTRY/csi-provisioner:$tag" --entrypoint /csi-provisioner "$out/layer.tar"
 	rm "$out/layer.tar"
 }
 
-cached_build "image-csi-provisioner-$tag" build_provisioner_image
-finish_image "$IMAGE_REGISTRY/csi-provisioner:$tag" "$CACHE/image-csi-provisioner-$tag/image.tar"
+cached_build "image-csi-provisioner-$tag-$IMAGE_FORMAT" build_provisioner_image
+finish_image "$IMAGE_REGISTRY/csi-provisioner:$tag" "$CACHE/image-csi-provisioner-$tag-$IMAGE_FORMAT/image.tar"

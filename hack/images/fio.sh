@@ -34,9 +34,9 @@ build_fio() {
 	printf 'root:x:0:\n' >"$root/etc/group"
 	layer_tar "$root" "$out/layer.tar"
 	rm -rf "$root"
-	write_docker_archive "$out/image.tar" "$IMAGE_REGISTRY/fio:$tag" '["/usr/bin/fio"]' null "$out/layer.tar"
+	image_archive --out "$out/image.tar" --ref "$IMAGE_REGISTRY/fio:$tag" --entrypoint /usr/bin/fio "$out/layer.tar"
 	rm "$out/layer.tar"
 }
 
-cached_build "image-fio-$tag" build_fio
-finish_image "$IMAGE_REGISTRY/fio:$tag" "$CACHE/image-fio-$tag/image.tar"
+cached_build "image-fio-$tag-$IMAGE_FORMAT" build_fio
+finish_image "$IMAGE_REGISTRY/fio:$tag" "$CACHE/image-fio-$tag-$IMAGE_FORMAT/image.tar"

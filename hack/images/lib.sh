@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # Helpers for hack/images/*.sh: container images without a registry. Source it.
 #
-# An image is written as a docker-archive tar (the `docker save` layout:
-# manifest.json, one config JSON, one directory per layer holding layer.tar)
-# and imported with `ctr images import` into the k8s.io namespace of a given
-# containerd socket, where the CRI plugin (and so the kubelet) sees it.
+# An image's layers are tars of a root directory made here (layer_tar); the
+# image itself (config, digests, manifest) is assembled into a docker-archive
+# tar (the `docker save` layout) by hack/tools/image-archive, a small Go tool
+# on go-containerregistry, and imported with `ctr images import` into the
+# k8s.io namespace of a given containerd socket, where the CRI plugin (and
+# so the kubelet) sees it.
 # Images are named csi-blkio.local/<name>:<tag>; pods must use
 # imagePullPolicy: Never (or IfNotPresent) since nothing can be pulled.
 
@@ -13,6 +15,12 @@ IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$IMAGES_DIR/../tools/common.sh"
 # shellcheck disable=SC2034 # used by the image scripts that source this file
 IMAGE_REGISTRY=csi-blkio.local
+# The image tool, built once per version of its source. Cached images are
+# keyed by it too (IMAGE_FORMAT), so a new tool rebuilds them once.
+IMAGE_ARCHIVE=$("$IMAGES_DIR/../tools/image-archive.sh")
+# shellcheck disable=SC2034 # used by the image scripts that source this file
+IMAGE_FORMAT=$(basename "$(dirname "$IMAGE_ARCHIVE")")
+IMAGE_FORMAT=${IMAGE_FORMAT#image-archive-}
 
 die() { echo "error: $*" >&2; exit 1; }
 
@@ -25,44 +33,12 @@ layer_tar() {
 		-C "$1" -cf "$2" .
 }
 
-# json_array ARG...: a JSON array of strings (ARGs contain no quote or backslash).
-json_array() {
-	local out="" a
-	for a in "$@"; do
-		# shellcheck disable=SC1003 # '\' is a backslash, matched on purpose
-		case $a in *'"'* | *'\'*) die "json_array: unsupported character in '$a'" ;; esac
-		out+="${out:+,}\"$a\""
-	done
-	echo "[$out]"
-}
-
-# write_docker_archive OUT REF ENTRYPOINT_JSON CMD_JSON LAYER_TAR...: writes
-# the image REF (name:tag) with the given layers (lowest first) to OUT.
-write_docker_archive() {
-	local out=$1 ref=$2 entrypoint=$3 cmd=$4; shift 4
-	local work sha diff_ids="" layers=""
-	# Work next to OUT: same filesystem, so layers are hard-linked, not copied.
-	work=$(mktemp -d "$(dirname "$out")/.archive.XXXXXX")
-	for l in "$@"; do
-		# A cached layer carries its digest beside it (LAYER.sha256).
-		if [ -f "$l.sha256" ]; then sha=$(cat "$l.sha256"); else sha=$(sha256sum "$l" | cut -d' ' -f1); fi
-		mkdir -p "$work/$sha"
-		ln "$l" "$work/$sha/layer.tar" 2>/dev/null || cp "$l" "$work/$sha/layer.tar"
-		diff_ids+="${diff_ids:+,}\"sha256:$sha\""
-		layers+="${layers:+,}\"$sha/layer.tar\""
-	done
-	cat >"$work/config.json" <<JSON
-{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z",
- "config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-  "Entrypoint":$entrypoint,"Cmd":$cmd,"WorkingDir":"/"},
- "rootfs":{"type":"layers","diff_ids":[$diff_ids]},
- "history":[{"created":"1970-01-01T00:00:00Z","created_by":"csi-blkio hack/images"}]}
-JSON
-	sha=$(sha256sum "$work/config.json" | cut -d' ' -f1)
-	mv "$work/config.json" "$work/$sha.json"
-	echo "[{\"Config\":\"$sha.json\",\"RepoTags\":[\"$ref\"],\"Layers\":[$layers]}]" >"$work/manifest.json"
-	tar -C "$work" -cf "$out" .
-	rm -rf "$work"
+# image_archive --out FILE --ref REF [--entrypoint ARG]... [--cmd ARG]... LAYER...:
+# writes the image REF with the given layer tars (lowest first) to FILE as a
+# docker-archive tar. The config, digests and manifest come from
+# go-containerregistry (hack/tools/image-archive, internal/imagearchive).
+image_archive() {
+	"$IMAGE_ARCHIVE" "$@"
 }
 
 # import_image TAR SOCK: imports TAR into containerd at SOCK (namespace k8s.io).

@@ -14,9 +14,9 @@ build_pause() {
 	(cd "$IMAGES_DIR/pause" && go build -ldflags "-s -w" -o "$out/rootfs/pause" .)
 	layer_tar "$out/rootfs" "$out/layer.tar"
 	rm -rf "$out/rootfs"
-	write_docker_archive "$out/image.tar" "$IMAGE_REGISTRY/pause:$tag" '["/pause"]' null "$out/layer.tar"
+	image_archive --out "$out/image.tar" --ref "$IMAGE_REGISTRY/pause:$tag" --entrypoint /pause "$out/layer.tar"
 	rm "$out/layer.tar"
 }
 
-cached_build "image-pause-$tag" build_pause
-finish_image "$IMAGE_REGISTRY/pause:$tag" "$CACHE/image-pause-$tag/image.tar"
+cached_build "image-pause-$tag-$IMAGE_FORMAT" build_pause
+finish_image "$IMAGE_REGISTRY/pause:$tag" "$CACHE/image-pause-$tag-$IMAGE_FORMAT/image.tar"

@@ -108,16 +108,8 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bg := context.Background()
 
-	mnt, err := d.CreateVolume(bg, &csi.CreateVolumeRequest{Name: "mnt", VolumeCapabilities: []*csi.VolumeCapability{testutil.MountCap("")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mntID := mnt.GetVolume().GetVolumeId()
-	blk, err := d.CreateVolume(bg, &csi.CreateVolumeRequest{Name: "blk", VolumeCapabilities: []*csi.VolumeCapability{testutil.BlockCap()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blkID := blk.GetVolume().GetVolumeId()
+	mntID := createVolume(t, d, "mnt", testutil.MountCap(""))
+	blkID := createVolume(t, d, "blk", testutil.BlockCap())
 	// The block volume staged and published single-writer at one target,
 	// as the record says: what a second publish must respect.
 	staging, published := filepath.Join(dir, "staging"), filepath.Join(dir, "published")

@@ -50,19 +50,25 @@ func TestSameNameDifferentRequestIsAlreadyExists(t *testing.T) {
 	wantStatus(t, err, codes.AlreadyExists, "capacity")
 }
 
-func TestConcurrentCallOnSameVolumeIsAborted(t *testing.T) {
-	ctx := context.Background()
-	d := newFakeDriver(t)
-	v, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "busy", VolumeCapabilities: []*csi.VolumeCapability{testutil.BlockCap()}})
+// createVolume creates a volume with one capability and returns its ID.
+func createVolume(t *testing.T, d *Driver, name string, c *csi.VolumeCapability) string {
+	t.Helper()
+	v, err := d.CreateVolume(context.Background(), &csi.CreateVolumeRequest{Name: name, VolumeCapabilities: []*csi.VolumeCapability{c}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := v.GetVolume().GetVolumeId()
+	return v.GetVolume().GetVolumeId()
+}
+
+func TestConcurrentCallOnSameVolumeIsAborted(t *testing.T) {
+	ctx := context.Background()
+	d := newFakeDriver(t)
+	id := createVolume(t, d, "busy", testutil.BlockCap())
 	release, ok := d.inflight.acquire(id) // an operation is running
 	if !ok {
 		t.Fatal("could not claim the volume")
 	}
-	_, err = d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
+	_, err := d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
 	wantStatus(t, err, codes.Aborted, "in progress", "retry")
 	_, err = d.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: "/s", VolumeCapability: testutil.BlockCap()})
 	wantStatus(t, err, codes.Aborted)
@@ -75,16 +81,12 @@ func TestConcurrentCallOnSameVolumeIsAborted(t *testing.T) {
 func TestDeleteInUseIsFailedPrecondition(t *testing.T) {
 	ctx := context.Background()
 	d := newFakeDriver(t)
-	v, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "used", VolumeCapabilities: []*csi.VolumeCapability{testutil.BlockCap()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := v.GetVolume().GetVolumeId()
+	id := createVolume(t, d, "used", testutil.BlockCap())
 	staging := t.TempDir()
 	if _, err := d.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: testutil.BlockCap()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
+	_, err := d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
 	wantStatus(t, err, codes.FailedPrecondition, "staged at "+staging, "unstage it first")
 	if _, err := d.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging}); err != nil {
 		t.Fatal(err)

@@ -40,15 +40,25 @@ func (f *fakeTGs) failing() error {
 	return err
 }
 
-func (f *fakeTGs) Get(_ context.Context, ns, name string) (*v1alpha1.ThrottleGroup, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// find returns the stored object, or the apiserver's answer when the fake
+// is failing or the object does not exist. Callers hold f.mu.
+func (f *fakeTGs) find(ns, name string) (*v1alpha1.ThrottleGroup, error) {
 	if err := f.failing(); err != nil {
 		return nil, err
 	}
 	o, ok := f.objs[ns+"/"+name]
 	if !ok {
 		return nil, apierrors.NewNotFound(v1alpha1.Resource("throttlegroups"), name)
+	}
+	return o, nil
+}
+
+func (f *fakeTGs) Get(_ context.Context, ns, name string) (*v1alpha1.ThrottleGroup, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, err := f.find(ns, name)
+	if err != nil {
+		return nil, err
 	}
 	return o.DeepCopy(), nil
 }
@@ -75,12 +85,9 @@ func (f *fakeTGs) Create(_ context.Context, tg *v1alpha1.ThrottleGroup) (*v1alph
 func (f *fakeTGs) Patch(_ context.Context, ns, name string, pt types.PatchType, data []byte, sub ...string) (*v1alpha1.ThrottleGroup, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.failing(); err != nil {
+	o, err := f.find(ns, name)
+	if err != nil {
 		return nil, err
-	}
-	o, ok := f.objs[ns+"/"+name]
-	if !ok {
-		return nil, apierrors.NewNotFound(v1alpha1.Resource("throttlegroups"), name)
 	}
 	if pt != types.JSONPatchType || len(sub) != 1 || sub[0] != "status" {
 		return nil, fmt.Errorf("unexpected patch %s %v", pt, sub)

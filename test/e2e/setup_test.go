@@ -149,10 +149,10 @@ func setUp(cfg config) (*suite, error) {
 }
 
 // values writes the chart values of this node: local images that cannot be
-// pulled, no node-driver-registrar and livenessprobe (not buildable here:
-// csi-blkio registers and answers /healthz itself), the node's kubelet dir,
-// host networking (no kube-proxy: the apiserver is reached on 127.0.0.1)
-// and free ports.
+// pulled, the node's kubelet dir, host networking (no kube-proxy: the
+// apiserver is reached on 127.0.0.1) and free ports. Registration and
+// /healthz are the chart's defaults (csi-blkio does both itself), so the
+// e2e runs the path a default install runs.
 func (s *suite) values(healthPort, metricsPort int) (string, error) {
 	repo, tag := splitImage(s.pluginImage)
 	provRepo, provTag := splitImage(s.provisionerImage)
@@ -186,8 +186,6 @@ func (s *suite) values(healthPort, metricsPort int) (string, error) {
 				// first election does.
 				"leaderElection": map[string]any{"leaseDuration": "15s", "renewDeadline": "10s", "retryPeriod": "2s"},
 			},
-			"nodeDriverRegistrar": map[string]any{"enabled": false},
-			"livenessProbe":       map[string]any{"enabled": false},
 		},
 	}
 	b, err := json.Marshal(v) // JSON is YAML

@@ -42,7 +42,7 @@ func binaryFlags(t *testing.T) map[string]string {
 func TestBinaryAcceptsTheChartsFlags(t *testing.T) {
 	h := newHelm(t)
 	defined := binaryFlags(t)
-	for name, values := range map[string]string{"defaults": "", "sidecars off": sidecarsOff, "everything": everythingOn} {
+	for name, values := range map[string]string{"defaults": "", "sidecars": sidecarsOn, "everything": everythingOn} {
 		t.Run(name, func(t *testing.T) {
 			args := container(t, h.render(t, values).daemonSet, "csi-blkio").Args
 			for _, a := range args[1:] {

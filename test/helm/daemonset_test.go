@@ -76,16 +76,16 @@ func TestPluginFlagsFollowTheContract(t *testing.T) {
 		want       map[string]string
 		containers string
 	}{
-		"sidecars":     {"", common, "csi-blkio csi-provisioner csi-resizer node-driver-registrar liveness-probe"},
-		"sidecars off": {sidecarsOff, merge(common, selfServing), "csi-blkio csi-provisioner csi-resizer"},
-		"resizer off":  {"sidecars: {resizer: {enabled: false}}\n", common, "csi-blkio csi-provisioner node-driver-registrar liveness-probe"},
-		"registrar off only": {"sidecars: {nodeDriverRegistrar: {enabled: false}}\n",
-			merge(common, map[string]string{"registration-socket": selfServing["registration-socket"], "kubelet-plugin-endpoint": selfServing["kubelet-plugin-endpoint"]}),
-			"csi-blkio csi-provisioner csi-resizer liveness-probe"},
+		"built-in (default)": {"", merge(common, selfServing), "csi-blkio csi-provisioner csi-resizer"},
+		"sidecars":           {sidecarsOn, common, "csi-blkio csi-provisioner csi-resizer node-driver-registrar liveness-probe"},
+		"resizer off":        {"sidecars: {resizer: {enabled: false}}\n", merge(common, selfServing), "csi-blkio csi-provisioner"},
+		"registrar only": {"sidecars: {nodeDriverRegistrar: {enabled: true}}\n",
+			merge(common, map[string]string{"health-address": selfServing["health-address"]}),
+			"csi-blkio csi-provisioner csi-resizer node-driver-registrar"},
 		"options": {"node: {kubeletCgroupRoot: /custom, maxVolumes: 50, statsInterval: 30s, elasticPeriod: 0s, logLevel: 4, acceptDegradedV1Publish: true, writeBudget: {perSecond: 2, burst: 40}}\nmetrics: {enabled: false}\n",
-			merge(common, map[string]string{"kubelet-cgroup-root": "/custom", "max-volumes": "50", "stats-interval": "30s", "elastic-period": "0s", "v": "4", "metrics-address": "",
+			merge(common, selfServing, map[string]string{"kubelet-cgroup-root": "/custom", "max-volumes": "50", "stats-interval": "30s", "elastic-period": "0s", "v": "4", "metrics-address": "",
 				"accept-degraded-v1-publish": "true", "apiserver-writes-per-second": "2", "apiserver-write-burst": "40"}),
-			"csi-blkio csi-provisioner csi-resizer node-driver-registrar liveness-probe"},
+			"csi-blkio csi-provisioner csi-resizer"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ds := h.render(t, tc.values).daemonSet
@@ -120,7 +120,7 @@ func merge(maps ...map[string]string) map[string]string {
 // container mounts to the host, where the kubelet and the sidecars meet it.
 func TestSocketsMeetWhereTheKubeletLooks(t *testing.T) {
 	h := newHelm(t)
-	for name, values := range map[string]string{"sidecars": "", "sidecars off": sidecarsOff, "custom kubelet dir": "node: {kubeletDir: /srv/kubelet}\n"} {
+	for name, values := range map[string]string{"built-in": "", "sidecars": sidecarsOn, "custom kubelet dir": "node: {kubeletDir: /srv/kubelet}\n"} {
 		t.Run(name, func(t *testing.T) {
 			ds := h.render(t, values).daemonSet
 			kubeletDir := "/var/lib/kubelet"
@@ -216,7 +216,7 @@ func downwardEnv(c corev1.Container) map[string]string {
 }
 
 func TestSidecarArgsAndImages(t *testing.T) {
-	ds := newHelm(t).render(t, "").daemonSet
+	ds := newHelm(t).render(t, sidecarsOn).daemonSet
 	r := container(t, ds, "node-driver-registrar")
 	if want := []string{"--csi-address=/csi/csi.sock", "--kubelet-registration-path=/var/lib/kubelet/plugins/blkio.csi.dev/csi.sock", "--v=2"}; !equality.Semantic.DeepEqual(r.Args, want) {
 		t.Errorf("node-driver-registrar args %q, want %q", r.Args, want)
@@ -234,7 +234,7 @@ func TestSidecarArgsAndImages(t *testing.T) {
 
 func TestPodSpec(t *testing.T) {
 	h := newHelm(t)
-	for name, values := range map[string]string{"sidecars": "", "sidecars off": sidecarsOff} {
+	for name, values := range map[string]string{"built-in": "", "sidecars": sidecarsOn} {
 		t.Run(name, func(t *testing.T) {
 			ds := h.render(t, values).daemonSet
 			spec := ds.Spec.Template.Spec
@@ -284,7 +284,7 @@ func TestPodSpec(t *testing.T) {
 				"/sys/fs/cgroup":                         "/sys/fs/cgroup ",
 				"/var/lib/csi-blkio":                     "/var/lib/csi-blkio Bidirectional",
 			}
-			if name == "sidecars off" {
+			if name == "built-in" { // the plugin serves the registration socket itself
 				want["/var/lib/kubelet/plugins_registry"] = "/registration "
 			}
 			if !equality.Semantic.DeepEqual(mounts, want) {

@@ -87,11 +87,13 @@ func (h *helmRunner) template(t *testing.T, values string) string {
 
 // Value overrides the tests render with besides the defaults.
 const (
-	// sidecarsOff: csi-blkio registers itself and serves /healthz itself.
-	sidecarsOff = `
+	// sidecarsOn: the optional node-driver-registrar and livenessprobe
+	// sidecars instead of csi-blkio's built-in registration and /healthz
+	// (the default, and what the e2e runs on a real kubelet).
+	sidecarsOn = `
 sidecars:
-  nodeDriverRegistrar: {enabled: false}
-  livenessProbe: {enabled: false}
+  nodeDriverRegistrar: {enabled: true}
+  livenessProbe: {enabled: true}
 `
 	// everythingOn sets every optional value, so that lint and the object
 	// decoding see every branch of the templates.
@@ -111,6 +113,8 @@ crd: {keep: true}
 serviceAccount: {annotations: {owner: storage}}
 sidecars:
   provisioner: {extraArgs: [--timeout=30s]}
+  nodeDriverRegistrar: {enabled: true}
+  livenessProbe: {enabled: true}
 storageClasses:
   - name: throttled-standard
     default: true

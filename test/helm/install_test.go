@@ -41,10 +41,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	t.Run("ThrottleGroup API", func(t *testing.T) { throttleGroupAPI(t, c, ns) })
 	t.Run("RBAC as the plugin", func(t *testing.T) { rbacAsPlugin(t, c, ns) })
 
-	// Upgrade: both sidecars off, a second StorageClass, another metrics
-	// port. The DaemonSet on the server must follow, the ThrottleGroup made
+	// Upgrade: both optional sidecars on, a second StorageClass, another
+	// metrics port. The DaemonSet on the server must follow, the ThrottleGroup made
 	// above must survive (the CRD is updated in place, not replaced).
-	c.mustHelm(t, sidecarsOff+`
+	c.mustHelm(t, sidecarsOn+`
 metrics: {port: 9900}
 storageClasses:
   - name: throttled-standard
@@ -55,13 +55,16 @@ storageClasses:
     parameters: {writeBytesPerSecond: 10Mi, scope: volume}
 `, "upgrade", release, c.helm.chart, "--namespace", ns)
 	containers := c.mustKubectl(t, "", "get", "daemonset/csi-blkio-node", "-n", ns, "-o", "jsonpath={.spec.template.spec.containers[*].name}")
-	if containers != "csi-blkio csi-provisioner csi-resizer" {
+	if containers != "csi-blkio csi-provisioner csi-resizer node-driver-registrar liveness-probe" {
 		t.Errorf("containers after upgrade: %q", containers)
 	}
 	args := c.mustKubectl(t, "", "get", "daemonset/csi-blkio-node", "-n", ns, "-o", "jsonpath={.spec.template.spec.containers[0].args}")
-	for _, flag := range []string{"--registration-socket=", "--health-address=:9808", "--metrics-address=:9900"} {
-		if !strings.Contains(args, flag) {
-			t.Errorf("plugin args after upgrade lack %s: %s", flag, args)
+	if !strings.Contains(args, "--metrics-address=:9900") {
+		t.Errorf("plugin args after upgrade lack --metrics-address=:9900: %s", args)
+	}
+	for _, flag := range []string{"--registration-socket=", "--health-address="} {
+		if strings.Contains(args, flag) {
+			t.Errorf("plugin args after upgrade still have %s (the sidecar does it now): %s", flag, args)
 		}
 	}
 	upgraded := c.manifestObjects(t, release, ns)
@@ -79,7 +82,7 @@ storageClasses:
 	// What the chart README warns about: StorageClass parameters are
 	// immutable, so changing a class's limits fails the upgrade.
 	_, stderr, err := c.helm.run(append([]string{"upgrade", release, c.helm.chart, "--namespace", ns},
-		valuesFile(t, sidecarsOff+`
+		valuesFile(t, sidecarsOn+`
 metrics: {port: 9900}
 storageClasses:
   - name: throttled-standard

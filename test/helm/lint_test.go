@@ -10,9 +10,9 @@ import (
 func TestLintStrict(t *testing.T) {
 	h := newHelm(t)
 	for name, values := range map[string]string{
-		"defaults":     "",
-		"sidecars off": sidecarsOff,
-		"everything":   everythingOn,
+		"defaults":   "",
+		"sidecars":   sidecarsOn,
+		"everything": everythingOn,
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := append([]string{"lint", "--strict", h.chart, "--namespace", namespace}, valuesFile(t, values)...)
@@ -42,9 +42,9 @@ func TestEveryVariantRenders(t *testing.T) {
 		values string
 		kinds  string
 	}{
-		"defaults":     {"", "ServiceAccount StorageClass CustomResourceDefinition ClusterRole ClusterRoleBinding Role RoleBinding Service DaemonSet CSIDriver"},
-		"sidecars off": {sidecarsOff, "ServiceAccount StorageClass CustomResourceDefinition ClusterRole ClusterRoleBinding Role RoleBinding Service DaemonSet CSIDriver"},
-		"everything":   {everythingOn, "ServiceAccount StorageClass StorageClass CustomResourceDefinition ClusterRole ClusterRoleBinding Role RoleBinding Service DaemonSet CSIDriver ServiceMonitor"},
+		"defaults":   {"", "ServiceAccount StorageClass CustomResourceDefinition ClusterRole ClusterRoleBinding Role RoleBinding Service DaemonSet CSIDriver"},
+		"sidecars":   {sidecarsOn, "ServiceAccount StorageClass CustomResourceDefinition ClusterRole ClusterRoleBinding Role RoleBinding Service DaemonSet CSIDriver"},
+		"everything": {everythingOn, "ServiceAccount StorageClass StorageClass CustomResourceDefinition ClusterRole ClusterRoleBinding Role RoleBinding Service DaemonSet CSIDriver ServiceMonitor"},
 		"minimal": {`
 crd: {install: false}
 rbac: {create: false}
