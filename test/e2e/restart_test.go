@@ -138,7 +138,13 @@ func TestPluginRestart(t *testing.T) {
 	for _, ch := range after {
 		bytes += chunkMiB * mi
 		secs += ch.end - ch.start
-		if rate := chunkMiB * mi / (ch.end - ch.start); rate > maxRatio*limit {
+		// One chunk is half a second at the limit: blk-throttle may let
+		// its first bios through on credit left in the current slice,
+		// and /proc/uptime ticks in 10 ms, so one chunk can read well
+		// above the limit (measured 1.25x) while a volume without its
+		// limit runs 50-100x over. The sum of the chunks is checked
+		// against maxRatio below.
+		if rate := chunkMiB * mi / (ch.end - ch.start); rate > 2*limit {
 			t.Errorf("a chunk at %.1f ran at %.1f MiB/s, over the %d MiB/s limit: the volume was not throttled", ch.start, rate/mi, limit/mi)
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ type ioCheck struct {
 	amount float64 // bytes, or operations for IOPS
 	limit  float64 // bytes or operations per second
 	knob   string  // kernel file of the limit
+	// ceiling, when set, replaces maxRatio: for IO that two v1 budgets
+	// hold at once (see TestVolumeScopeBufferedWrites).
+	ceiling float64
 }
 
 func (c ioCheck) unit() string {
@@ -65,7 +69,7 @@ func (s *suite) throttledPod(t *testing.T, ns, podName string, q qos, vol corev1
 		if !ok {
 			t.Fatalf("the pod logged no measure %q", c.label)
 		}
-		s.checkRate(t, fmt.Sprintf("%s %s (%s)", t.Name(), c.label, q), c.amount, secs, c.limit, c.unit())
+		s.checkRateWithin(t, fmt.Sprintf("%s %s (%s)", t.Name(), c.label, q), c.amount, secs, c.limit, c.unit(), cmp.Or(c.ceiling, maxRatio))
 	}
 	return pod, r
 }
@@ -241,8 +245,13 @@ func TestVolumeScopeBufferedWrites(t *testing.T) {
 	sc := s.storageClass(t, map[string]string{"writeBytesPerSecond": "10Mi", "scope": "volume"})
 	s.claim(t, ns, "data", sc, "1Gi")
 	const count = 32
+	// On v1 a volume-scope limit is no aggregate: the flusher's writeback
+	// is held by the root-level entry and the writer's own fsync by its
+	// container's entry, each at the limit, and the two can overlap. So the
+	// rate may reach twice the limit (measured up to 1.75x on a loaded
+	// node); without the root entry writeback runs at disk speed, 50x more.
 	check := ioCheck{label: "buffered-write+fsync", cmd: fmt.Sprintf("dd if=/dev/zero of=/data/f bs=1M count=%d conv=fsync 2>/dev/null", count),
-		amount: count * mi, limit: 10 * mi, knob: writeBPS}
+		amount: count * mi, limit: 10 * mi, knob: writeBPS, ceiling: 2}
 	pod, r := s.throttledPod(t, ns, "buffered", burstable, claimSource("data"), "", check)
 	if got := kernelLimit(t, "/", writeBPS, r.device); got != 10*mi {
 		t.Errorf("root-level %s has %d for %s, want %d (volume scope throttles writeback there)", writeBPS, got, r.device, 10*mi)

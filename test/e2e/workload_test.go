@@ -175,6 +175,12 @@ const minRatio, maxRatio = 0.25, 1.25
 // checkRate logs amount/seconds against limit and fails t outside the bound.
 func (s *suite) checkRate(t *testing.T, what string, amount, seconds, limit float64, unit string) {
 	t.Helper()
+	s.checkRateWithin(t, what, amount, seconds, limit, unit, maxRatio)
+}
+
+// checkRateWithin is checkRate with another upper bound than maxRatio.
+func (s *suite) checkRateWithin(t *testing.T, what string, amount, seconds, limit float64, unit string, maxRatio float64) {
+	t.Helper()
 	rate := amount / seconds
 	ratio := rate / limit
 	scale, u := 1.0, unit
