@@ -58,8 +58,12 @@ func (s SysDisks) DiskOf(dev throttle.Device) (throttle.Device, error) {
 // wholeDisk returns the parent disk of a partition, or dev itself.
 func (s SysDisks) wholeDisk(dev throttle.Device) (throttle.Device, error) {
 	dir := filepath.Join(s.root(), "dev/block", dev.String())
-	if _, err := os.Stat(filepath.Join(dir, "partition")); err != nil {
+	// A whole disk has no "partition" file; any other stat error is
+	// reported, not taken for a whole disk.
+	if _, err := os.Stat(filepath.Join(dir, "partition")); errors.Is(err, os.ErrNotExist) {
 		return dev, nil
+	} else if err != nil {
+		return throttle.Device{}, fmt.Errorf("is %s a partition: %w", dev, err)
 	}
 	// The sysfs link points into the disk's directory; ".." must be taken
 	// after resolving it, not lexically.
