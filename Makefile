@@ -7,7 +7,7 @@ BIN := bin/csi-blkio
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build bin/csi-blkio.
@@ -30,6 +30,10 @@ unit: ## Run only the unit tests (no root needed).
 .PHONY: qemu
 qemu: ## Run the cgroup v2 tests in a qemu VM (RUN=regex to pick tests).
 	hack/qemu/run.sh $(if $(RUN),-run '$(RUN)')
+
+.PHONY: e2e-v2
+e2e-v2: ## End to end on a cgroup v2 + systemd node in a qemu VM (root; ~15 min warm). RUN=regex for the first boot only.
+	hack/e2e-v2.sh $(if $(RUN),-run '$(RUN)')
 
 .PHONY: lint
 lint: ## gofmt, golangci-lint (.golangci.yml) and shellcheck over every script.

@@ -10,9 +10,8 @@
 #
 # The image is the operating system only. Everything the tests configure
 # (containerd, the kubelet, the control plane) is written on first boot by the
-# run's payload, so changing that does not rebuild the image. The cache key
-# is NODE_IMAGE_RECIPE, the packages, the kernel and the mirror; a run copies disk.img and
-# never writes the cached one.
+# run's payload, so changing that does not rebuild the image (see the cache
+# key below). A run copies disk.img and never writes the cached one.
 #
 # DEBIAN_MIRROR overrides the mirror (default: the one apt uses here).
 set -euo pipefail
@@ -32,15 +31,16 @@ PACKAGES=systemd,systemd-sysv,udev,dbus,kmod,containerd,runc,containernetworking
 # Sparse: only what is written takes space on the host.
 DISK_SIZE=8G
 # Bump when what this script puts into the disk image changes: the cache key
-# is the package set, the kernel, the mirror and this number (the initramfs
-# has its own key, see node-initrd.sh).
-NODE_IMAGE_RECIPE=1
+# is the package set, the kernel, the mirror, the files of
+# hack/qemu/node/image and this number (the initramfs has its own key, see
+# node-initrd.sh).
+NODE_IMAGE_RECIPE=2
 
 [ "$(id -u)" -eq 0 ] || { echo "node-image: debootstrap needs root" >&2; exit 1; }
 apt_install debootstrap busybox-static e2fsprogs kmod xz-utils >&2
 
 pkg=$(kernel_package) || { apt-get update -qq >&2; pkg=$(kernel_package); }
-key=$(echo "$pkg $SUITE $MIRROR $PACKAGES $DISK_SIZE r$NODE_IMAGE_RECIPE" | sha256sum | cut -c1-12)
+key=$({ echo "$pkg $SUITE $MIRROR $PACKAGES $DISK_SIZE r$NODE_IMAGE_RECIPE"; cat hack/qemu/node/image/*; } | sha256sum | cut -c1-12)
 out=$CACHE/qemu/node-$key
 mkdir -p "$CACHE/qemu"
 exec 8>"$CACHE/qemu/node-image.lock"
@@ -84,8 +84,6 @@ cat >"$root/etc/hosts" <<'EOF'
 EOF
 cat >"$root/etc/fstab" <<'EOF'
 /dev/vda / ext4 defaults,errors=remount-ro 0 1
-# The run's payload (binaries, images, the test scripts); a fresh disk every run.
-/dev/vdb /opt/payload ext4 ro,nofail,x-systemd.device-timeout=30s 0 0
 EOF
 mkdir -p "$root/opt/payload"
 # No password prompts, no login consoles: the VM is driven by the payload.
@@ -93,24 +91,10 @@ ln -sf /dev/null "$root/etc/systemd/system/getty@.service"
 ln -sf /dev/null "$root/etc/systemd/system/serial-getty@.service"
 # Nothing in the VM needs time sync, and it has no network to sync with.
 ln -sf /dev/null "$root/etc/systemd/system/systemd-timesyncd.service"
-# The payload's entry point: runs after boot, prints to the serial console.
-cat >"$root/etc/systemd/system/csiblkio-payload.service" <<'EOF'
-[Unit]
-Description=csi-blkio test payload (/opt/payload/vm-run.sh)
-After=local-fs.target opt-payload.mount
-Requires=opt-payload.mount
-ConditionPathExists=/opt/payload/vm-run.sh
-
-[Service]
-Type=oneshot
-ExecStart=/opt/payload/vm-run.sh
-StandardOutput=journal+console
-StandardError=journal+console
-TimeoutStartSec=infinity
-
-[Install]
-WantedBy=multi-user.target
-EOF
+# The payload's entry point: after boot, mounts the run's payload disk and
+# runs it, printing to the serial console (hack/qemu/node/image).
+install -m 0755 hack/qemu/node/image/csiblkio-payload "$root/usr/local/sbin/csiblkio-payload"
+install -m 0644 hack/qemu/node/image/csiblkio-payload.service "$root/etc/systemd/system/"
 ln -sf /etc/systemd/system/csiblkio-payload.service \
 	"$root/etc/systemd/system/multi-user.target.wants/csiblkio-payload.service"
 # containerd starts when the payload has configured it, not at boot.

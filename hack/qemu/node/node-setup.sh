@@ -1,0 +1,203 @@
+#!/bin/bash
+# First boot of the cgroup v2 node VM (called by vm-run.sh): installs the
+# binaries and certificates from the payload, writes the containerd, CNI and
+# kubelet configuration for the systemd cgroup driver, makes every component
+# an enabled systemd unit (so that a reboot brings the node back without this
+# script), imports the images and starts everything.
+set -euo pipefail
+P=/opt/payload
+NODE=$(hostname)
+# The node's address: the VM has no network card (only loopback), and the
+# kubelet refuses a loopback node IP, so a dummy interface carries one. A
+# default route through it gives the kubelet's address detection an answer;
+# nothing leaves the VM through it.
+NODE_IF=csiblkio-test0
+NODE_IP=10.201.0.1
+POD_CIDR=10.244.0.0/24
+SERVICE_CIDR=10.96.0.0/16
+
+install -m 0755 "$P"/bin/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kubelet,kubectl,helm} /usr/local/bin/
+mkdir -p /etc/kubernetes/pki /var/lib/kubelet /var/lib/etcd /etc/cni/net.d /etc/containerd
+cp "$P"/pki/* /etc/kubernetes/pki/
+chmod 600 /etc/kubernetes/pki/*.key
+sed "s|@PKI@|/etc/kubernetes/pki|" "$P/admin.kubeconfig" >/etc/kubernetes/admin.kubeconfig
+echo "$NODE_IP $NODE" >>/etc/hosts
+
+unit() { cat >"/etc/systemd/system/$1"; }
+
+unit csiblkio-node-net.service <<EOF
+[Unit]
+Description=the node's address on a dummy interface (the VM has no network card)
+Before=containerd.service kubelet.service kube-apiserver.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/modprobe dummy
+ExecStart=/usr/sbin/ip link add $NODE_IF type dummy
+ExecStart=/usr/sbin/ip addr add $NODE_IP/24 dev $NODE_IF
+ExecStart=/usr/sbin/ip link set $NODE_IF up
+ExecStart=/usr/sbin/ip route add default dev $NODE_IF
+[Install]
+WantedBy=multi-user.target
+EOF
+
+# Modules the node needs before the kubelet: overlay (containerd's
+# snapshotter), br_netfilter and the bridge (CNI), loop (the plugin).
+printf '%s\n' overlay bridge br_netfilter veth loop >/etc/modules-load.d/csiblkio-test.conf
+printf 'net.ipv4.ip_forward = 1\n' >/etc/sysctl.d/90-csiblkio-test.conf
+
+unit etcd.service <<'EOF'
+[Unit]
+Description=etcd for the test node's apiserver (loopback only)
+[Service]
+ExecStart=/usr/local/bin/etcd --name=default --data-dir=/var/lib/etcd \
+  --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379 \
+  --listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 \
+  --initial-cluster=default=http://127.0.0.1:2380 --log-level=warn
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+EOF
+
+pki=/etc/kubernetes/pki
+unit kube-apiserver.service <<EOF
+[Unit]
+Description=kube-apiserver on loopback
+After=etcd.service csiblkio-node-net.service
+Wants=etcd.service
+[Service]
+ExecStart=/usr/local/bin/kube-apiserver --etcd-servers=http://127.0.0.1:2379 \\
+  --bind-address=127.0.0.1 --advertise-address=$NODE_IP --secure-port=6443 \\
+  --tls-cert-file=$pki/apiserver.crt --tls-private-key-file=$pki/apiserver.key \\
+  --client-ca-file=$pki/ca.crt --token-auth-file=$pki/tokens.csv \\
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \\
+  --service-account-key-file=$pki/sa.pub --service-account-signing-key-file=$pki/sa.key \\
+  --authorization-mode=RBAC --service-cluster-ip-range=$SERVICE_CIDR \\
+  --allow-privileged=true --endpoint-reconciler-type=none \\
+  --kubelet-certificate-authority=$pki/ca.crt --kubelet-preferred-address-types=Hostname,InternalIP \\
+  --profiling=false
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+EOF
+
+unit kube-controller-manager.service <<EOF
+[Unit]
+Description=kube-controller-manager
+After=kube-apiserver.service
+[Service]
+ExecStart=/usr/local/bin/kube-controller-manager --kubeconfig=/etc/kubernetes/admin.kubeconfig \\
+  --leader-elect=false --secure-port=0 --profiling=false \\
+  --service-account-private-key-file=$pki/sa.key --root-ca-file=$pki/ca.crt \\
+  --cluster-signing-cert-file=$pki/ca.crt --cluster-signing-key-file=$pki/ca.key \\
+  --service-cluster-ip-range=$SERVICE_CIDR --use-service-account-credentials=false
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+EOF
+
+unit kube-scheduler.service <<'EOF'
+[Unit]
+Description=kube-scheduler
+After=kube-apiserver.service
+[Service]
+ExecStart=/usr/local/bin/kube-scheduler --kubeconfig=/etc/kubernetes/admin.kubeconfig \
+  --leader-elect=false --secure-port=0 --profiling=false
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+EOF
+
+# containerd with runc's systemd cgroup driver: every container is a
+# transient scope below its pod's slice, created through systemd.
+cat >/etc/containerd/config.toml <<EOF
+version = 2
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$(cat "$P/pause-image")"
+  disable_apparmor = true
+  disable_tcp_service = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/etc/cni/net.d"
+EOF
+cat >/etc/cni/net.d/10-csiblkio-test.conflist <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "csiblkio-test",
+  "plugins": [{
+    "type": "bridge", "bridge": "csiblkio-br0", "isGateway": true, "ipMasq": false,
+    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}
+  }]
+}
+EOF
+
+cat >/etc/kubernetes/kubelet-config.yaml <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# The node setup most clusters run: unified cgroup v2, the systemd driver
+# (kubepods.slice and its children are systemd units).
+cgroupDriver: systemd
+containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+# The apiserver reaches the kubelet (logs, exec) at the node's address on the
+# dummy interface; the VM has no other network to be reached from.
+address: 0.0.0.0
+readOnlyPort: 0
+tlsCertFile: $pki/kubelet.crt
+tlsPrivateKeyFile: $pki/kubelet.key
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+failSwapOn: false
+resolvConf: /etc/resolv.conf
+clusterDomain: cluster.local
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard:
+  memory.available: "50Mi"
+  nodefs.available: "1%"
+  nodefs.inodesFree: "1%"
+  imagefs.available: "1%"
+  imagefs.inodesFree: "1%"
+EOF
+touch /etc/resolv.conf
+
+unit kubelet.service <<'EOF'
+[Unit]
+Description=kubelet (systemd cgroup driver)
+After=containerd.service csiblkio-node-net.service kube-apiserver.service
+Wants=containerd.service
+[Service]
+ExecStart=/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet-config.yaml \
+  --kubeconfig=/etc/kubernetes/admin.kubeconfig --v=2
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+EOF
+
+systemctl daemon-reload
+systemctl enable -q containerd csiblkio-node-net etcd kube-apiserver kube-controller-manager kube-scheduler kubelet
+systemctl restart systemd-modules-load systemd-sysctl
+systemctl start csiblkio-node-net containerd etcd kube-apiserver
+for _ in $(seq 60); do ctr version >/dev/null 2>&1 && break; sleep 1; done
+for img in "$P"/images/*.tar; do
+	ctr -n k8s.io images import "$img" >/dev/null
+done
+systemctl start kube-controller-manager kube-scheduler kubelet

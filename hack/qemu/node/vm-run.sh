@@ -1,0 +1,92 @@
+#!/bin/bash
+# Runs inside the cgroup v2 node VM (hack/e2e-v2.sh), started by systemd from
+# the payload disk mounted at /opt/payload. On the first boot it makes the VM
+# a Kubernetes node: containerd with the systemd cgroup driver, etcd and the
+# control plane on loopback, the kubelet with cgroupDriver systemd, all as
+# enabled systemd units so that a reboot brings them back by themselves. On
+# every boot it waits for the node and runs the e2ev2 tests of the phase the
+# kernel command line names (csiblkio.phase=first|reboot).
+#
+# The host reads the serial console:
+#   @@e2ev2 step NAME seconds=S     after each set-up step
+#   @@e2ev2 result exit=N [reason=WHY]  once, last; then the VM powers off
+set -uo pipefail
+P=/opt/payload
+STATE=/var/lib/csiblkio-test
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+export KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+
+phase=first
+for arg in $(cat /proc/cmdline); do
+	case $arg in csiblkio.phase=*) phase=${arg#*=} ;; esac
+done
+
+finish() {
+	echo "@@e2ev2 result exit=$1${2:+ reason=$2}"
+	sync
+	systemctl poweroff --no-block
+	exit 0
+}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+t_step=$(uptime_s)
+step_done() {
+	local now
+	now=$(uptime_s)
+	echo "@@e2ev2 step $1 seconds=$(awk -v a="$t_step" -v b="$now" 'BEGIN {printf "%.1f", b - a}') uptime=$now"
+	t_step=$now
+}
+# wait_for WHAT SECS CMD...: polls CMD every second.
+wait_for() {
+	local what=$1 secs=$2 i
+	shift 2
+	for ((i = 0; i < secs; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	echo "e2ev2: $what not within $secs s"
+	return 1
+}
+dump() {
+	echo "--- systemctl --failed"
+	systemctl --no-pager --failed
+	for u in "$@"; do
+		echo "--- journal of $u"
+		journalctl --no-pager -b -u "$u" | tail -n 40
+	done
+}
+
+echo "e2ev2: phase $phase, kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)," \
+	"cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers), systemd $(systemctl --version | head -1), up $(uptime_s) s"
+[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || finish 99 "not-unified-cgroup2"
+
+if [ ! -f "$STATE/configured" ]; then
+	[ "$phase" = first ] || finish 99 "reboot-phase-on-unconfigured-disk"
+	"$P/node-setup.sh" || { dump containerd kubelet kube-apiserver etcd; finish 99 "node-setup"; }
+	mkdir -p "$STATE"
+	touch "$STATE/configured"
+	step_done node-setup
+fi
+
+wait_for "kube-apiserver /readyz" 300 kubectl get --raw /readyz || { dump etcd kube-apiserver; finish 99 "apiserver"; }
+step_done apiserver-ready
+node=$(hostname)
+wait_for "node $node Ready" 300 kubectl wait --for=condition=Ready --timeout=5s node "$node" ||
+	{ kubectl describe node "$node"; dump kubelet containerd; finish 99 "node-ready"; }
+step_done node-ready
+
+set -a
+# shellcheck source=/dev/null
+source "$P/env"
+set +a
+export CSI_BLKIO_E2EV2_PHASE=$phase CSI_BLKIO_E2EV2_STATE=$STATE CSI_BLKIO_E2EV2_CHART=$P/chart
+cd /tmp || finish 99 "cd"
+# Each boot runs its own test; -run (first boot only) narrows it.
+case $phase in
+first) run=${CSI_BLKIO_E2EV2_RUN:-^TestNode\$} ;;
+*) run=^TestAfterReboot\$ ;;
+esac
+"$P/bin/e2ev2.test" -test.v -test.timeout="${CSI_BLKIO_E2EV2_TEST_TIMEOUT:-1500s}" -test.run="$run" 2>&1
+rc=$?
+step_done tests
+[ $rc -eq 0 ] || dump kubelet containerd
+finish $rc

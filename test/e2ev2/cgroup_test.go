@@ -1,0 +1,138 @@
+//go:build e2ev2 && linux
+
+package e2ev2
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// qos is a pod's QoS class.
+type qos string
+
+const (
+	bestEffort qos = "BestEffort"
+	burstable  qos = "Burstable"
+	guaranteed qos = "Guaranteed"
+)
+
+var allQoS = []qos{bestEffort, burstable, guaranteed}
+
+// podSlice is where the kubelet's systemd driver puts a pod of class q, as
+// this test derives it on its own: kubepods-<qos>-pod<UID>.slice (dashes of
+// the UID turned into underscores, since a dash nests slices) below
+// kubepods-<qos>.slice, and a Guaranteed pod directly below kubepods.slice.
+func (q qos) podSlice(uid types.UID) string {
+	u := strings.ReplaceAll(string(uid), "-", "_")
+	switch q {
+	case bestEffort:
+		return filepath.Join(cgroupRoot, "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"+u+".slice")
+	case burstable:
+		return filepath.Join(cgroupRoot, "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"+u+".slice")
+	}
+	return filepath.Join(cgroupRoot, "kubepods.slice/kubepods-pod"+u+".slice")
+}
+
+// kubepodsSlice is the ancestor of all pods, where scope "volume" limits go.
+var kubepodsSlice = filepath.Join(cgroupRoot, "kubepods.slice")
+
+// ioMaxLine is one device's line of io.max, e.g. "7:0 rbps=max wbps=4194304
+// riops=max wiops=max", as a map of key to value ("max" kept as is).
+type ioMaxLine map[string]string
+
+// readIOMax parses cgroup's io.max: device -> its line. It is parsed here
+// rather than with the driver's parser, so that a bug there cannot hide.
+func readIOMax(t *testing.T, cgroup string) map[string]ioMaxLine {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cgroup, "io.max"))
+	if err != nil {
+		t.Fatalf("read io.max: %v", err)
+	}
+	out := map[string]ioMaxLine{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		line := ioMaxLine{}
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			line[k] = v
+		}
+		out[f[0]] = line
+	}
+	return out
+}
+
+// wbps is what io.max holds as the write byte limit of dev ("" = no line).
+func wbps(lines map[string]ioMaxLine, dev string) string {
+	if l, ok := lines[dev]; ok {
+		return l["wbps"]
+	}
+	return ""
+}
+
+// ioStatBytes reads the written bytes of dev in cgroup's io.stat.
+func ioStatWritten(t *testing.T, cgroup, dev string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cgroup, "io.stat"))
+	if err != nil {
+		t.Fatalf("read io.stat: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] != dev {
+			continue
+		}
+		for _, kv := range f[1:] {
+			if v, ok := strings.CutPrefix(kv, "wbytes="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatalf("io.stat of %s: bad %q", cgroup, kv)
+				}
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// volumeDevice is the major:minor of the filesystem the kubelet mounted for
+// the pod's volume (the loop device), read from the publish target itself.
+func volumeDevice(t *testing.T, pod *corev1.Pod, volume string) string {
+	t.Helper()
+	dir := volume
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == volume && v.PersistentVolumeClaim != nil {
+			dir = "" // the PV's name, found below
+		}
+	}
+	base := filepath.Join("/var/lib/kubelet/pods", string(pod.UID), "volumes/kubernetes.io~csi")
+	if dir == "" {
+		// A claim's publish directory is named after its PV; this test's
+		// pods have one claim each.
+		entries, err := os.ReadDir(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "pvc-") {
+				dir = e.Name()
+			}
+		}
+	}
+	var st unix.Stat_t
+	target := filepath.Join(base, dir, "mount")
+	if err := unix.Stat(target, &st); err != nil {
+		t.Fatalf("volume %s of pod %s: %v", volume, pod.Name, err)
+	}
+	return fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+}
