@@ -66,7 +66,7 @@ debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$MIRROR" >
 # --- kernel and modules ------------------------------------------------------
 name=${pkg% *} version=${pkg#* }
 (cd "$tmp" && apt-get download -q "$name=$version" 2>&1 | grep -v 'unsandboxed as root' >&2) || true
-deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1)
+deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -1)
 [ -n "$deb" ] || { echo "node-image: apt-get download $name=$version produced no .deb" >&2; exit 1; }
 dpkg -x "$deb" "$tmp/kernel"
 kver=$(ls "$tmp/kernel/lib/modules")

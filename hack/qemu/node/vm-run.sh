@@ -17,7 +17,8 @@ export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 export KUBECONFIG=/etc/kubernetes/admin.kubeconfig
 
 phase=first
-for arg in $(cat /proc/cmdline); do
+read -r -a cmdline </proc/cmdline
+for arg in "${cmdline[@]}"; do
 	case $arg in csiblkio.phase=*) phase=${arg#*=} ;; esac
 done
 
