@@ -36,15 +36,19 @@ step_done() {
 	echo "@@e2ev2 step $1 seconds=$(awk -v a="$t_step" -v b="$now" 'BEGIN {printf "%.1f", b - a}') uptime=$now"
 	t_step=$now
 }
-# wait_for WHAT SECS CMD...: polls CMD every second.
+# wait_for WHAT SECS CMD...: polls CMD every second for SECS seconds of
+# wall time (a kubectl call alone takes seconds under emulation, so a count
+# of tries would wait far longer than SECS).
 wait_for() {
-	local what=$1 secs=$2 i
+	local what=$1 secs=$2 out
 	shift 2
-	for ((i = 0; i < secs; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
+	local end=$((SECONDS + secs))
+	while [ $SECONDS -lt $end ]; do
+		out=$("$@" 2>&1) && return 0
 		sleep 1
 	done
-	echo "e2ev2: $what not within $secs s"
+	echo "e2ev2: $what not within $secs s; last output:"
+	echo "$out" | tail -n 20
 	return 1
 }
 dump() {
@@ -68,7 +72,7 @@ if [ ! -f "$STATE/configured" ]; then
 	step_done node-setup
 fi
 
-wait_for "kube-apiserver /readyz" 300 kubectl get --raw /readyz || { dump etcd kube-apiserver; finish 99 "apiserver"; }
+wait_for "kube-apiserver /readyz" 300 kubectl get --raw '/readyz?verbose' || { dump etcd kube-apiserver; finish 99 "apiserver"; }
 step_done apiserver-ready
 node=$(hostname)
 wait_for "node $node Ready" 300 kubectl wait --for=condition=Ready --timeout=5s node "$node" ||
