@@ -27,6 +27,18 @@ test: ## Install what the tests need (first run) and run every test tier (root).
 unit: ## Run only the unit tests (no root needed).
 	$(GO) test -race -short ./...
 
+.PHONY: chart
+chart: ## Run the Helm chart tier: lint, rendered templates, install into a real apiserver.
+	hack/test-chart.sh
+
+.PHONY: kube
+kube: ## Run the Kubernetes integration tier against a real apiserver (root).
+	hack/test-kube.sh
+
+.PHONY: e2e
+e2e: ## End to end on a real cgroup v1 kubelet + containerd node with the chart installed (root). ARGS="-run TestX".
+	hack/e2e.sh $(ARGS)
+
 .PHONY: qemu
 qemu: ## Run the cgroup v2 tests in a qemu VM (RUN=regex to pick tests).
 	hack/qemu/run.sh $(if $(RUN),-run '$(RUN)')
