@@ -80,7 +80,7 @@ func (s *Session) runElasticQuiet(ctx context.Context, pub *Publication, writer 
 
 // elasticSummary says what the elastic phases showed beside the static
 // ones: the aggressor's share of the disk while the victim was quiet, and
-// the victim back beside the elastic aggressor against issue 10's bar.
+// the victim back beside the elastic aggressor against the protection bar.
 func elasticSummary(s *Session, phases []*neighbourPhase, quiet float64) {
 	alone, free, back := phases[0], phases[1], phases[len(phases)-1]
 	share := 0.0

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The neighbour story (issue 10): a latency-sensitive victim pod reads
+// The neighbour story: a latency-sensitive victim pod reads
 // 4 KiB random blocks one at a time from its volume, while an aggressor
 // pod writes 64 KiB random blocks from several processes to a volume on
 // the same disk: first on a volume without limits, then on one with the
@@ -18,8 +18,8 @@ const (
 	victimBlock    = 4 << 10
 	aggressorBlock = 64 << 10
 	// aggressorWriters: the demo's IO processes do one IO at a time, so
-	// the aggressor runs 32 to keep as many writes in flight as issue 10's
-	// queue-depth-32 writer. Fewer fail to reach a low limit on a busy
+	// the aggressor runs 32 to keep as many writes in flight as the
+	// benchmark's queue-depth-32 writer (docs/benchmarks.md, section 6). Fewer fail to reach a low limit on a busy
 	// machine: each then waits long for the CPU after every write (measured
 	// with 8 writers at load 14 on 2 CPUs: 0.89 of a 20 MiB/s limit).
 	aggressorWriters = 32

@@ -6,7 +6,8 @@ import (
 	"text/tabwriter"
 )
 
-// Issue 10's bar for a protected victim: with the aggressor throttled it
+// The protection bar for a victim (the noisy-neighbour target of
+// docs/benchmarks.md): with the aggressor throttled it
 // keeps this share of its IOPS alone, and its p99 within this factor.
 const (
 	victimMinIOPS = 0.9
@@ -36,7 +37,7 @@ func renderNeighbourTable(w io.Writer, phases []*neighbourPhase) {
 
 // neighbourVerdict passes when the kernel held the throttled aggressor
 // within MinRatio..MaxRatio of its limit, and says what that did for the
-// victim against issue 10's bar. The victim's figures do not decide it: a
+// victim against the protection bar. The victim's figures do not decide it: a
 // victim can also suffer from CPUs or a disk busy with work outside the
 // demo, which no IO limit on the aggressor removes.
 func neighbourVerdict(s *Session, phases []*neighbourPhase) error {
@@ -47,7 +48,7 @@ func neighbourVerdict(s *Session, phases []*neighbourPhase) error {
 	if kept < victimMinIOPS || p99(thr) > victimMaxP99 {
 		bar = "NOT met on this run (a busy machine? the limit holds only the aggressor's IO)"
 	}
-	s.say("victim", "next to the unthrottled aggressor it kept %.2f of its IOPS alone, p99 %.2fx; next to the throttled one %.2f, p99 %.2fx (issue 10's bar: >= %.1f and <= %.1fx: %s)",
+	s.say("victim", "next to the unthrottled aggressor it kept %.2f of its IOPS alone, p99 %.2fx; next to the throttled one %.2f, p99 %.2fx (the protection bar: >= %.1f and <= %.1fx: %s)",
 		lost, p99(free), kept, p99(thr), victimMinIOPS, victimMaxP99, bar)
 	q := thr.aggressor / thr.limit
 	if q < MinRatio || q > MaxRatio {

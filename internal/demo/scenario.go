@@ -15,8 +15,8 @@ type Scenario struct {
 	Run     func(ctx context.Context, s *Session) error
 }
 
-// scenarios lists the stories, the default first. To add one (issue 10's
-// "neighbour", say): write its Run from the Session's building blocks
+// scenarios lists the stories, the default first. To add one (like
+// "neighbour"): write its Run from the Session's building blocks
 // (NewPod, NewVolume, Publish, NewContainer, WaitForLimits, StartIO,
 // watchIO), add its flags to Config, and list it here; `--scenario` picks
 // it. A new measurement (latency percentiles) goes into IOJob and Report,

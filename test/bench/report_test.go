@@ -21,7 +21,8 @@ type section struct {
 	Targets []target
 }
 
-// target is one goal of issue 9 or 10 and how far the run is from it.
+// target is one goal of the benchmarks (docs/benchmarks.md, Targets) and how
+// far the run is from it.
 type target struct {
 	What     string // "publish path vs bare losetup+mkfs+mount"
 	Goal     string // "<= 1.2x"
