@@ -117,41 +117,11 @@ func NewLimitsController(o LimitsControllerOptions) (*LimitsController, error) {
 // HasSynced reports whether the informer listed the node's objects once.
 func (c *LimitsController) HasSynced() bool { return c.informer.HasSynced() }
 
-// Run runs the informer and workers until ctx ends. The informer retries
-// an unreachable apiserver with backoff on its own; nothing here waits for
-// it except the workers.
+// Run runs the informer and workers until ctx ends.
 func (c *LimitsController) Run(ctx context.Context, workers int) {
-	logger := klog.FromContext(ctx)
-	logger.V(2).Info("Starting live-limits controller", "node", c.o.Node, "selector", LabelNode+"="+NodeLabelValue(c.o.Node))
-	var wg sync.WaitGroup
-	wg.Go(func() { c.informer.RunWithContext(ctx) })
-	if cache.WaitForNamedCacheSyncWithContext(ctx, c.informer.HasSynced) {
-		for range max(workers, 1) {
-			wg.Go(func() {
-				for c.processNextWorkItem(ctx) {
-				}
-			})
-		}
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	logger.V(2).Info("Live-limits controller stopped")
-}
-
-func (c *LimitsController) processNextWorkItem(ctx context.Context) bool {
-	k, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(k)
-	if err := c.sync(ctx, k); err != nil {
-		klog.FromContext(ctx).Error(err, "Applying ThrottleGroup limits failed; retrying", "throttleGroup", k)
-		c.queue.AddRateLimited(k)
-		return true
-	}
-	c.queue.Forget(k)
-	return true
+	informerLoop{name: "live-limits controller", informer: c.informer, queue: c.queue, sync: c.sync,
+		failed: "Applying ThrottleGroup limits failed; retrying", keyName: "throttleGroup"}.
+		run(ctx, workers, "node", c.o.Node, "selector", LabelNode+"="+NodeLabelValue(c.o.Node))
 }
 
 // sync makes the kernel hold the object's spec.limits, or refuses them.

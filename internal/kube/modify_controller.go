@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -115,37 +114,9 @@ func (c *ModifyController) HasSynced() bool { return c.informer.HasSynced() }
 
 // Run runs the informer and workers until ctx ends.
 func (c *ModifyController) Run(ctx context.Context, workers int) {
-	logger := klog.FromContext(ctx)
-	logger.V(2).Info("Starting VolumeAttributesClass controller", "node", c.o.Node)
-	var wg sync.WaitGroup
-	wg.Go(func() { c.informer.RunWithContext(ctx) })
-	if cache.WaitForNamedCacheSyncWithContext(ctx, c.informer.HasSynced) {
-		for range max(workers, 1) {
-			wg.Go(func() {
-				for c.processNextWorkItem(ctx) {
-				}
-			})
-		}
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	logger.V(2).Info("VolumeAttributesClass controller stopped")
-}
-
-func (c *ModifyController) processNextWorkItem(ctx context.Context) bool {
-	k, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(k)
-	if err := c.sync(ctx, k); err != nil {
-		klog.FromContext(ctx).Error(err, "Applying a VolumeAttributesClass change failed; retrying", "pv", k)
-		c.queue.AddRateLimited(k)
-		return true
-	}
-	c.queue.Forget(k)
-	return true
+	informerLoop{name: "VolumeAttributesClass controller", informer: c.informer, queue: c.queue, sync: c.sync,
+		failed: "Applying a VolumeAttributesClass change failed; retrying", keyName: "pv"}.
+		run(ctx, workers, "node", c.o.Node)
 }
 
 // sync applies the PV's pending request if it is not answered yet.
