@@ -18,8 +18,9 @@ tag=$kube_version-busybox-${busybox_ref##*:}
 build_agnhost() {
 	local out=$1 layer
 	# The busybox image has one layer: reuse it as this image's base.
-	layer=$(tar -xOf "$busybox_tar" manifest.json | grep -o '"[0-9a-f]*/layer.tar"' | tr -d '"')
-	tar -xf "$busybox_tar" -C "$out" "$layer"
+	# (write_docker_archive stores its members as ./NAME.)
+	layer=$(tar -xOf "$busybox_tar" ./manifest.json | grep -o '"[0-9a-f]*/layer.tar"' | tr -d '"')
+	tar -xf "$busybox_tar" -C "$out" "./$layer"
 	mv "$out/$layer" "$out/base.tar"
 	mkdir -p "$out/rootfs"
 	cp "$e2e_dir/agnhost" "$out/rootfs/agnhost"
