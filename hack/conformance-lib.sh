@@ -45,8 +45,8 @@ sidecars:
   livenessProbe: {enabled: false}
 YAML
 	"$CSI_BLKIO_CONF_HELM" --kubeconfig "$CSI_BLKIO_TEST_KUBECONFIG" install "$CONF_RELEASE" charts/csi-blkio \
-		--namespace "$CONF_NAMESPACE" --create-namespace --values "$work/values.yaml" --wait --timeout 3m ||
-		{ plugin_logs; return 1; }
+		--namespace "$CONF_NAMESPACE" --create-namespace --values "$work/values.yaml" --wait --timeout 3m \
+		>"$work/helm-install.log" 2>&1 || { cat "$work/helm-install.log" >&2; plugin_logs; return 1; }
 
 	for _ in $(seq 120); do
 		if conf_kubectl get csinode "$CSI_BLKIO_TEST_NODE_NAME" -o jsonpath='{.spec.drivers[*].name}' 2>/dev/null |

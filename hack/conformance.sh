@@ -71,6 +71,9 @@ report=$work/report
 mkdir -p "$report"
 t0=$SECONDS
 rc=0
+# ginkgo runs in the background so that a TERM or Ctrl-C from with.sh reaches
+# it (bash would die and orphan a foreground child that keeps polling a torn
+# down apiserver); ginkgo then interrupts its processes itself.
 KUBE_TEST_REPO_LIST=$repo_list "$CSI_BLKIO_CONF_GINKGO" \
 	-p --procs="$procs" --timeout=40m --no-color --succinct \
 	--focus="External.Storage.*blkio\.csi\.dev${focus:+.*$focus}" --skip="$skip" \
@@ -78,8 +81,15 @@ KUBE_TEST_REPO_LIST=$repo_list "$CSI_BLKIO_CONF_GINKGO" \
 	"$e2e_test" -- \
 	--kubeconfig="$CSI_BLKIO_TEST_KUBECONFIG" --kubectl-path="$CSI_BLKIO_TEST_KUBECTL" \
 	--provider=skeleton --repo-root="$PWD" \
-	--storage.testdriver="$PWD/test/conformance/driver.yaml" --report-dir="$report" ||
-	rc=$?
+	--storage.testdriver="$PWD/test/conformance/driver.yaml" --report-dir="$report" \
+	>"$report/ginkgo.log" 2>&1 &
+ginkgo_pid=$!
+# TERM, not INT: a background job of a script starts with SIGINT ignored.
+trap 'kill -TERM $ginkgo_pid 2>/dev/null; wait $ginkgo_pid; exit 130' INT
+trap 'kill -TERM $ginkgo_pid 2>/dev/null; wait $ginkgo_pid; exit 143' TERM
+tail -f "$report/ginkgo.log" --pid "$ginkgo_pid" &
+wait "$ginkgo_pid" || rc=$?
+trap - INT TERM
 echo "conformance: e2e.test ran in $((SECONDS - t0)) s (exit $rc)"
 
 if [ -z "$focus" ]; then
@@ -88,5 +98,7 @@ if [ -z "$focus" ]; then
 fi
 if [ $rc -ne 0 ]; then
 	plugin_logs
+	# Beside the cluster's logs, which CSI_BLKIO_TEST_KEEP_LOGS=1 keeps.
+	cp "$report"/ginkgo.log "$report"/report.json "$CSI_BLKIO_TEST_CLUSTER_DIR/logs/" 2>/dev/null || true
 fi
 exit $rc

@@ -5,8 +5,8 @@
 # FILE is the KUBE_TEST_REPO_LIST the suites run with; the names come from
 # `e2e.test --list-images` under it, so a new Kubernetes version's tags are
 # picked up without editing this script. Only the images the storage suites
-# use are provided (busybox, agnhost, nginx, pause); a test that needs
-# another one fails on ErrImageNeverPull, loudly.
+# use are provided (busybox, agnhost, nginx, glibc-dns-testing, pause); a
+# test that needs another one fails on its image pull, loudly.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_image_flags "$@"
@@ -28,6 +28,20 @@ busybox=$("$IMAGES_DIR/busybox.sh" --import "$IMPORT_SOCK")
 agnhost=$("$IMAGES_DIR/agnhost.sh" --import "$IMPORT_SOCK")
 pause=$("$IMAGES_DIR/pause.sh" --import "$IMPORT_SOCK")
 
+# A glibc userland for the image the multi-volume tests run (upstream's
+# glibc-dns-testing is Debian-based): they read and write with GNU dd
+# (iflag=direct) and blockdev. The Debian rootfs of the csi-blkio image
+# (debian-rootfs.sh: coreutils, util-linux) is that, as a one-layer image.
+rootfs=$("$IMAGES_DIR/debian-rootfs.sh")
+debian_tag=$(basename "$(dirname "$rootfs")")
+debian_tag=${debian_tag#rootfs-}
+build_debian() {
+	write_docker_archive "$1/image.tar" "$IMAGE_REGISTRY/debian:$debian_tag" null '["bash"]' "$rootfs"
+}
+cached_build "image-debian-$debian_tag" build_debian
+import_image "$CACHE/image-debian-$debian_tag/image.tar" "$IMPORT_SOCK"
+debian=$IMAGE_REGISTRY/debian:$debian_tag
+
 names=$(KUBE_TEST_REPO_LIST=$repo_list "$e2e_test" --list-images)
 tagged=0
 for name in $names; do
@@ -37,6 +51,7 @@ for name in $names; do
 	# The storage suites only run a shell script in the nginx image (the
 	# "exec" test): busybox's shell does the same.
 	*/e2e-test-images/nginx) src=$busybox ;;
+	*/e2e-test-images/glibc-dns-testing) src=$debian ;;
 	*/pause) src=$pause ;;
 	*) continue ;;
 	esac
@@ -48,4 +63,4 @@ for name in $names; do
 	tagged=$((tagged + 1))
 done
 [ "$tagged" -gt 0 ] ||
-	die "e2e.test --list-images named no busybox, agnhost, nginx or pause under csi-blkio.local; is $repo_list the repo list e2e.test reads?"
+	die "e2e.test --list-images named none of its storage images under csi-blkio.local; is $repo_list the repo list e2e.test reads?"
