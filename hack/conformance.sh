@@ -80,7 +80,7 @@ KUBE_TEST_REPO_LIST=$repo_list "$CSI_BLKIO_CONF_GINKGO" \
 	--json-report=report.json --output-dir="$report" \
 	"$e2e_test" -- \
 	--kubeconfig="$CSI_BLKIO_TEST_KUBECONFIG" --kubectl-path="$CSI_BLKIO_TEST_KUBECTL" \
-	--provider=skeleton --repo-root="$PWD" \
+	--provider=skeleton --repo-root="$PWD" --kubelet-root-dir="$CSI_BLKIO_TEST_KUBELET_DIR" \
 	--storage.testdriver="$PWD/test/conformance/driver.yaml" --report-dir="$report" \
 	>"$report/ginkgo.log" 2>&1 &
 ginkgo_pid=$!
