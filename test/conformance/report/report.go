@@ -145,12 +145,12 @@ func summarize(specs []spec, focus string, rules []skipRule) (*summary, error) {
 			groups[k] = g
 		}
 		name := shortName(text)
-		switch {
-		case sp.State == "passed":
+		switch sp.State {
+		case "passed":
 			g.Passed++
 			s.Passed++
 			s.Ran++
-		case sp.State == "skipped" || sp.State == "pending":
+		case "skipped", "pending":
 			g.Skipped++
 			s.Skipped++
 			r := skipReason(sp, text, rules)
