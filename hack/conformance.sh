@@ -71,10 +71,12 @@ report=$work/report
 mkdir -p "$report"
 t0=$SECONDS
 rc=0
-# ginkgo runs in the background so that a TERM or Ctrl-C from with.sh reaches
-# it (bash would die and orphan a foreground child that keeps polling a torn
-# down apiserver); ginkgo then interrupts its processes itself.
-KUBE_TEST_REPO_LIST=$repo_list "$CSI_BLKIO_CONF_GINKGO" \
+# ginkgo runs in the background, in a process group of its own, so that a
+# TERM or Ctrl-C from with.sh reaches it and its e2e.test processes (bash
+# would die and orphan a foreground child that keeps polling a torn-down
+# apiserver; the ginkgo CLI does not pass a signal on to its processes, it
+# expects the terminal to signal the whole group).
+KUBE_TEST_REPO_LIST=$repo_list setsid "$CSI_BLKIO_CONF_GINKGO" \
 	-p --procs="$procs" --timeout=40m --no-color --succinct \
 	--focus="External.Storage.*blkio\.csi\.dev${focus:+.*$focus}" --skip="$skip" \
 	--json-report=report.json --output-dir="$report" \
@@ -85,8 +87,8 @@ KUBE_TEST_REPO_LIST=$repo_list "$CSI_BLKIO_CONF_GINKGO" \
 	>"$report/ginkgo.log" 2>&1 &
 ginkgo_pid=$!
 # TERM, not INT: a background job of a script starts with SIGINT ignored.
-trap 'kill -TERM $ginkgo_pid 2>/dev/null; wait $ginkgo_pid; exit 130' INT
-trap 'kill -TERM $ginkgo_pid 2>/dev/null; wait $ginkgo_pid; exit 143' TERM
+trap 'kill -TERM -- -$ginkgo_pid 2>/dev/null; wait $ginkgo_pid; exit 130' INT
+trap 'kill -TERM -- -$ginkgo_pid 2>/dev/null; wait $ginkgo_pid; exit 143' TERM
 tail -f "$report/ginkgo.log" --pid "$ginkgo_pid" &
 wait "$ginkgo_pid" || rc=$?
 trap - INT TERM
