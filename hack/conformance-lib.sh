@@ -11,11 +11,11 @@ CONF_DRIVER=blkio.csi.dev
 
 conf_kubectl() { "$CSI_BLKIO_TEST_KUBECTL" --kubeconfig "$CSI_BLKIO_TEST_KUBECONFIG" "$@"; }
 
-# install_plugin WORK PLUGIN_IMAGE PROVISIONER_IMAGE: helm install of
+# install_plugin WORK PLUGIN_IMAGE PROVISIONER_IMAGE RESIZER_IMAGE: helm install of
 # charts/csi-blkio as this node needs it, then waits until the kubelet has
 # registered the driver (CSINode lists it).
 install_plugin() {
-	local work=$1 plugin=$2 provisioner=$3 health_port metrics_port
+	local work=$1 plugin=$2 provisioner=$3 resizer=$4 health_port metrics_port
 	free_port health_port
 	free_port metrics_port
 	# Images cannot be pulled; no node-driver-registrar or livenessprobe
@@ -41,6 +41,8 @@ sidecars:
     # The capacity suite waits for CSIStorageCapacity of a class it has
     # just created: publish within seconds, not the default minute.
     capacityPollInterval: 10s
+  resizer:
+    image: {repository: ${resizer%:*}, tag: "${resizer##*:}", pullPolicy: Never}
   nodeDriverRegistrar: {enabled: false}
   livenessProbe: {enabled: false}
 YAML

@@ -33,6 +33,7 @@ if [ "${1:-}" != --in-node ]; then
 	hack/tools/etcd.sh >/dev/null
 	hack/images/debian-rootfs.sh >/dev/null
 	hack/images/csi-provisioner.sh >/dev/null
+	hack/images/csi-resizer.sh >/dev/null
 	hack/images/agnhost.sh >/dev/null
 	echo "conformance: binary, tools and images ready in $((SECONDS - t0)) s"
 	hack/cluster/with.sh node "$0" --in-node "$@"
@@ -59,11 +60,12 @@ repo_list=$PWD/test/conformance/repo-list.yaml
 t0=$SECONDS
 plugin_image=$(hack/images/csi-blkio.sh --binary "$CSI_BLKIO_CONF_BINARY" --import "$sock")
 provisioner_image=$(hack/images/csi-provisioner.sh --import "$sock")
+resizer_image=$(hack/images/csi-resizer.sh --import "$sock")
 hack/images/e2e-test-images.sh --import "$sock" --e2e-test "$e2e_test" --repo-list "$repo_list" >/dev/null
 echo "conformance: images imported in $((SECONDS - t0)) s"
 
 t0=$SECONDS
-install_plugin "$work" "$plugin_image" "$provisioner_image"
+install_plugin "$work" "$plugin_image" "$provisioner_image" "$resizer_image"
 echo "conformance: csi-blkio installed and registered in $((SECONDS - t0)) s"
 
 skip=$(skip_regex test/conformance/skips)

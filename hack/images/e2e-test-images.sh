@@ -36,10 +36,10 @@ rootfs=$("$IMAGES_DIR/debian-rootfs.sh")
 debian_tag=$(basename "$(dirname "$rootfs")")
 debian_tag=${debian_tag#rootfs-}
 build_debian() {
-	write_docker_archive "$1/image.tar" "$IMAGE_REGISTRY/debian:$debian_tag" null '["bash"]' "$rootfs"
+	image_archive --out "$1/image.tar" --ref "$IMAGE_REGISTRY/debian:$debian_tag" --cmd bash "$rootfs"
 }
-cached_build "image-debian-$debian_tag" build_debian
-import_image "$CACHE/image-debian-$debian_tag/image.tar" "$IMPORT_SOCK"
+cached_build "image-debian-$debian_tag-$IMAGE_FORMAT" build_debian
+import_image "$CACHE/image-debian-$debian_tag-$IMAGE_FORMAT/image.tar" "$IMPORT_SOCK"
 debian=$IMAGE_REGISTRY/debian:$debian_tag
 
 names=$(KUBE_TEST_REPO_LIST=$repo_list "$e2e_test" --list-images)
