@@ -66,3 +66,7 @@ image: ## Build the plugin image csi-blkio/csi-blkio:<chart appVersion> (IMAGE=.
 .PHONY: bench
 bench: ## Run the benchmarks beside their baselines, in rounds (root, ~20 min); writes docs/benchmarks.md.
 	hack/bench
+
+.PHONY: conformance
+conformance: ## Run the Kubernetes storage suites (e2e.test, external driver) against csi-blkio on a real node (root); writes docs/conformance.md.
+	hack/conformance.sh
