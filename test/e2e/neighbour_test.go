@@ -12,6 +12,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 // fioResult is the part of fio's JSON output the test reads.
@@ -70,7 +72,7 @@ func (s *suite) idlePod(t *testing.T, ns, podName string, claims map[string]stri
 	for path, claim := range claims {
 		vols[path] = claimSource(claim)
 	}
-	pod := s.createPod(t, shPod(ns, podName, s.fioImage, burstable, "trap 'exit 0' TERM; echo e2e ready; sleep 3600 & wait", vols))
+	pod := s.createPod(t, shPod(ns, podName, s.fioImage, nodetest.Burstable, "trap 'exit 0' TERM; echo e2e ready; sleep 3600 & wait", vols))
 	s.waitLog(t, pod, "e2e ready", 3*time.Minute)
 	return pod
 }
@@ -107,7 +109,7 @@ func TestNoisyNeighbour(t *testing.T) {
 	victim := s.idlePod(t, ns, "victim", map[string]string{"/data": "victim"})
 	aggressor := s.idlePod(t, ns, "aggressor", map[string]string{"/free": "aggressor-free", "/limited": "aggressor-limited"})
 
-	c := ctx(t, 5*time.Minute)
+	c := nodetest.Context(t, 5*time.Minute)
 	// The victim's file, written once so that its reads hit the disk.
 	if _, err := s.runFio(c, victim, "--name=layout", "--filename=/data/v", "--size=256M", "--rw=write", "--bs=1M"); err != nil {
 		t.Fatal(err)

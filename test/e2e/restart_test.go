@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 // chunkScript writes the volume in chunks forever, logging each chunk's
@@ -76,7 +78,7 @@ func TestPluginRestart(t *testing.T) {
 	const chunkMiB = 4
 	sc := s.storageClass(t, map[string]string{"writeBytesPerSecond": "8Mi"})
 	s.claim(t, ns, "data", sc, "1Gi")
-	pod := s.createPod(t, ioPod(ns, "consumer", s.busyboxImage, burstable, claimSource("data"), chunkScript(chunkMiB)))
+	pod := s.createPod(t, ioPod(ns, "consumer", s.busyboxImage, nodetest.Burstable, claimSource("data"), chunkScript(chunkMiB)))
 	logs := s.waitLog(t, pod, "e2e chunk", 3*time.Minute)
 	r := parseReport(t, logs)
 	pv := s.boundVolume(t, ns, "data")
@@ -87,16 +89,10 @@ func TestPluginRestart(t *testing.T) {
 	check := ioCheck{knob: writeBPS, limit: limit}
 	s.checkUserView(t, pod, r, 0, chunkMiB*mi, check)
 
-	old, err := s.pluginPod(ctx(t, time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
 	down := uptime(t)
-	if err := s.cs.CoreV1().Pods(pluginNamespace).Delete(ctx(t, time.Minute), old.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	old := s.DeletePluginPod(t)
 	poll(t, 2*time.Minute, "old csi-blkio pod "+old.Name+" gone", func(c context.Context) (bool, error) {
-		_, err := s.cs.CoreV1().Pods(pluginNamespace).Get(c, old.Name, metav1.GetOptions{})
+		_, err := s.CS.CoreV1().Pods(nodetest.PluginNamespace).Get(c, old.Name, metav1.GetOptions{})
 		return err != nil, nil
 	})
 	gone := uptime(t)
@@ -107,12 +103,8 @@ func TestPluginRestart(t *testing.T) {
 	if got := kernelLimit(t, r.cgroup, writeBPS, r.device); got != limit {
 		t.Errorf("the consumer's container cgroup lost its limit when the plugin stopped: %d, want %d", got, limit)
 	}
-	var fresh *corev1.Pod
-	poll(t, 2*time.Minute, "a new csi-blkio pod Ready", func(c context.Context) (bool, error) {
-		fresh, err = s.pluginPod(c)
-		return err == nil && fresh.UID != old.UID, err
-	})
-	if err := s.waitDriverRegistered(time.Minute); err != nil {
+	fresh := s.WaitNewPluginPod(t, old, 2*time.Minute)
+	if err := s.WaitDriverRegistered(s.nodeName, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	up := uptime(t)
@@ -122,7 +114,7 @@ func TestPluginRestart(t *testing.T) {
 	// The consumer kept writing through all of it, held to its limit.
 	var after []chunk
 	poll(t, time.Minute, "consumer chunks after the new plugin started", func(c context.Context) (bool, error) {
-		b, err := s.cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(c)
+		b, err := s.CS.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(c)
 		if err != nil {
 			return false, err
 		}

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 const (
@@ -49,7 +51,7 @@ func (c ioCheck) unit() string {
 // kubelet's cgroup for q and the pod, its cgroup carries every limit for
 // the volume's device, and each IO ran at its limit. The pod is left idling
 // for the caller's checks.
-func (s *suite) throttledPod(t *testing.T, ns, podName string, q qos, vol corev1.VolumeSource, prep string, checks ...ioCheck) (*corev1.Pod, podReport) {
+func (s *suite) throttledPod(t *testing.T, ns, podName string, q nodetest.QOS, vol corev1.VolumeSource, prep string, checks ...ioCheck) (*corev1.Pod, podReport) {
 	t.Helper()
 	script := prep + "\n"
 	for _, c := range checks {
@@ -58,7 +60,7 @@ func (s *suite) throttledPod(t *testing.T, ns, podName string, q qos, vol corev1
 	pod := s.createPod(t, ioPod(ns, podName, s.busyboxImage, q, vol, script))
 	r := parseReport(t, s.waitLog(t, pod, "e2e done", 3*time.Minute))
 
-	if want := q.cgroupParent(pod.UID) + "/"; !strings.HasPrefix(r.cgroup, want) {
+	if want := cgroupParent(q, pod.UID) + "/"; !strings.HasPrefix(r.cgroup, want) {
 		t.Errorf("%s pod's container is in blkio cgroup %s, want one below %s", q, r.cgroup, want)
 	}
 	for _, c := range checks {
@@ -97,12 +99,12 @@ func quantity(t *testing.T, params map[string]string, key string) float64 {
 func TestPersistentVolume(t *testing.T) {
 	s := node(t)
 	t.Parallel()
-	sc, err := s.cs.StorageV1().StorageClasses().Get(ctx(t, time.Minute), "throttled-standard", metav1.GetOptions{})
+	sc, err := s.CS.StorageV1().StorageClasses().Get(nodetest.Context(t, time.Minute), "throttled-standard", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("the chart's example StorageClass: %v", err)
 	}
 	limit := quantity(t, sc.Parameters, "writeBytesPerSecond")
-	for _, q := range []qos{bestEffort, burstable, guaranteed} {
+	for _, q := range nodetest.AllQOS() {
 		t.Run(string(q), func(t *testing.T) {
 			t.Parallel()
 			ns := s.namespace(t)
@@ -111,8 +113,8 @@ func TestPersistentVolume(t *testing.T) {
 			check := ioCheck{label: "write", cmd: ddWrite("f", "1M", count), amount: count * mi, limit: limit, knob: writeBPS}
 			pod, r := s.throttledPod(t, ns, "writer", q, claimSource("data"), "", check)
 			pv := s.boundVolume(t, ns, "data")
-			if pv.Spec.CSI == nil || pv.Spec.CSI.Driver != driverName {
-				t.Fatalf("PV %s is not a %s volume: %+v", pv.Name, driverName, pv.Spec.PersistentVolumeSource)
+			if pv.Spec.CSI == nil || pv.Spec.CSI.Driver != nodetest.DriverName {
+				t.Fatalf("PV %s is not a %s volume: %+v", pv.Name, nodetest.DriverName, pv.Spec.PersistentVolumeSource)
 			}
 			s.checkUserView(t, pod, r, 0, count*mi, check)
 
@@ -129,7 +131,7 @@ func (s *suite) checkClaimDeletion(t *testing.T, ns, claim, volumeID string) {
 	t.Helper()
 	s.checkBackingFile(t, volumeID, true)
 	img := statID(t, s.volumeFiles(volumeID)[1])
-	if err := s.cs.CoreV1().PersistentVolumeClaims(ns).Delete(ctx(t, time.Minute), claim, metav1.DeleteOptions{}); err != nil {
+	if err := s.CS.CoreV1().PersistentVolumeClaims(ns).Delete(nodetest.Context(t, time.Minute), claim, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitBackingFileGone(t, volumeID)
@@ -174,14 +176,14 @@ func TestInlineVolume(t *testing.T) {
 	ns := s.namespace(t)
 	const count = 32
 	const wlimit, rlimit = 10 * mi, 20 * mi
-	vol := corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: driverName, VolumeAttributes: map[string]string{
+	vol := corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: nodetest.DriverName, VolumeAttributes: map[string]string{
 		"size": "256Mi", "writeBytesPerSecond": "10Mi", "readBytesPerSecond": "20Mi",
 	}}}
 	checks := []ioCheck{
 		{label: "write", cmd: ddWrite("f", "1M", count), amount: count * mi, limit: wlimit, knob: writeBPS},
 		{label: "read", cmd: ddRead("f", "1M", count), amount: count * mi, limit: rlimit, knob: readBPS},
 	}
-	pod, r := s.throttledPod(t, ns, "inline", guaranteed, vol, "", checks...)
+	pod, r := s.throttledPod(t, ns, "inline", nodetest.Guaranteed, vol, "", checks...)
 	tg := s.checkUserView(t, pod, r, count*mi, count*mi, checks...)
 	// What a user sees, for the CI log.
 	if out, err := s.kubectlCmd("describe", "throttlegroup", "-n", ns, tg.Name); err == nil {
@@ -209,7 +211,7 @@ func TestReadLimit(t *testing.T) {
 	s.claim(t, ns, "data", sc, "1Gi")
 	const count = 48
 	check := ioCheck{label: "read", cmd: ddRead("f", "1M", count), amount: count * mi, limit: 16 * mi, knob: readBPS}
-	pod, r := s.throttledPod(t, ns, "reader", burstable, claimSource("data"), ddWrite("f", "1M", count), check)
+	pod, r := s.throttledPod(t, ns, "reader", nodetest.Burstable, claimSource("data"), ddWrite("f", "1M", count), check)
 	if got := kernelLimit(t, r.cgroup, writeBPS, r.device); got != 0 {
 		t.Errorf("a write limit %d is set although the class has none", got)
 	}
@@ -229,7 +231,7 @@ func TestIOPSLimit(t *testing.T) {
 		{label: "write", cmd: ddWrite("f", "4k", writes), amount: writes, limit: 250, knob: writeIOPS},
 		{label: "read", cmd: ddRead("f", "4k", reads/2) + "; " + ddRead("f", "4k", reads/2), amount: reads, limit: 400, knob: readIOPS},
 	}
-	pod, r := s.throttledPod(t, ns, "iops", bestEffort, claimSource("data"), "", checks...)
+	pod, r := s.throttledPod(t, ns, "iops", nodetest.BestEffort, claimSource("data"), "", checks...)
 	s.checkUserView(t, pod, r, reads*4096, writes*4096, checks...)
 }
 
@@ -252,7 +254,7 @@ func TestVolumeScopeBufferedWrites(t *testing.T) {
 	// node); without the root entry writeback runs at disk speed, 50x more.
 	check := ioCheck{label: "buffered-write+fsync", cmd: fmt.Sprintf("dd if=/dev/zero of=/data/f bs=1M count=%d conv=fsync 2>/dev/null", count),
 		amount: count * mi, limit: 10 * mi, knob: writeBPS, ceiling: 2}
-	pod, r := s.throttledPod(t, ns, "buffered", burstable, claimSource("data"), "", check)
+	pod, r := s.throttledPod(t, ns, "buffered", nodetest.Burstable, claimSource("data"), "", check)
 	if got := kernelLimit(t, "/", writeBPS, r.device); got != 10*mi {
 		t.Errorf("root-level %s has %d for %s, want %d (volume scope throttles writeback there)", writeBPS, got, r.device, 10*mi)
 	}

@@ -13,33 +13,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	blkiov1 "github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
 )
-
-var throttleGroups = schema.GroupVersionResource{Group: "blkio.csi.dev", Version: "v1alpha1", Resource: "throttlegroups"}
-
-// throttleGroupsOf lists the ThrottleGroups of pod.
-func (s *suite) throttleGroupsOf(c context.Context, pod *corev1.Pod) ([]blkiov1.ThrottleGroup, error) {
-	l, err := s.dyn.Resource(throttleGroups).Namespace(pod.Namespace).List(c, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var out []blkiov1.ThrottleGroup
-	for _, u := range l.Items {
-		var tg blkiov1.ThrottleGroup
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &tg); err != nil {
-			return nil, err
-		}
-		if tg.Spec.PodUID == pod.UID {
-			out = append(out, tg)
-		}
-	}
-	return out, nil
-}
 
 // groupWith waits until pod has one ThrottleGroup whose status satisfies
 // ok, and returns it.
@@ -47,7 +23,7 @@ func (s *suite) groupWith(t *testing.T, pod *corev1.Pod, what string, ok func(*b
 	t.Helper()
 	var found *blkiov1.ThrottleGroup
 	poll(t, time.Minute, fmt.Sprintf("ThrottleGroup of pod %s with %s", pod.Name, what), func(c context.Context) (bool, error) {
-		tgs, err := s.throttleGroupsOf(c, pod)
+		tgs, err := s.ThrottleGroupsOf(c, pod)
 		if err != nil {
 			return false, err
 		}
@@ -169,7 +145,7 @@ func (s *suite) checkGroupGone(t *testing.T, pod *corev1.Pod) {
 		return err == nil && !strings.Contains(m, `pod_uid="`+string(pod.UID)+`"`), err
 	})
 	poll(t, 2*time.Minute, "ThrottleGroup of pod "+pod.Name+" garbage-collected", func(c context.Context) (bool, error) {
-		tgs, err := s.throttleGroupsOf(c, pod)
+		tgs, err := s.ThrottleGroupsOf(c, pod)
 		return err == nil && len(tgs) == 0, err
 	})
 }

@@ -14,18 +14,20 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 // volumeAttributesClass creates a class of csi-blkio with params; cleanup
 // deletes it.
 func (s *suite) volumeAttributesClass(t *testing.T, className string, params map[string]string) string {
 	t.Helper()
-	vac := &storagev1.VolumeAttributesClass{ObjectMeta: metav1.ObjectMeta{Name: className}, DriverName: driverName, Parameters: params}
-	if _, err := s.cs.StorageV1().VolumeAttributesClasses().Create(ctx(t, time.Minute), vac, metav1.CreateOptions{}); err != nil {
+	vac := &storagev1.VolumeAttributesClass{ObjectMeta: metav1.ObjectMeta{Name: className}, DriverName: nodetest.DriverName, Parameters: params}
+	if _, err := s.CS.StorageV1().VolumeAttributesClasses().Create(nodetest.Context(t, time.Minute), vac, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = s.cs.StorageV1().VolumeAttributesClasses().Delete(context.Background(), className, metav1.DeleteOptions{})
+		_ = s.CS.StorageV1().VolumeAttributesClasses().Delete(context.Background(), className, metav1.DeleteOptions{})
 	})
 	return className
 }
@@ -33,7 +35,7 @@ func (s *suite) volumeAttributesClass(t *testing.T, className string, params map
 // patchClaim merge-patches the claim's spec, as `kubectl patch pvc` does.
 func (s *suite) patchClaim(t *testing.T, ns, claim, spec string) {
 	t.Helper()
-	if _, err := s.cs.CoreV1().PersistentVolumeClaims(ns).Patch(ctx(t, time.Minute), claim, types.MergePatchType,
+	if _, err := s.CS.CoreV1().PersistentVolumeClaims(ns).Patch(nodetest.Context(t, time.Minute), claim, types.MergePatchType,
 		[]byte(`{"spec":`+spec+`}`), metav1.PatchOptions{}); err != nil {
 		t.Fatalf("patch claim %s with %s: %v", claim, spec, err)
 	}
@@ -43,7 +45,7 @@ func (s *suite) patchClaim(t *testing.T, ns, claim, spec string) {
 // container's cgroups.
 func (s *suite) vacPod(t *testing.T, ns, podName, claim string) (*corev1.Pod, string) {
 	t.Helper()
-	pod := s.createPod(t, shPod(ns, podName, s.busyboxImage, burstable,
+	pod := s.createPod(t, shPod(ns, podName, s.busyboxImage, nodetest.Burstable,
 		prologue+"echo e2e ready\ntrap 'exit 0' TERM\nsleep 3600 & wait\n", map[string]corev1.VolumeSource{"/data": claimSource(claim)}))
 	r := parseReport(t, s.waitLog(t, pod, "e2e ready", 3*time.Minute))
 	return pod, r.device
@@ -53,7 +55,7 @@ func (s *suite) vacPod(t *testing.T, ns, podName, claim string) (*corev1.Pod, st
 // achieved bytes per second.
 func (s *suite) writeRate(t *testing.T, pod *corev1.Pod, mib int) float64 {
 	t.Helper()
-	out, err := s.exec(ctx(t, 2*time.Minute), pod, "/bin/sh", "-c",
+	out, err := s.exec(nodetest.Context(t, 2*time.Minute), pod, "/bin/sh", "-c",
 		fmt.Sprintf("read a _ </proc/uptime; dd if=/dev/zero of=/data/rate bs=1M count=%d oflag=direct 2>/dev/null; read b _ </proc/uptime; echo $a $b", mib))
 	if err != nil {
 		t.Fatal(err)
@@ -83,35 +85,22 @@ func TestVolumeAttributesClass(t *testing.T) {
 	fast := s.volumeAttributesClass(t, base+"-fast", map[string]string{"writeBytesPerSecond": "16Mi", "writeIOPS": "max"})
 	bad := s.volumeAttributesClass(t, base+"-bad", map[string]string{"writeBytesPerSecond": "lots"})
 
-	wffc, expand, del := storagev1.VolumeBindingWaitForFirstConsumer, true, corev1.PersistentVolumeReclaimDelete
-	sc := &storagev1.StorageClass{
-		ObjectMeta: metav1.ObjectMeta{Name: base}, Provisioner: driverName, ReclaimPolicy: &del,
-		VolumeBindingMode: &wffc, AllowVolumeExpansion: &expand,
-		Parameters: map[string]string{"writeBytesPerSecond": "8Mi", "writeIOPS": "1000", "csi.storage.k8s.io/fstype": "xfs"},
-	}
-	if _, err := s.cs.StorageV1().StorageClasses().Create(ctx(t, time.Minute), sc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	expand := true
+	sc := nodetest.StorageClass(base, map[string]string{"writeBytesPerSecond": "8Mi", "writeIOPS": "1000", "csi.storage.k8s.io/fstype": "xfs"})
+	sc.AllowVolumeExpansion = &expand
+	s.CreateStorageClass(t, sc)
 	t.Cleanup(func() {
-		_ = s.cs.StorageV1().StorageClasses().Delete(context.Background(), sc.Name, metav1.DeleteOptions{})
+		_ = s.CS.StorageV1().StorageClasses().Delete(context.Background(), sc.Name, metav1.DeleteOptions{})
 	})
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: ns},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: &sc.Name,
-			VolumeAttributesClassName: &slow,
-			Resources:                 corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("400Mi")}},
-		},
-	}
-	if _, err := s.cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx(t, time.Minute), pvc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pvc := nodetest.Claim(ns, "data", sc.Name, "400Mi")
+	pvc.Spec.VolumeAttributesClassName = &slow
+	s.CreateClaim(t, pvc)
 	pod, dev := s.vacPod(t, ns, "writer", "data")
 	s.boundVolume(t, ns, "data")
-	podCg := burstable.cgroupParent(pod.UID)
+	podCg := cgroupParent(nodetest.Burstable, pod.UID)
 	kernel := func() int64 { return kernelLimit(t, podCg, writeBPS, dev) }
 	claimStatus := func(c context.Context) (*corev1.PersistentVolumeClaim, error) {
-		return s.cs.CoreV1().PersistentVolumeClaims(ns).Get(c, "data", metav1.GetOptions{})
+		return s.CS.CoreV1().PersistentVolumeClaims(ns).Get(c, "data", metav1.GetOptions{})
 	}
 	waitCurrent := func(class string) {
 		poll(t, 2*time.Minute, "claim's currentVolumeAttributesClassName "+class, func(c context.Context) (bool, error) {
@@ -182,24 +171,14 @@ func TestVolumeAttributesClass(t *testing.T) {
 	// A new pod on the claim keeps fast's limits.
 	s.deletePod(t, pod)
 	pod, dev = s.vacPod(t, ns, "writer-2", "data")
-	podCg = burstable.cgroupParent(pod.UID)
+	podCg = cgroupParent(nodetest.Burstable, pod.UID)
 	if got := kernel(); got != 16*mi {
 		t.Errorf("write_bps_device = %d for a new pod on the claim, want fast's %d", got, 16*mi)
 	}
 
 	// A restarted plugin keeps them.
-	old, err := s.pluginPod(ctx(t, time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cs.CoreV1().Pods(pluginNamespace).Delete(ctx(t, time.Minute), old.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	poll(t, 2*time.Minute, "a new csi-blkio pod Ready", func(c context.Context) (bool, error) {
-		fresh, err := s.pluginPod(c)
-		return err == nil && fresh.UID != old.UID, err
-	})
-	if err := s.waitDriverRegistered(time.Minute); err != nil {
+	s.WaitNewPluginPod(t, s.DeletePluginPod(t), 2*time.Minute)
+	if err := s.WaitDriverRegistered(s.nodeName, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if got := kernel(); got != 16*mi {
@@ -220,7 +199,7 @@ func TestVolumeAttributesClass(t *testing.T) {
 		}
 		return strconv.ParseInt(f[1], 10, 64)
 	}
-	before, err := dfKiB(ctx(t, time.Minute))
+	before, err := dfKiB(nodetest.Context(t, time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

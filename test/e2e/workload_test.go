@@ -11,41 +11,20 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
-// qos is a pod's QoS class; the kubelet (cgroupfs driver) puts each class
-// somewhere else in the cgroup tree, and the plugin must find all three.
-type qos string
-
-const (
-	bestEffort qos = "BestEffort"
-	burstable  qos = "Burstable"
-	guaranteed qos = "Guaranteed"
-)
-
-// resources gives a container the requests and limits that make the class.
-func (q qos) resources() corev1.ResourceRequirements {
-	small := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("96Mi")}
+// cgroupParent is the blkio cgroup the kubelet (cgroupfs driver) makes for
+// a pod of class q: kubepods/besteffort/pod<UID>, kubepods/burstable/pod<UID>,
+// and for Guaranteed no QoS level, kubepods/pod<UID>.
+func cgroupParent(q nodetest.QOS, uid types.UID) string {
 	switch q {
-	case burstable:
-		return corev1.ResourceRequirements{Requests: small}
-	case guaranteed:
-		return corev1.ResourceRequirements{Requests: small, Limits: small}
-	}
-	return corev1.ResourceRequirements{}
-}
-
-// cgroupParent is the blkio cgroup the kubelet makes for a pod of class q:
-// kubepods/besteffort/pod<UID>, kubepods/burstable/pod<UID>, and for
-// Guaranteed no QoS level, kubepods/pod<UID>.
-func (q qos) cgroupParent(uid types.UID) string {
-	switch q {
-	case bestEffort:
+	case nodetest.BestEffort:
 		return "/kubepods/besteffort/pod" + string(uid)
-	case burstable:
+	case nodetest.Burstable:
 		return "/kubepods/burstable/pod" + string(uid)
 	}
 	return "/kubepods/pod" + string(uid)
@@ -61,13 +40,13 @@ func (q qos) cgroupParent(uid types.UID) string {
 //
 // after which the container idles until it is deleted, so that the test
 // can look at the kernel and the cluster while the group still exists.
-func ioPod(ns, podName, image string, q qos, vol corev1.VolumeSource, script string) *corev1.Pod {
+func ioPod(ns, podName, image string, q nodetest.QOS, vol corev1.VolumeSource, script string) *corev1.Pod {
 	return shPod(ns, podName, image, q, prologue+script+epilogue, map[string]corev1.VolumeSource{"/data": vol})
 }
 
 // shPod is a pod with one container of class q running script with sh,
 // with each volume mounted at its path.
-func shPod(ns, podName, image string, q qos, script string, vols map[string]corev1.VolumeSource) *corev1.Pod {
+func shPod(ns, podName, image string, q nodetest.QOS, script string, vols map[string]corev1.VolumeSource) *corev1.Pod {
 	grace := int64(1)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns},
@@ -79,7 +58,7 @@ func shPod(ns, podName, image string, q qos, script string, vols map[string]core
 				Image:           image,
 				ImagePullPolicy: corev1.PullNever,
 				Command:         []string{"/bin/sh", "-c", script},
-				Resources:       q.resources(),
+				Resources:       q.Resources("100m", "96Mi"),
 			}},
 		},
 	}
@@ -132,15 +111,9 @@ func parseReport(t *testing.T, logs string) podReport {
 	t.Helper()
 	r := podReport{seconds: map[string]float64{}}
 	for _, line := range strings.Split(logs, "\n") {
-		f, ok := strings.CutPrefix(line, "e2e ")
+		kv, ok := nodetest.LogFields(line, "e2e ")
 		if !ok {
 			continue
-		}
-		kv := map[string]string{}
-		for _, field := range strings.Fields(f) {
-			if k, v, ok := strings.Cut(field, "="); ok {
-				kv[k] = v
-			}
 		}
 		switch {
 		case kv["cgroup"] != "":

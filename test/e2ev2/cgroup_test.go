@@ -13,29 +13,20 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
-
-// qos is a pod's QoS class.
-type qos string
-
-const (
-	bestEffort qos = "BestEffort"
-	burstable  qos = "Burstable"
-	guaranteed qos = "Guaranteed"
-)
-
-var allQoS = []qos{bestEffort, burstable, guaranteed}
 
 // podSlice is where the kubelet's systemd driver puts a pod of class q, as
 // this test derives it on its own: kubepods-<qos>-pod<UID>.slice (dashes of
 // the UID turned into underscores, since a dash nests slices) below
 // kubepods-<qos>.slice, and a Guaranteed pod directly below kubepods.slice.
-func (q qos) podSlice(uid types.UID) string {
+func podSlice(q nodetest.QOS, uid types.UID) string {
 	u := strings.ReplaceAll(string(uid), "-", "_")
 	switch q {
-	case bestEffort:
+	case nodetest.BestEffort:
 		return filepath.Join(cgroupRoot, "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"+u+".slice")
-	case burstable:
+	case nodetest.Burstable:
 		return filepath.Join(cgroupRoot, "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"+u+".slice")
 	}
 	return filepath.Join(cgroupRoot, "kubepods.slice/kubepods-pod"+u+".slice")

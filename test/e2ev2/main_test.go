@@ -4,27 +4,15 @@ package e2ev2
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	storagev1 "k8s.io/api/storage/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 const (
-	driverName      = "blkio.csi.dev"
-	release         = "csi-blkio"
-	pluginNamespace = "csiblkio-test-system"
 	// testNamespace holds the workload pods; fixed, so that the boot after
 	// the reboot finds what the first boot left.
 	testNamespace = "csiblkio-test-e2ev2"
@@ -43,8 +31,7 @@ var node *suite
 
 type suite struct {
 	env
-	cs  kubernetes.Interface
-	dyn dynamic.Interface
+	*nodetest.Cluster
 	// nodeName is the VM's hostname, which the kubelet registers.
 	nodeName string
 }
@@ -72,20 +59,12 @@ func TestMain(m *testing.M) {
 }
 
 func newSuite(e env) (*suite, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", e.kubeconfig)
+	// Emulation makes every request slow: a one-minute bound per request.
+	cluster, err := nodetest.Connect(e.kubeconfig, pollInterval, time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	// Emulation makes every request slow; the tests poll, so allow a burst.
-	rc.QPS, rc.Burst = 50, 100
-	rc.Timeout = time.Minute
-	s := &suite{env: e}
-	if s.cs, err = kubernetes.NewForConfig(rc); err != nil {
-		return nil, err
-	}
-	if s.dyn, err = dynamic.NewForConfig(rc); err != nil {
-		return nil, err
-	}
+	s := &suite{env: e, Cluster: cluster}
 	if s.nodeName, err = os.Hostname(); err != nil {
 		return nil, err
 	}
@@ -104,103 +83,49 @@ func vm(t *testing.T, phase string) *suite {
 	return node
 }
 
-// install helm-installs the chart as a node of this kind needs it: local
-// images, no sidecars that cannot be built here (csi-blkio registers with
-// the kubelet and serves /healthz itself), host networking (no kube-proxy:
-// the apiserver is 127.0.0.1), a short stats interval.
+// install helm-installs the chart as a node of this kind needs it:
+// nodetest's values (local images, host networking, a short stats
+// interval) and no sidecars that cannot be built here (csi-blkio registers
+// with the kubelet and serves /healthz itself).
 func (s *suite) install(t *testing.T) {
 	t.Helper()
-	repo, tag, _ := strings.Cut(s.pluginImage, ":")
-	provRepo, provTag, _ := strings.Cut(s.provisionerImage, ":")
-	values := map[string]any{
-		"image": map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
-		"node": map[string]any{
-			"hostNetwork":   true,
-			"statsInterval": "2s",
-			"logLevel":      4,
-			"extraEnv": []map[string]string{
-				{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-				{"name": "KUBERNETES_SERVICE_PORT", "value": "6443"},
-			},
-		},
+	values := nodetest.MergeValues(nodetest.ChartValues(s.pluginImage, s.provisionerImage, "6443", 2*time.Second), map[string]any{
 		"sidecars": map[string]any{
-			"provisioner": map[string]any{
-				"image": map[string]any{"repository": provRepo, "tag": provTag, "pullPolicy": "Never"},
-			},
 			"nodeDriverRegistrar": map[string]any{"enabled": false},
 			"livenessProbe":       map[string]any{"enabled": false},
 		},
-	}
-	b, err := json.Marshal(values) // JSON is YAML
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	f := t.TempDir() + "/values.yaml"
-	if err := os.WriteFile(f, b, 0o600); err != nil {
+	if err := nodetest.WriteValues(f, values); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if out, err := run(10*time.Minute, "helm", "--kubeconfig", s.kubeconfig, "install", release, s.chart,
-		"--namespace", pluginNamespace, "--create-namespace", "--values", f, "--wait", "--timeout", "8m"); err != nil {
+	if out, err := nodetest.HelmInstall("helm", s.kubeconfig, s.chart, f, 8*time.Minute); err != nil {
 		t.Fatalf("helm install: %v\n%s\n%s", err, out, s.describePlugin())
 	}
 	s.waitRegistered(t)
-	t.Logf("helm install and the kubelet's registration of %s took %.1f s", driverName, time.Since(start).Seconds())
+	t.Logf("helm install and the kubelet's registration of %s took %.1f s", nodetest.DriverName, time.Since(start).Seconds())
 }
 
 // waitRegistered waits until the node's CSINode lists the driver.
 func (s *suite) waitRegistered(t *testing.T) {
 	t.Helper()
-	poll(t, 5*time.Minute, "CSINode "+s.nodeName+" lists "+driverName, func(c context.Context) (bool, error) {
-		n, err := s.cs.StorageV1().CSINodes().Get(c, s.nodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		return slices.ContainsFunc(n.Spec.Drivers, func(d storagev1.CSINodeDriver) bool { return d.Name == driverName }), nil
-	})
+	if err := s.WaitDriverRegistered(s.nodeName, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // describePlugin is the plugin's state for a failure message.
 func (s *suite) describePlugin() string {
-	out, _ := run(time.Minute, "kubectl", "get", "pods", "-A", "-o", "wide")
-	logs, _ := run(time.Minute, "kubectl", "logs", "-n", pluginNamespace, "-l", "app.kubernetes.io/component=node",
-		"--all-containers", "--tail=60", "--prefix")
-	return fmt.Sprintf("--- pods:\n%s\n--- plugin logs:\n%s", out, logs)
+	return nodetest.DescribePlugin("kubectl", s.kubeconfig)
 }
 
-// run runs a command with a bound and returns its combined output.
-func run(d time.Duration, name string, args ...string) (string, error) {
-	c, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	out, err := exec.CommandContext(c, name, args...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
-	}
-	return string(out), nil
-}
+// pollInterval is how often the waits ask the apiserver: every request is
+// slow under emulation, and polling faster only adds load.
+const pollInterval = time.Second
 
-// ctx returns a context bounded by d and cancelled when t ends.
-func ctx(t *testing.T, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return c
-}
-
-// poll calls cond every second until it returns true or d passes, then
-// fails t with what and cond's last error.
+// poll is nodetest.Poll at this suite's interval.
 func poll(t *testing.T, d time.Duration, what string, cond func(context.Context) (bool, error)) {
 	t.Helper()
-	var last error
-	start := time.Now()
-	err := wait.PollUntilContextTimeout(context.Background(), time.Second, d, true, func(c context.Context) (bool, error) {
-		ok, err := cond(c)
-		last = err
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("%s: not within %s (last error: %v)", what, d, last)
-	}
-	if w := time.Since(start); w > 5*time.Second {
-		t.Logf("waited %.1f s for %s", w.Seconds(), what)
-	}
+	nodetest.Poll(t, pollInterval, d, what, cond)
 }

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 // The limits of the workloads. Small, so that the throttled IO is a few
@@ -38,7 +38,7 @@ const (
 // The workload pods: one per QoS class with a claim and an inline volume
 // (pod scope) and two containers, and one Burstable pod on a volume-scope
 // claim. They stay for the reboot boot.
-func podScopeName(q qos) string { return "pod-scope-" + strings.ToLower(string(q)) }
+func podScopeName(q nodetest.QOS) string { return "pod-scope-" + strings.ToLower(string(q)) }
 
 const volumeScopePod = "volume-scope"
 
@@ -57,7 +57,7 @@ func TestNode(t *testing.T) {
 	s.createWorkloads(t)
 
 	t.Run("pod scope", func(t *testing.T) {
-		for _, q := range allQoS {
+		for _, q := range nodetest.AllQOS() {
 			t.Run(string(q), func(t *testing.T) { s.checkPodScope(t, q) })
 		}
 	})
@@ -93,23 +93,17 @@ func TestNode(t *testing.T) {
 // run.
 func (s *suite) createWorkloads(t *testing.T) {
 	t.Helper()
-	c := ctx(t, 5*time.Minute)
-	if _, err := s.cs.CoreV1().Namespaces().Create(c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	s.storageClass(t, podScopeClass, map[string]string{"writeBytesPerSecond": "4Mi"})
-	s.storageClass(t, volumeScopeClass, map[string]string{"writeBytesPerSecond": "4Mi", "scope": "volume"})
-	poll(t, 2*time.Minute, "default ServiceAccount of "+testNamespace, func(c context.Context) (bool, error) {
-		_, err := s.cs.CoreV1().ServiceAccounts(testNamespace).Get(c, "default", metav1.GetOptions{})
-		return err == nil, err
-	})
+	c := nodetest.Context(t, 5*time.Minute)
+	s.CreateNamespace(t, testNamespace)
+	s.CreateStorageClass(t, nodetest.StorageClass(podScopeClass, map[string]string{"writeBytesPerSecond": "4Mi"}))
+	s.CreateStorageClass(t, nodetest.StorageClass(volumeScopeClass, map[string]string{"writeBytesPerSecond": "4Mi", "scope": "volume"}))
 
 	data := corev1.VolumeMount{Name: "data", MountPath: "/data"}
 	inline := corev1.VolumeMount{Name: "inline", MountPath: "/inline"}
 	var pods []*corev1.Pod
-	for _, q := range allQoS {
+	for _, q := range nodetest.AllQOS() {
 		claim := "data-" + strings.ToLower(string(q))
-		s.claim(t, claim, podScopeClass)
+		s.CreateClaim(t, nodetest.Claim(testNamespace, claim, podScopeClass, "256Mi"))
 		a := s.container("a", q, barrier("/data", "a", "b")+
 			measure("claim", directWrite("/data/$NAME", claimMiB))+
 			measure("inline", directWrite("/inline/f", inlineMiB)), data, inline)
@@ -120,11 +114,11 @@ func (s *suite) createWorkloads(t *testing.T) {
 			inlineVolume("inline", map[string]string{"size": "64Mi", "writeBytesPerSecond": "3Mi"}),
 		}, a, b))
 	}
-	s.claim(t, "data-volume-scope", volumeScopeClass)
+	s.CreateClaim(t, nodetest.Claim(testNamespace, "data-volume-scope", volumeScopeClass, "256Mi"))
 	pods = append(pods, pod(volumeScopePod, []corev1.Volume{claimVolume("data", "data-volume-scope")},
-		s.container("a", burstable, measure("buffered", bufferedWrite("/data/f", claimMiB)), data)))
+		s.container("a", nodetest.Burstable, measure("buffered", bufferedWrite("/data/f", claimMiB)), data)))
 	for _, p := range pods {
-		if _, err := s.cs.CoreV1().Pods(testNamespace).Create(c, p, metav1.CreateOptions{}); err != nil {
+		if _, err := s.CS.CoreV1().Pods(testNamespace).Create(c, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,42 +129,13 @@ func (s *suite) createWorkloads(t *testing.T) {
 	t.Logf("%d pods with %d volumes running %.1f s after their creation", len(pods), 7, time.Since(start).Seconds())
 }
 
-func (s *suite) storageClass(t *testing.T, name string, params map[string]string) {
-	t.Helper()
-	wffc := storagev1.VolumeBindingWaitForFirstConsumer
-	sc := &storagev1.StorageClass{
-		ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: driverName,
-		Parameters: params, VolumeBindingMode: &wffc,
-	}
-	if _, err := s.cs.StorageV1().StorageClasses().Create(ctx(t, time.Minute), sc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (s *suite) claim(t *testing.T, name, class string) {
-	t.Helper()
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNamespace},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: &class,
-			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("256Mi")},
-			},
-		},
-	}
-	if _, err := s.cs.CoreV1().PersistentVolumeClaims(testNamespace).Create(ctx(t, time.Minute), pvc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // waitRunning waits until every container of the pod runs and returns the pod.
 func (s *suite) waitRunning(t *testing.T, name string, d time.Duration) *corev1.Pod {
 	t.Helper()
 	var p *corev1.Pod
 	poll(t, d, "pod "+name+" running", func(c context.Context) (bool, error) {
 		var err error
-		if p, err = s.cs.CoreV1().Pods(testNamespace).Get(c, name, metav1.GetOptions{}); err != nil {
+		if p, err = s.CS.CoreV1().Pods(testNamespace).Get(c, name, metav1.GetOptions{}); err != nil {
 			return false, err
 		}
 		for _, cs := range p.Status.ContainerStatuses {
@@ -185,7 +150,7 @@ func (s *suite) waitRunning(t *testing.T, name string, d time.Duration) *corev1.
 
 func (s *suite) getPod(t *testing.T, name string) *corev1.Pod {
 	t.Helper()
-	p, err := s.cs.CoreV1().Pods(testNamespace).Get(ctx(t, time.Minute), name, metav1.GetOptions{})
+	p, err := s.CS.CoreV1().Pods(testNamespace).Get(nodetest.Context(t, time.Minute), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,9 +162,9 @@ func (s *suite) getPod(t *testing.T, name string) *corev1.Pod {
 // containers writing to the claim at once share one budget (together they
 // take at least the time one limit allows for both writes); the inline
 // write is held; io.stat of the slice counted the containers' bytes.
-func (s *suite) checkPodScope(t *testing.T, q qos) {
+func (s *suite) checkPodScope(t *testing.T, q nodetest.QOS) {
 	p := s.waitRunning(t, podScopeName(q), 5*time.Minute)
-	slice := q.podSlice(p.UID)
+	slice := podSlice(q, p.UID)
 	claimDev, inlineDev := volumeDevice(t, p, "data"), volumeDevice(t, p, "inline")
 	s.waitLimit(t, slice, claimDev, claimLimit)
 	s.waitLimit(t, slice, inlineDev, inlineLimit)
@@ -225,7 +190,7 @@ func (s *suite) checkVolumeScope(t *testing.T) {
 	p := s.waitRunning(t, volumeScopePod, 5*time.Minute)
 	dev := volumeDevice(t, p, "data")
 	s.waitLimit(t, kubepodsSlice, dev, volumeLimit)
-	if l := wbps(readIOMax(t, burstable.podSlice(p.UID)), dev); l != "" {
+	if l := wbps(readIOMax(t, podSlice(nodetest.Burstable, p.UID)), dev); l != "" {
 		t.Errorf("the pod slice has wbps=%s for %s too; a volume-scope limit belongs on kubepods.slice alone", l, dev)
 	}
 	m := s.waitMeasures(t, p.Name, "a", 5*time.Minute)["buffered"]
@@ -248,8 +213,8 @@ type limitsSnapshot map[string]map[string]ioMaxLine
 func (s *suite) snapshot(t *testing.T) limitsSnapshot {
 	t.Helper()
 	out := limitsSnapshot{kubepodsSlice: readIOMax(t, kubepodsSlice)}
-	for _, q := range allQoS {
-		slice := q.podSlice(s.getPod(t, podScopeName(q)).UID)
+	for _, q := range nodetest.AllQOS() {
+		slice := podSlice(q, s.getPod(t, podScopeName(q)).UID)
 		out[slice] = readIOMax(t, slice)
 		if len(out[slice]) < 2 {
 			t.Fatalf("io.max of %s holds %d lines before the check, want 2: %v", slice, len(out[slice]), out[slice])
@@ -309,47 +274,20 @@ func (s *suite) watchUnchanged(t *testing.T, before limitsSnapshot, during strin
 // change below goes through it).
 func (s *suite) checkPluginRestart(t *testing.T) {
 	before := s.snapshot(t)
-	c := ctx(t, 5*time.Minute)
-	old, err := s.cs.CoreV1().Pods(pluginNamespace).List(c, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=node"})
-	if err != nil || len(old.Items) != 1 {
-		t.Fatalf("the plugin pod: %v (%d pods)", err, len(old.Items))
-	}
 	start := time.Now()
-	if err := s.cs.CoreV1().Pods(pluginNamespace).Delete(c, old.Items[0].Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	old := s.DeletePluginPod(t)
 	s.checkUnchanged(t, before, "deleting the plugin pod")
-	poll(t, 5*time.Minute, "a new plugin pod Ready", func(c context.Context) (bool, error) {
-		l, err := s.cs.CoreV1().Pods(pluginNamespace).List(c, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=node"})
-		if err != nil {
-			return false, err
-		}
-		for _, p := range l.Items {
-			if p.UID != old.Items[0].UID && p.DeletionTimestamp == nil && ready(&p) {
-				return true, nil
-			}
-		}
-		return false, fmt.Errorf("%d pods, none new and Ready", len(l.Items))
-	})
+	s.WaitNewPluginPod(t, old, 5*time.Minute)
 	t.Logf("the plugin was back %.1f s after its pod was deleted", time.Since(start).Seconds())
 	s.checkUnchanged(t, before, "the plugin restart")
-}
-
-func ready(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // checkLiveChange: editing a ThrottleGroup's spec.limits changes io.max of
 // the pod's slice; setting it back restores it. Both pods' groups of
 // other volumes are untouched.
 func (s *suite) checkLiveChange(t *testing.T) {
-	p := s.getPod(t, podScopeName(burstable))
-	slice := burstable.podSlice(p.UID)
+	p := s.getPod(t, podScopeName(nodetest.Burstable))
+	slice := podSlice(nodetest.Burstable, p.UID)
 	dev := volumeDevice(t, p, "data")
 	tg := s.groupOf(t, p, "data-burstable")
 	s.patchLimit(t, tg, "2Mi")

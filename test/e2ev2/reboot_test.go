@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 // TestAfterReboot is the second boot of the same disk: etcd kept the pods,
@@ -15,10 +17,10 @@ import (
 func TestAfterReboot(t *testing.T) {
 	s := vm(t, "reboot")
 	s.waitRegistered(t)
-	for _, q := range allQoS {
+	for _, q := range nodetest.AllQOS() {
 		t.Run(string(q), func(t *testing.T) {
 			p := s.waitRunning(t, podScopeName(q), 10*time.Minute)
-			slice := q.podSlice(p.UID)
+			slice := podSlice(q, p.UID)
 			s.waitLimit(t, slice, volumeDevice(t, p, "data"), claimLimit)
 			s.waitLimit(t, slice, volumeDevice(t, p, "inline"), inlineLimit)
 			ma := s.waitMeasures(t, p.Name, "a", 5*time.Minute)

@@ -12,23 +12,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
 const mi = 1 << 20
-
-// resources gives a container the requests and limits that make class q.
-func (q qos) resources() corev1.ResourceRequirements {
-	small := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("48Mi")}
-	switch q {
-	case burstable:
-		return corev1.ResourceRequirements{Requests: small}
-	case guaranteed:
-		return corev1.ResourceRequirements{Requests: small, Limits: small}
-	}
-	return corev1.ResourceRequirements{}
-}
 
 // The scripts log lines the tests parse:
 //
@@ -75,14 +64,14 @@ func barrier(dir string, names ...string) string {
 }
 
 // container is a busybox container of class q running script with NAME set.
-func (s *suite) container(name string, q qos, script string, mounts ...corev1.VolumeMount) corev1.Container {
+func (s *suite) container(name string, q nodetest.QOS, script string, mounts ...corev1.VolumeMount) corev1.Container {
 	return corev1.Container{
 		Name:            name,
 		Image:           s.busyboxImage,
 		ImagePullPolicy: corev1.PullNever,
 		Command:         []string{"/bin/sh", "-c", scriptHead + script + scriptTail},
 		Env:             []corev1.EnvVar{{Name: "NAME", Value: name}},
-		Resources:       q.resources(),
+		Resources:       q.Resources("50m", "48Mi"),
 		VolumeMounts:    mounts,
 	}
 }
@@ -107,7 +96,7 @@ func claimVolume(name, claim string) corev1.Volume {
 
 func inlineVolume(name string, attrs map[string]string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
-		CSI: &corev1.CSIVolumeSource{Driver: driverName, VolumeAttributes: attrs}}}
+		CSI: &corev1.CSIVolumeSource{Driver: nodetest.DriverName, VolumeAttributes: attrs}}}
 }
 
 // measurement is one measure line of a container.
@@ -130,7 +119,7 @@ func (s *suite) waitMeasures(t *testing.T, podName, container string, d time.Dur
 	boot := bootID(t)
 	var logs string
 	poll(t, d, fmt.Sprintf("container %s/%s done in this boot", podName, container), func(c context.Context) (bool, error) {
-		b, err := s.cs.CoreV1().Pods(testNamespace).GetLogs(podName, &corev1.PodLogOptions{Container: container}).DoRaw(c)
+		b, err := s.CS.CoreV1().Pods(testNamespace).GetLogs(podName, &corev1.PodLogOptions{Container: container}).DoRaw(c)
 		if err != nil {
 			return false, err
 		}
@@ -139,17 +128,8 @@ func (s *suite) waitMeasures(t *testing.T, podName, container string, d time.Dur
 	})
 	out := map[string]measurement{}
 	for _, line := range strings.Split(logs, "\n") {
-		f, ok := strings.CutPrefix(line, "e2e measure ")
-		if !ok {
-			continue
-		}
-		kv := map[string]string{}
-		for _, field := range strings.Fields(f) {
-			if k, v, ok := strings.Cut(field, "="); ok {
-				kv[k] = v
-			}
-		}
-		if kv["boot"] != boot {
+		kv, ok := nodetest.LogFields(line, "e2e measure ")
+		if !ok || kv["boot"] != boot {
 			continue
 		}
 		start, err1 := strconv.ParseFloat(kv["start"], 64)
