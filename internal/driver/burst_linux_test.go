@@ -92,19 +92,10 @@ func (be *burstEnv) publishBurst(t *testing.T, uid string, size int64, params ma
 	}
 	id := vol.GetVolume().GetVolumeId()
 	staging := filepath.Join(be.h.WorkDir, "staging-"+uid)
-	target := filepath.Join(be.h.WorkDir, "pods", uid, "volume")
 	if _, err := node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: testutil.MountCap("")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
-		VolumeCapability: testutil.MountCap(""), VolumeContext: testutil.PodContext(uid, "writer", "default")}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target})
-		node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging})
-		ctrl.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
-	})
+	target, _ := be.publishForPod(t, id, staging, uid)
 	key := throttle.Key{VolumeID: id, PodUID: uid}
 	dev := be.groupDevice(t, key)
 	ctr := testutil.MkdirCgroupV1(t, filepath.Join(be.parent, "kubepods", "burstable", "pod"+uid, "ctr-writer"))

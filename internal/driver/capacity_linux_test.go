@@ -3,16 +3,13 @@ package driver_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // TestKernelPerGiB: limits per GiB of capacity reach the kernel computed for
@@ -22,14 +19,7 @@ import (
 func TestKernelPerGiB(t *testing.T) {
 	be := newBurstEnv(t)
 	const gib = int64(1) << 30
-	iops := func(pod string, dev throttle.Device) string {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(pod, "blkio.throttle.write_iops_device"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(b))
-	}
+	iops := func(cgroup string) string { return throttleFile(t, cgroup, "write_iops_device") }
 	podDir := func(uid string) string {
 		return filepath.Join(testutil.BlkioV1, be.parent, "kubepods", "burstable", "pod"+uid)
 	}
@@ -37,10 +27,10 @@ func TestKernelPerGiB(t *testing.T) {
 	// 4 GiB * 25 = 100 IOPS, held for real.
 	uid := testutil.PodUID(25)
 	key, ctr, path, dev := be.publishBurst(t, uid, 4*gib, map[string]string{"writeIOPSPerGiB": "25"})
-	if got, want := iops(podDir(uid), dev), fmt.Sprintf("%s 100", dev); got != want {
+	if got, want := iops(podDir(uid)), fmt.Sprintf("%s 100", dev); got != want {
 		t.Errorf("4 GiB at 25 IOPS/GiB: kernel holds %q, want %q", got, want)
 	}
-	waitFor(t, func() bool { return iops(ctr, dev) == fmt.Sprintf("%s 100", dev) })
+	waitFor(t, func() bool { return iops(ctr) == fmt.Sprintf("%s 100", dev) })
 	const ios = 300
 	cmd := testutil.CommandInCgroup(t, ctr, "dd", "if=/dev/zero", "of="+path, "bs=4k", fmt.Sprintf("count=%d", ios), "oflag=direct")
 	start := time.Now()
@@ -58,10 +48,10 @@ func TestKernelPerGiB(t *testing.T) {
 		VolumeId: key.VolumeID, CapacityRange: &csi.CapacityRange{RequiredBytes: 6 * gib}}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := iops(podDir(uid), dev), fmt.Sprintf("%s 150", dev); got != want {
+	if got, want := iops(podDir(uid)), fmt.Sprintf("%s 150", dev); got != want {
 		t.Errorf("after expanding to 6 GiB: kernel holds %q, want %q", got, want)
 	}
-	if got, want := iops(ctr, dev), fmt.Sprintf("%s 150", dev); got != want {
+	if got, want := iops(ctr), fmt.Sprintf("%s 150", dev); got != want {
 		t.Errorf("after expanding to 6 GiB: container holds %q, want %q", got, want)
 	}
 
@@ -77,7 +67,7 @@ func TestKernelPerGiB(t *testing.T) {
 	} {
 		uid := testutil.PodUID(c.uid)
 		_, _, _, dev := be.publishBurst(t, uid, c.size, c.params)
-		if got, want := iops(podDir(uid), dev), fmt.Sprintf("%s %d", dev, c.want); got != want {
+		if got, want := iops(podDir(uid)), fmt.Sprintf("%s %d", dev, c.want); got != want {
 			t.Errorf("%d GiB with %v: kernel holds %q, want %q", c.size/gib, c.params, got, want)
 		}
 	}

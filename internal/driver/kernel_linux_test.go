@@ -142,6 +142,60 @@ func (e *kernelEnv) createAndStage(t *testing.T, block bool, size int64) (id, st
 	return id, staging
 }
 
+// publishForPod publishes a staged volume (the mount capability) for pod
+// uid, as the kubelet does with podInfoOnMount, and registers a cleanup
+// that unpublishes, unstages and deletes it; errors there are ignored: the
+// test may have done any of it already. It returns the target and the
+// request, which a test repeats as the kubelet's retries do.
+func (e *kernelEnv) publishForPod(t *testing.T, id, staging, uid string) (string, *csi.NodePublishVolumeRequest) {
+	t.Helper()
+	ctx := context.Background()
+	node := e.h.Node()
+	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
+	publish := &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
+		VolumeCapability: testutil.MountCap(""), VolumeContext: testutil.PodContext(uid, "writer", "default")}
+	if _, err := node.NodePublishVolume(ctx, publish); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target})
+		node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging})
+		e.h.Controller().DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
+	})
+	return target, publish
+}
+
+// podVolume is an 8 MiB/s volume published for one pod by newPodVolume.
+type podVolume struct {
+	id  string
+	pod string // the pod's blkio cgroup
+	key throttle.Key
+	dev throttle.Device
+	// publish is the request that published it, to repeat.
+	publish *csi.NodePublishVolumeRequest
+}
+
+// newPodVolume makes pod uid's cgroup, creates and stages a volume
+// (createAndStage) and publishes it for the pod (publishForPod).
+func (e *kernelEnv) newPodVolume(t *testing.T, uid string) podVolume {
+	t.Helper()
+	pod := e.podCgroup(t, uid)
+	id, staging := e.createAndStage(t, false, 16<<20)
+	_, publish := e.publishForPod(t, id, staging, uid)
+	key := throttle.Key{VolumeID: id, PodUID: uid}
+	return podVolume{id: id, pod: pod, key: key, dev: e.groupDevice(t, key), publish: publish}
+}
+
+// throttleFile is what blkio.throttle.<file> of cgroup holds, trimmed.
+func throttleFile(t *testing.T, cgroup, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cgroup, "blkio.throttle."+file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // persistentFlow is create -> stage -> publish -> container appears ->
 // throttled writes -> unpublish -> unstage -> delete.
 func persistentFlow(t *testing.T, block bool) {

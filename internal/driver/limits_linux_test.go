@@ -3,12 +3,8 @@ package driver_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -24,31 +20,10 @@ import (
 func TestKernelUpdateLimits(t *testing.T) {
 	e := newKernelEnv(t)
 	ctx := context.Background()
-	uid := testutil.PodUID(7)
-	pod := e.podCgroup(t, uid)
-	id, staging := e.createAndStage(t, false, 16<<20)
-	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
-	node := e.h.Node()
-	publish := &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
-		VolumeCapability: testutil.Cap(false, ""), VolumeContext: testutil.PodContext(uid, "writer", "default")}
-	if _, err := node.NodePublishVolume(ctx, publish); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target})
-		node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging})
-		e.h.Controller().DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
-	})
-	key := throttle.Key{VolumeID: id, PodUID: uid}
-	dev := e.groupDevice(t, key)
-	kernel := func() string {
-		b, err := os.ReadFile(filepath.Join(pod, "blkio.throttle.write_bps_device"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(b))
-	}
-	want := fmt.Sprintf("%s %d", dev, 4<<20)
+	v := e.newPodVolume(t, testutil.PodUID(7))
+	id, key := v.id, v.key
+	kernel := func() string { return throttleFile(t, v.pod, "write_bps_device") }
+	want := fmt.Sprintf("%s %d", v.dev, 4<<20)
 
 	if err := e.h.Driver.UpdateLimits(ctx, key, throttle.Limits{WriteBytesPerSecond: 4 << 20, ReadIOPS: 100}); err != nil {
 		t.Fatal(err)
@@ -68,7 +43,7 @@ func TestKernelUpdateLimits(t *testing.T) {
 		t.Errorf("persisted group limits %+v, want the override", got)
 	}
 
-	if _, err := node.NodePublishVolume(ctx, publish); err != nil {
+	if _, err := e.h.Node().NodePublishVolume(ctx, v.publish); err != nil {
 		t.Fatalf("repeated publish: %v", err)
 	}
 	if got := kernel(); got != want {

@@ -3,9 +3,6 @@ package driver_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -24,29 +21,9 @@ import (
 func TestKernelModifyVolume(t *testing.T) {
 	e := newKernelEnv(t)
 	ctx := context.Background()
-	uid := testutil.PodUID(9)
-	pod := e.podCgroup(t, uid)
-	id, staging := e.createAndStage(t, false, 16<<20)
-	target := filepath.Join(e.h.WorkDir, "pods", uid, "volume")
-	node, ctrl := e.h.Node(), e.h.Controller()
-	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
-		VolumeCapability: testutil.Cap(false, ""), VolumeContext: testutil.PodContext(uid, "writer", "default")}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target})
-		node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging})
-		ctrl.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
-	})
-	key := throttle.Key{VolumeID: id, PodUID: uid}
-	dev := e.groupDevice(t, key)
-	kernel := func(file string) string {
-		b, err := os.ReadFile(filepath.Join(pod, "blkio.throttle."+file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(b))
-	}
+	v := e.newPodVolume(t, testutil.PodUID(9))
+	id, key, dev := v.id, v.key, v.dev
+	kernel := func(file string) string { return throttleFile(t, v.pod, file) }
 	store, err := volume.NewStore(e.h.StateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +36,7 @@ func TestKernelModifyVolume(t *testing.T) {
 		return r.GroupLimitsSource(key)
 	}
 	modify := func(m map[string]string) error {
-		_, err := ctrl.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id, MutableParameters: m})
+		_, err := e.h.Controller().ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id, MutableParameters: m})
 		return err
 	}
 
@@ -111,8 +88,7 @@ func TestKernelModifyVolume(t *testing.T) {
 	}
 
 	// The record carries the change: a re-publish keeps it.
-	if _, err := node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: id, StagingTargetPath: staging, TargetPath: target,
-		VolumeCapability: testutil.Cap(false, ""), VolumeContext: testutil.PodContext(uid, "writer", "default")}); err != nil {
+	if _, err := e.h.Node().NodePublishVolume(ctx, v.publish); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := kernel("write_bps_device"), fmt.Sprintf("%s %d", dev, 32<<20); got != want {
