@@ -78,3 +78,28 @@ tag_of() {
 	local t=${1//[^A-Za-z0-9_.-]/_}
 	echo "${t:0:128}"
 }
+
+# sidecar_image NAME: the image of the Kubernetes CSI sidecar NAME that
+# hack/tools/NAME.sh builds: its static binary as /NAME on an otherwise
+# empty filesystem (it needs nothing else: in-cluster config comes from the
+# service-account volume), tagged with the sidecar's version. Cached per
+# version and image format; prints the reference as finish_image does.
+sidecar_image() {
+	local name=$1 binary version tag
+	binary=$("$IMAGES_DIR/../tools/$name.sh")
+	version=$(basename "$(dirname "$binary")") # <name>-<version>
+	tag=${version#"$name"-}
+	cached_build "image-$name-$tag-$IMAGE_FORMAT" build_sidecar_image "$name" "$tag" "$binary"
+	finish_image "$IMAGE_REGISTRY/$name:$tag" "$CACHE/image-$name-$tag-$IMAGE_FORMAT/image.tar"
+}
+
+# build_sidecar_image OUT NAME TAG BINARY: cached_build's step of sidecar_image.
+build_sidecar_image() {
+	local out=$1 name=$2 tag=$3 binary=$4
+	install -D -m 0755 "$binary" "$out/rootfs/$name"
+	install -d -m 1777 "$out/rootfs/tmp"
+	layer_tar "$out/rootfs" "$out/layer.tar"
+	rm -rf "$out/rootfs"
+	image_archive --out "$out/image.tar" --ref "$IMAGE_REGISTRY/$name:$tag" --entrypoint "/$name" "$out/layer.tar"
+	rm "$out/layer.tar"
+}

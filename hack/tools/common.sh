@@ -53,3 +53,22 @@ module_version() {
 	[ -n "$v" ] || { echo "no require of $2 in $TOOLS_DIR/$1/go.mod" >&2; return 1; }
 	echo "$v"
 }
+
+# sidecar_binary NAME MODULE: builds the Kubernetes CSI sidecar NAME
+# (MODULE/cmd/NAME) once per version into $CACHE/NAME-<version>/ and prints
+# the binary's path. hack/tools/NAME/ is its wrapper module: it pins the
+# version and every dependency (go.sum) and copies the replace directives of
+# the sidecar's own go.mod (replaces apply only in the main module, and
+# without them its k8s.io dependencies do not resolve as released).
+sidecar_binary() {
+	local name=$1 module=$2 version
+	version=$(module_version "$name" "$module")
+	cached_build "$name-$version" build_sidecar "$name" "$module" "$version"
+	echo "$CACHE/$name-$version/$name"
+}
+
+# build_sidecar OUT NAME MODULE VERSION: cached_build's step of sidecar_binary.
+build_sidecar() {
+	local out=$1 name=$2 module=$3 version=$4
+	(cd "$TOOLS_DIR/$name" && go build -ldflags "-s -w -X main.version=$version" -o "$out/$name" "$module/cmd/$name")
+}
