@@ -16,7 +16,6 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/kube"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
 )
 
@@ -30,12 +29,9 @@ func TestForgedThrottleGroupIsIgnored(t *testing.T) {
 	c := needCluster(t)
 	t.Parallel()
 	p := startPlugin(t, c)
-	victim := c.createPod(t, "victim", p.node)
-	pod := p.podCgroup(t, victim)
-	v := p.stagedVolume(t, "victim", map[string]string{"writeBytesPerSecond": "8Mi"})
-	p.publish(t, v, victim)
+	pv := p.publishedPod(t, c, "victim", "victim", map[string]string{"writeBytesPerSecond": "8Mi"})
+	victim, pod, name := pv.pod, pv.podCgroup, pv.tgName
 	ctr := p.containerCgroup(t, victim, "ctr")
-	name := kube.ObjectName(victim.Name, throttle.Key{VolumeID: v.id, PodUID: string(victim.UID)})
 	tg := c.waitTG(t, name, 10*statsInterval, "Active", func(tg *v1alpha1.ThrottleGroup) bool {
 		return tg.Status.Phase == v1alpha1.PhaseActive
 	})

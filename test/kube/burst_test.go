@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/kube"
-	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
 )
 
@@ -21,14 +20,10 @@ func TestThrottleGroupBurst(t *testing.T) {
 	c := needCluster(t)
 	t.Parallel()
 	p := startPlugin(t, c)
-	pod := c.createPod(t, "burster", p.node)
-	p.podCgroup(t, pod)
-	v := p.stagedVolume(t, "burst", map[string]string{
+	pv := p.publishedPod(t, c, "burster", "burst", map[string]string{
 		"writeBytesPerSecond": "8Mi", "writeBytesPerSecondBurst": "40Mi", "burstSeconds": "2",
 	})
-	target, _ := p.publish(t, v, pod)
-	key := throttle.Key{VolumeID: v.id, PodUID: string(pod.UID)}
-	name := kube.ObjectName(pod.Name, key)
+	pod, v, target, name := pv.pod, pv.vol, pv.target, pv.tgName
 	ctr := p.containerCgroup(t, pod, "ctr-writer")
 	stop := writer(t, ctr, filepath.Join(target, "data"))
 

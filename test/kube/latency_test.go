@@ -43,10 +43,10 @@ func TestPublishWithoutApiserver(t *testing.T) {
 		p.proxy.set(t, mode)
 		var lat []time.Duration
 		for i := range publishesPerMode {
-			pod := c.createPod(t, fmt.Sprintf("latency-%s-%d", mode, i), p.node) // admin, not through the proxy
-			p.podCgroup(t, pod)
-			v := p.stagedVolume(t, fmt.Sprintf("latency-%s-%d", mode, i), map[string]string{"writeBytesPerSecond": "8Mi"})
-			_, d := p.publish(t, v, pod)
+			// The pod is created as the admin, not through the proxy.
+			name := fmt.Sprintf("latency-%s-%d", mode, i)
+			pv := p.publishedPod(t, c, name, name, map[string]string{"writeBytesPerSecond": "8Mi"})
+			d := pv.latency
 			lat = append(lat, d)
 			total++
 			// The plugin's requests give up after its 10 s request timeout: a
@@ -55,7 +55,7 @@ func TestPublishWithoutApiserver(t *testing.T) {
 				t.Errorf("%s apiserver: NodePublishVolume took %v: something on the publish path waits for the apiserver", mode, d)
 			}
 			if mode != healthy {
-				outage = append(outage, published{pod, throttle.Key{VolumeID: v.id, PodUID: string(pod.UID)}})
+				outage = append(outage, published{pv.pod, pv.key})
 			}
 			time.Sleep(statsInterval) // let the worker's sink reach for the apiserver between publishes
 		}

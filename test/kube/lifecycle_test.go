@@ -37,13 +37,9 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 	c := needCluster(t)
 	t.Parallel()
 	p := startPlugin(t, c)
-	pod := c.createPod(t, "writer", p.node)
-	p.podCgroup(t, pod)
-	v := p.stagedVolume(t, "lifecycle", map[string]string{"writeBytesPerSecond": "8Mi"})
-	target, latency := p.publish(t, v, pod)
-	t.Logf("NodePublishVolume took %v", latency)
-	key := throttle.Key{VolumeID: v.id, PodUID: string(pod.UID)}
-	name := kube.ObjectName(pod.Name, key)
+	pv := p.publishedPod(t, c, "writer", "lifecycle", map[string]string{"writeBytesPerSecond": "8Mi"})
+	t.Logf("NodePublishVolume took %v", pv.latency)
+	pod, v, target, key, name := pv.pod, pv.vol, pv.target, pv.key, pv.tgName
 	ctr := p.containerCgroup(t, pod, "ctr-writer")
 	writer(t, ctr, filepath.Join(target, "data"))
 

@@ -19,7 +19,6 @@ import (
 	"github.com/csi-blkio/csi-blkio/internal/driver"
 	"github.com/csi-blkio/csi-blkio/internal/kube"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
-	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
 )
 
@@ -60,13 +59,9 @@ func TestModifyAcrossNodes(t *testing.T) {
 	c := needCluster(t)
 	t.Parallel()
 	a, b := startPlugin(t, c), startPlugin(t, c)
-	pod := c.createPod(t, "vac-writer", b.node)
-	podCg := b.podCgroup(t, pod)
-	v := b.stagedVolume(t, "vac", map[string]string{"writeBytesPerSecond": "8Mi"})
-	b.publish(t, v, pod)
+	published := b.publishedPod(t, c, "vac-writer", "vac", map[string]string{"writeBytesPerSecond": "8Mi"})
+	podCg, v, tgName := published.podCgroup, published.vol, published.tgName
 	pv := c.createPV(t, v.id, b.node)
-	key := throttle.Key{VolumeID: v.id, PodUID: string(pod.UID)}
-	tgName := kube.ObjectName(pod.Name, key)
 	c.waitTG(t, tgName, 20*time.Second, "created by B", func(*v1alpha1.ThrottleGroup) bool { return true })
 
 	wbps := func() string {

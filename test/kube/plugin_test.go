@@ -22,8 +22,10 @@ import (
 	"k8s.io/mount-utils"
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
+	"github.com/csi-blkio/csi-blkio/internal/kube"
 	"github.com/csi-blkio/csi-blkio/internal/loop"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // statsInterval is short so that status fills within seconds; coalescing
@@ -237,6 +239,33 @@ func (p *plugin) publish(t *testing.T, v volume, pod *corev1.Pod) (string, time.
 	}
 	t.Cleanup(func() { p.unpublish(t, v, target) })
 	return target, elapsed
+}
+
+// podVolume is what most tests start from: a pod on the plugin's node,
+// its cgroup, and a volume published for it.
+type podVolume struct {
+	pod       *corev1.Pod
+	podCgroup string
+	vol       volume
+	target    string
+	// latency is how long NodePublishVolume took.
+	latency time.Duration
+	key     throttle.Key
+	// tgName is the name of the pod's ThrottleGroup for the volume.
+	tgName string
+}
+
+// publishedPod creates pod podName on p's node and its cgroup, and a volume
+// volName with params, staged and published for the pod.
+func (p *plugin) publishedPod(t *testing.T, c *cluster, podName, volName string, params map[string]string) podVolume {
+	t.Helper()
+	pv := podVolume{pod: c.createPod(t, podName, p.node)}
+	pv.podCgroup = p.podCgroup(t, pv.pod)
+	pv.vol = p.stagedVolume(t, volName, params)
+	pv.target, pv.latency = p.publish(t, pv.vol, pv.pod)
+	pv.key = throttle.Key{VolumeID: pv.vol.id, PodUID: string(pv.pod.UID)}
+	pv.tgName = kube.ObjectName(pv.pod.Name, pv.key)
+	return pv
 }
 
 func (p *plugin) unpublish(t *testing.T, v volume, target string) {

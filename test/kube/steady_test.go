@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/csi-blkio/csi-blkio/internal/kube"
-	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
 )
 
@@ -46,13 +45,10 @@ func TestApiserverWritesAtSteadyState(t *testing.T) {
 	p := startPlugin(t, c)
 	names := map[string]string{} // object name -> workload
 	for _, w := range []string{"steady", "bursty", "idle"} {
-		pod := c.createPod(t, "writes-"+w, p.node)
-		p.podCgroup(t, pod)
-		v := p.stagedVolume(t, "writes-"+w, map[string]string{"writeBytesPerSecond": "8Mi"})
-		target, _ := p.publish(t, v, pod)
-		names[kube.ObjectName(pod.Name, throttle.Key{VolumeID: v.id, PodUID: string(pod.UID)})] = w
-		ctr := p.containerCgroup(t, pod, "ctr")
-		data := filepath.Join(target, "data")
+		pv := p.publishedPod(t, c, "writes-"+w, "writes-"+w, map[string]string{"writeBytesPerSecond": "8Mi"})
+		names[pv.tgName] = w
+		ctr := p.containerCgroup(t, pv.pod, "ctr")
+		data := filepath.Join(pv.target, "data")
 		switch w {
 		case "steady":
 			writer(t, ctr, data)
