@@ -3,7 +3,11 @@ package kube
 import (
 	"context"
 	"sync"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -58,4 +62,47 @@ func (l informerLoop) processNextWorkItem(ctx context.Context) bool {
 	}
 	l.queue.Forget(k)
 	return true
+}
+
+// informerSource is what a controller's informer lists and watches: one
+// kind of object, narrowed by a label selector on every call.
+type informerSource struct {
+	selector string
+	list     func(context.Context, metav1.ListOptions) (runtime.Object, error)
+	watch    func(context.Context, metav1.ListOptions) (watch.Interface, error)
+	object   runtime.Object // an empty object of the kind
+}
+
+// newInformerQueue builds the informer of src and a rate-limited queue of
+// object keys named queueName (the workqueue metrics' name label), and has
+// the informer enqueue the key of every added and updated object, and of
+// every deleted one when deletes is set.
+func newInformerQueue(src informerSource, resync time.Duration, queueName string, metrics workqueue.MetricsProvider, deletes bool) (cache.SharedIndexInformer, workqueue.TypedRateLimitingInterface[string], error) {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = src.selector
+			return src.list(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = src.selector
+			return src.watch(ctx, opts)
+		},
+	}
+	informer := cache.NewSharedIndexInformer(lw, src.object, resync, cache.Indexers{})
+	queue := workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: queueName, MetricsProvider: metrics})
+	enqueue := func(obj any) {
+		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			queue.Add(k)
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, obj any) { enqueue(obj) }}
+	if deletes {
+		handler.DeleteFunc = enqueue
+	}
+	if _, err := informer.AddEventHandler(handler); err != nil {
+		return nil, nil, err
+	}
+	return informer, queue, nil
 }

@@ -80,38 +80,22 @@ func NewLimitsController(o LimitsControllerOptions) (*LimitsController, error) {
 		o.Notify = func(throttle.Key) {}
 	}
 	selector := labels.Set{LabelNode: NodeLabelValue(o.Node)}.String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = selector
+	src := informerSource{
+		selector: selector,
+		list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			return o.ThrottleGroups.List(ctx, metav1.NamespaceAll, opts)
 		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = selector
+		watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			return o.ThrottleGroups.Watch(ctx, metav1.NamespaceAll, opts)
 		},
+		object: &v1alpha1.ThrottleGroup{},
 	}
-	c := &LimitsController{
-		o:        o,
-		informer: cache.NewSharedIndexInformer(lw, &v1alpha1.ThrottleGroup{}, o.Resync, cache.Indexers{}),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "csi_blkio_throttlegroups", MetricsProvider: o.MetricsProvider}),
-		keys:    map[string]throttle.Key{},
-		ignored: map[string]int64{},
-	}
-	enqueue := func(obj any) {
-		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			c.queue.Add(k)
-		}
-	}
-	if _, err := c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
-		DeleteFunc: enqueue,
-	}); err != nil {
+	// Deletions are queued: sync forgets what it kept of a deleted object.
+	informer, queue, err := newInformerQueue(src, o.Resync, "csi_blkio_throttlegroups", o.MetricsProvider, true)
+	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return &LimitsController{o: o, informer: informer, queue: queue, keys: map[string]throttle.Key{}, ignored: map[string]int64{}}, nil
 }
 
 // HasSynced reports whether the informer listed the node's objects once.

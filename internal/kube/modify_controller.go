@@ -78,35 +78,22 @@ func NewModifyController(o ModifyControllerOptions) (*ModifyController, error) {
 	}
 	selector := labels.Set{LabelNode: NodeLabelValue(o.Node)}.String()
 	pvs := o.WatchKube.CoreV1().PersistentVolumes()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = selector
+	src := informerSource{
+		selector: selector,
+		list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			return pvs.List(ctx, opts)
 		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = selector
+		watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			return pvs.Watch(ctx, opts)
 		},
+		object: &corev1.PersistentVolume{},
 	}
-	c := &ModifyController{
-		o:        o,
-		informer: cache.NewSharedIndexInformer(lw, &corev1.PersistentVolume{}, o.Resync, cache.Indexers{}),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "csi_blkio_modify", MetricsProvider: o.MetricsProvider}),
-	}
-	enqueue := func(obj any) {
-		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			c.queue.Add(k)
-		}
-	}
-	if _, err := c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
-	}); err != nil {
+	// A deleted PV has no change left to apply: deletions are not queued.
+	informer, queue, err := newInformerQueue(src, o.Resync, "csi_blkio_modify", o.MetricsProvider, false)
+	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return &ModifyController{o: o, informer: informer, queue: queue}, nil
 }
 
 // HasSynced reports whether the informer listed the node's PVs once.
