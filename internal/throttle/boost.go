@@ -98,15 +98,13 @@ func (t *Table) SetBoost(key Key, inc uint64, boost Limits, state *BurstState) e
 	if changed {
 		old := g.boost
 		g.boost = boost
-		// kernelLimits: an elastic lift in force stays in force.
-		want := g.kernelLimits(g.spec.Limits)
-		for id := range g.held {
-			if err := t.entries.hold(id, g.inc, want); err != nil {
-				// The boost stays what it was: the next tick retries, and
-				// the entries already written are rewritten then.
-				g.boost = old
-				return fmt.Errorf("boosting limits of %s: %w", key, err)
-			}
+		// holdAll goes through kernelLimits: an elastic lift in force
+		// stays in force.
+		if err := t.holdAll(g, g.spec.Limits); err != nil {
+			// The boost stays what it was: the next tick retries, and the
+			// entries already written are rewritten then.
+			g.boost = old
+			return fmt.Errorf("boosting limits of %s: %w", key, err)
 		}
 		g.publish(t.backend.Version())
 	}

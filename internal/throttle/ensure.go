@@ -118,13 +118,26 @@ func (t *Table) Update(ctx context.Context, key Key, l Limits) error {
 // so that a retry writes all entries again (the ones already right cost
 // nothing: the entry table skips unchanged writes).
 func (t *Table) setLimits(g *group, l Limits) error {
-	for id := range g.held {
-		if err := t.entries.hold(id, g.inc, g.kernelLimits(l)); err != nil {
-			return fmt.Errorf("updating limits of %s: %w", g.key, err)
-		}
+	if err := t.holdAll(g, l); err != nil {
+		return fmt.Errorf("updating limits of %s: %w", g.key, err)
 	}
 	g.spec.Limits = l
 	g.publish(t.backend.Version())
+	return nil
+}
+
+// holdAll makes every entry the group holds carry what the kernel must
+// hold for a spec asking for l (kernelLimits: the lift, or l raised by the
+// boost). It stops at the first entry that fails; the caller puts back what
+// it changed in the group, and a retry rewrites every entry. Called with
+// g.mu held.
+func (t *Table) holdAll(g *group, l Limits) error {
+	want := g.kernelLimits(l)
+	for id := range g.held {
+		if err := t.entries.hold(id, g.inc, want); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

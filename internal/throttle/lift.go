@@ -31,17 +31,14 @@ func (t *Table) SetLift(key Key, lifted *Limits) error {
 	} else {
 		g.lift = nil
 	}
-	want := g.kernelLimits(g.spec.Limits)
-	for id := range g.held {
-		if err := t.entries.hold(id, g.inc, want); err != nil {
-			// Keep the old lift so that the table describes the
-			// entries that did not change; a retry rewrites them all.
-			g.lift = old
-			return fmt.Errorf("lifting limits of %s: %w", key, err)
-		}
+	if err := t.holdAll(g, g.spec.Limits); err != nil {
+		// Keep the old lift so that the table describes the entries that
+		// did not change; a retry rewrites them all.
+		g.lift = old
+		return fmt.Errorf("lifting limits of %s: %w", key, err)
 	}
 	g.publish(t.backend.Version())
-	klog.V(4).InfoS("Throttle group lift changed", "group", key, "lifted", lifted != nil, "kernelLimits", want)
+	klog.V(4).InfoS("Throttle group lift changed", "group", key, "lifted", lifted != nil, "kernelLimits", g.kernelLimits(g.spec.Limits))
 	return nil
 }
 
