@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/elastic"
-	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
@@ -23,10 +22,8 @@ import (
 // protected victim is quiet, and is back while the victim writes.
 func TestElasticControllerOnV2(t *testing.T) {
 	requireV2Kernel(t)
-	disk := attachLoop(t, 256<<20)
-	mnt := mkfsMount(t, disk.Path)
-	vVol := attachLoopFileDirect(t, filepath.Join(mnt, testutil.Prefix+"-victim.img"), 64<<20)
-	aVol := attachLoopFileDirect(t, filepath.Join(mnt, testutil.Prefix+"-aggressor.img"), 64<<20)
+	disk, vols := volumesOnDisk(t, "victim", "aggressor")
+	vVol, aVol := vols[0], vols[1]
 	tree := newKubeletTree(t, cgroupfsLayout)
 	vUID, aUID := newPodUID(t), newPodUID(t)
 	vPod, aPod := tree.pod(t, vUID), tree.pod(t, aUID)

@@ -3,14 +3,10 @@
 package v2kernel
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
@@ -25,9 +21,8 @@ import (
 // accepts an entry.
 func TestLoopIOChargedOnTheDiskAndIOLatencyPlacement(t *testing.T) {
 	requireV2Kernel(t)
-	disk := attachLoop(t, 256<<20)
-	mnt := mkfsMount(t, disk.Path)
-	vol := attachLoopFileDirect(t, filepath.Join(mnt, testutil.Prefix+"-vol.img"), 64<<20)
+	disk, vols := volumesOnDisk(t, "vol")
+	vol := vols[0]
 	parent := mkCgroup(t, cgroupRoot, testutil.Prefix+"-iolat-"+randomHex(t, 4), controllers...)
 	victim := mkCgroup(t, parent, "victim")
 
@@ -80,61 +75,4 @@ func TestLoopIOChargedOnTheDiskAndIOLatencyPlacement(t *testing.T) {
 			}
 		}
 	}
-}
-
-// attachLoopFileDirect creates a size-byte file at path and attaches it to
-// a loop device with direct IO, as the driver does.
-func attachLoopFileDirect(t *testing.T, path string, size int64) loopDevice {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
-	for attempt := 0; attempt < 10; attempt++ {
-		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := fmt.Sprintf("/dev/loop%d", n)
-		dev, err := os.OpenFile(p, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := unix.LoopConfig{Fd: uint32(f.Fd())}
-		cfg.Info.Flags = unix.LO_FLAGS_DIRECT_IO
-		copy(cfg.Info.File_name[:], path)
-		err = unix.IoctlLoopConfigure(int(dev.Fd()), &cfg)
-		if errors.Is(err, unix.EBUSY) {
-			dev.Close()
-			continue
-		}
-		if err != nil {
-			dev.Close()
-			t.Fatalf("LOOP_CONFIGURE %s: %v", p, err)
-		}
-		t.Cleanup(func() {
-			if err := unix.IoctlSetInt(int(dev.Fd()), unix.LOOP_CLR_FD, 0); err != nil {
-				t.Errorf("detach %s: %v", p, err)
-			}
-			dev.Close()
-		})
-		num, err := throttle.DeviceOf(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := os.ReadFile(fmt.Sprintf("/sys/block/loop%d/loop/dio", n))
-		t.Logf("%s on %s: direct IO %s", p, path, strings.TrimSpace(string(b)))
-		return loopDevice{Path: p, Device: num}
-	}
-	t.Fatal("no free loop device")
-	return loopDevice{}
 }

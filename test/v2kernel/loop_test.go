@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -29,8 +30,28 @@ type loopDevice struct {
 // blk-throttle acts.
 func attachLoop(t *testing.T, size int64) loopDevice {
 	t.Helper()
-	backing := filepath.Join(t.TempDir(), testutil.Prefix+"-backing")
-	f, err := os.OpenFile(backing, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	return attachLoopFile(t, filepath.Join(t.TempDir(), testutil.Prefix+"-backing"), size, false)
+}
+
+// volumesOnDisk attaches a "disk" (a loop device over tmpfs, with ext4 on
+// it: the VM has no disk) and, on its filesystem, one 64 MiB volume per
+// name attached with direct IO as the driver attaches volumes.
+func volumesOnDisk(t *testing.T, names ...string) (disk loopDevice, vols []loopDevice) {
+	t.Helper()
+	disk = attachLoop(t, 256<<20)
+	mnt := mkfsMount(t, disk.Path)
+	for _, n := range names {
+		vols = append(vols, attachLoopFile(t, filepath.Join(mnt, testutil.Prefix+"-"+n+".img"), 64<<20, true))
+	}
+	return disk, vols
+}
+
+// attachLoopFile creates a size-byte sparse file at path and attaches it to
+// a new loop device, with direct IO when direct is set; the device is
+// detached when the test ends.
+func attachLoopFile(t *testing.T, path string, size int64, direct bool) loopDevice {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,33 +72,40 @@ func attachLoop(t *testing.T, size int64) loopDevice {
 		if err != nil {
 			t.Fatalf("LOOP_CTL_GET_FREE: %v", err)
 		}
-		path := fmt.Sprintf("/dev/loop%d", n)
-		dev, err := os.OpenFile(path, os.O_RDWR, 0)
+		dev := fmt.Sprintf("/dev/loop%d", n)
+		fd, err := os.OpenFile(dev, os.O_RDWR, 0)
 		if err != nil {
-			t.Fatalf("open %s: %v", path, err)
+			t.Fatalf("open %s: %v", dev, err)
 		}
 		cfg := unix.LoopConfig{Fd: uint32(f.Fd())}
-		copy(cfg.Info.File_name[:], backing)
-		err = unix.IoctlLoopConfigure(int(dev.Fd()), &cfg)
+		if direct {
+			cfg.Info.Flags = unix.LO_FLAGS_DIRECT_IO
+		}
+		copy(cfg.Info.File_name[:], path)
+		err = unix.IoctlLoopConfigure(int(fd.Fd()), &cfg)
 		if errors.Is(err, unix.EBUSY) {
-			dev.Close()
+			fd.Close()
 			continue
 		}
 		if err != nil {
-			dev.Close()
-			t.Fatalf("LOOP_CONFIGURE %s: %v", path, err)
+			fd.Close()
+			t.Fatalf("LOOP_CONFIGURE %s: %v", dev, err)
 		}
 		t.Cleanup(func() {
-			if err := unix.IoctlSetInt(int(dev.Fd()), unix.LOOP_CLR_FD, 0); err != nil {
-				t.Errorf("detach %s: %v", path, err)
+			if err := unix.IoctlSetInt(int(fd.Fd()), unix.LOOP_CLR_FD, 0); err != nil {
+				t.Errorf("detach %s: %v", dev, err)
 			}
-			dev.Close()
+			fd.Close()
 		})
-		num, err := throttle.DeviceOf(path)
+		num, err := throttle.DeviceOf(dev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return loopDevice{Path: path, Device: num}
+		if direct {
+			b, _ := os.ReadFile(fmt.Sprintf("/sys/block/loop%d/loop/dio", n))
+			t.Logf("%s on %s: direct IO %s", dev, path, strings.TrimSpace(string(b)))
+		}
+		return loopDevice{Path: dev, Device: num}
 	}
 	t.Fatal("no free loop device after 10 attempts")
 	return loopDevice{}
