@@ -67,6 +67,7 @@ provisioner=$(hack/images/csi-provisioner.sh --out "$pay/images/csi-provisioner.
 echo "$pause" >"$pay/pause-image"
 cp -r charts/csi-blkio "$pay/chart"
 cp hack/qemu/node/*.sh "$pay/"
+cp hack/cluster/containerd-config.sh "$pay/" # node-setup.sh sources it
 
 # Certificates: one CA; the apiserver serves 127.0.0.1, the kubelet its node
 # name. Clients use the admin token.

@@ -14,6 +14,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/apiserver.sh"
 source "$CLUSTER_DIR/node-teardown.sh"
+source "$CLUSTER_DIR/containerd-config.sh"
 
 NODE_NAME=localhost
 # The CNI network, bridge and pod subnet. The bridge name carries the
@@ -67,14 +68,14 @@ record_host_state() {
 write_containerd_config() {
 	local dir=$1 pause=$2 c=$1/containerd
 	mkdir -p "$c" "$dir/cni/net.d" "$dir/cni/ipam"
-	cat >"$c/config.toml" <<TOML
+	{
+		cat <<TOML
 version = 2
 root = "$c/root"
 state = "$c/state"
-# Snapshotters this node does not use stay off. (The v1 runtime must stay:
-# containerd 1.6's tasks service does not start without it.)
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+TOML
+		containerd_disabled_plugins
+		cat <<TOML
 
 [grpc]
   address = "$c/containerd.sock"
@@ -88,51 +89,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.internal.v1.opt"]
   path = "$c/opt"
 
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$pause"
-  # Required here: root lacks CAP_SYS_RESOURCE, and runc fails to lower
-  # oom_score_adj ("can't get final child's PID from pipe: EOF") without it.
-  restrict_oom_score_adj = true
-  disable_apparmor = true
+TOML
+		# restrict_oom_score_adj is required here: root lacks
+		# CAP_SYS_RESOURCE, and runc fails to lower oom_score_adj ("can't
+		# get final child's PID from pipe: EOF") without it. Pod network
+		# namespaces go under DIR instead of /var/run/netns; runc keeps its
+		# state there too.
+		containerd_cri_config "$pause" false "$dir/cni/net.d" \
+			'  restrict_oom_score_adj = true
   disable_hugetlb_controller = true
   tolerate_missing_hugetlb_controller = true
-  disable_tcp_service = true
-  # Pod network namespaces under DIR instead of /var/run/netns.
-  netns_mounts_under_state_dir = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "$c/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$dir/cni/net.d"
-TOML
-	# No IP masquerade: pods need no route off the machine, and ipMasq would
-	# add host iptables rules. host-local keeps its leases under DIR.
-	cat >"$dir/cni/net.d/10-$CNI_NETWORK.conflist" <<JSON
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NETWORK",
-  "plugins": [{
-    "type": "bridge",
-    "bridge": "$CNI_BRIDGE",
-    "isGateway": true,
-    "ipMasq": false,
-    "ipam": {
-      "type": "host-local",
-      "ranges": [[{"subnet": "$POD_CIDR"}]],
-      "routes": [{"dst": "0.0.0.0/0"}],
-      "dataDir": "$dir/cni/ipam"
-    }
-  }]
-}
-JSON
+  netns_mounts_under_state_dir = true' \
+			"        Root = \"$c/runc\""
+	} >"$c/config.toml"
+	# host-local keeps its leases under DIR.
+	cni_bridge_conflist "$CNI_NETWORK" "$CNI_BRIDGE" "$POD_CIDR" "$dir/cni/ipam" >"$dir/cni/net.d/10-$CNI_NETWORK.conflist"
 }
 
 # write_kubelet_config DIR PORT HEALTHZ_PORT: the KubeletConfiguration.

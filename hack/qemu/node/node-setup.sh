@@ -114,37 +114,14 @@ EOF
 
 # containerd with runc's systemd cgroup driver: every container is a
 # transient scope below its pod's slice, created through systemd.
-cat >/etc/containerd/config.toml <<EOF
-version = 2
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$(cat "$P/pause-image")"
-  disable_apparmor = true
-  disable_tcp_service = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "/etc/cni/net.d"
-EOF
-cat >/etc/cni/net.d/10-csiblkio-test.conflist <<EOF
+# shellcheck source=../../cluster/containerd-config.sh
+source "$P/containerd-config.sh"
 {
-  "cniVersion": "1.0.0",
-  "name": "csiblkio-test",
-  "plugins": [{
-    "type": "bridge", "bridge": "csiblkio-br0", "isGateway": true, "ipMasq": false,
-    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}
-  }]
-}
-EOF
+	echo "version = 2"
+	containerd_disabled_plugins
+	containerd_cri_config "$(cat "$P/pause-image")" true /etc/cni/net.d
+} >/etc/containerd/config.toml
+cni_bridge_conflist csiblkio-test csiblkio-br0 "$POD_CIDR" >/etc/cni/net.d/10-csiblkio-test.conflist
 
 cat >/etc/kubernetes/kubelet-config.yaml <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
