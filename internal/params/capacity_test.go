@@ -1,8 +1,6 @@
 package params
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
@@ -80,21 +78,7 @@ func TestCapacityAndBurstRejects(t *testing.T) {
 			[]string{"positive integer", `readIOPSBurst: "3000"`}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse(c.in, ModeStorageClass)
-			var pe *Error
-			if !errors.As(err, &pe) {
-				t.Fatalf("Parse(%v) error = %v, want *params.Error", c.in, err)
-			}
-			if pe.Key != c.key {
-				t.Errorf("error key = %q, want %q (%v)", pe.Key, c.key, err)
-			}
-			for _, f := range c.frags {
-				if !strings.Contains(err.Error(), f) {
-					t.Errorf("error %q lacks %q", err, f)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkRefused(t, c.in, ModeStorageClass, c.key, c.frags) })
 	}
 }
 

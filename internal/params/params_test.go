@@ -81,21 +81,7 @@ func TestParseRejects(t *testing.T) {
 		{"inline unknown lists size", map[string]string{"foo": "1"}, ModeInline, "foo", []string{"size"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse(c.in, c.mode)
-			var pe *Error
-			if !errors.As(err, &pe) {
-				t.Fatalf("Parse(%v) error = %v, want *params.Error", c.in, err)
-			}
-			if pe.Key != c.key {
-				t.Errorf("error key = %q, want %q", pe.Key, c.key)
-			}
-			for _, f := range c.frags {
-				if !strings.Contains(err.Error(), f) {
-					t.Errorf("error %q lacks %q", err, f)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkRefused(t, c.in, c.mode, c.key, c.frags) })
 	}
 }
 
@@ -108,6 +94,25 @@ func TestParseStableFirstError(t *testing.T) {
 		var pe *Error
 		if !errors.As(err, &pe) || pe.Key != "aaa" {
 			t.Fatalf("Parse error = %v, want the first key in sorted order (aaa)", err)
+		}
+	}
+}
+
+// checkRefused asserts that Parse refuses in with a *params.Error that names
+// key and whose message holds every fragment of frags.
+func checkRefused(t *testing.T, in map[string]string, mode Mode, key string, frags []string) {
+	t.Helper()
+	_, err := Parse(in, mode)
+	var pe *Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("Parse(%v) error = %v, want *params.Error", in, err)
+	}
+	if pe.Key != key {
+		t.Errorf("error key = %q, want %q (%v)", pe.Key, key, err)
+	}
+	for _, f := range frags {
+		if !strings.Contains(err.Error(), f) {
+			t.Errorf("error %q lacks %q", err, f)
 		}
 	}
 }
