@@ -18,6 +18,18 @@ var (
 	burst40  = Config{Rates: throttle.Limits{WriteBytesPerSecond: 40 * mib}, Seconds: 5}
 )
 
+// tracked is a controller over one group at the baseline that tracks it
+// with burst40 and has taken its first sample at start (a full bucket: the
+// burst is in force).
+func tracked(o Options) (f *fakeGroups, c *Controller, start time.Time) {
+	f = newFakeGroups(baseline)
+	c = New(f, o)
+	c.Track(f.key, burst40)
+	start = time.Now()
+	c.step(context.Background(), start)
+	return f, c, start
+}
+
 // run drives the controller and the simulated writer for d in ticks,
 // starting at start, and returns the bytes written and when bursting
 // stopped (zero if it did not).
@@ -35,11 +47,7 @@ func run(c *Controller, f *fakeGroups, start time.Time, d time.Duration, demand 
 }
 
 func TestFullSpeedWriterBurstsForBurstSecondsThenHoldsTheBaseline(t *testing.T) {
-	f := newFakeGroups(baseline)
-	c := New(f, Options{})
-	c.Track(f.key, burst40)
-	start := time.Now()
-	c.step(context.Background(), start) // first sample: full bucket, burst in force
+	f, c, start := tracked(Options{})
 	if !f.bursting() {
 		t.Fatal("a new group does not burst: its bucket starts full")
 	}
@@ -60,11 +68,7 @@ func TestFullSpeedWriterBurstsForBurstSecondsThenHoldsTheBaseline(t *testing.T) 
 }
 
 func TestIdlePauseRefillsInProportion(t *testing.T) {
-	f := newFakeGroups(baseline)
-	c := New(f, Options{})
-	c.Track(f.key, burst40)
-	start := time.Now()
-	c.step(context.Background(), start)
+	f, c, start := tracked(Options{})
 	run(c, f, start, 10*time.Second, -1) // drain it
 	// The switch to the baseline came a tick before the bucket ran dry, so
 	// that tick's credit is left; 10 s idle add 8 MiB/s * 10 s = 80 MiB,
@@ -86,11 +90,7 @@ func TestIdlePauseRefillsInProportion(t *testing.T) {
 }
 
 func TestRearmNeedsATenthOfTheBucket(t *testing.T) {
-	f := newFakeGroups(baseline)
-	c := New(f, Options{})
-	c.Track(f.key, burst40)
-	start := time.Now()
-	c.step(context.Background(), start)
+	f, c, start := tracked(Options{})
 	run(c, f, start, 10*time.Second, -1)
 	writes := f.writes
 	// Writing just under the baseline refills 0.5 MiB/s from the tick's
@@ -109,11 +109,7 @@ func TestRearmNeedsATenthOfTheBucket(t *testing.T) {
 
 func TestRestartKeepsTheBalance(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "buckets.json")
-	f := newFakeGroups(baseline)
-	c := New(f, Options{StateFile: file})
-	c.Track(f.key, burst40)
-	start := time.Now()
-	c.step(context.Background(), start)
+	f, c, start := tracked(Options{StateFile: file})
 	run(c, f, start, 2500*time.Millisecond, -1) // half the bucket spent
 	before := f.bucket(t).Balance
 	c.persist(context.Background())
