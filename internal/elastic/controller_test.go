@@ -154,6 +154,13 @@ func (r *rig) period(victimIOs uint64, lat time.Duration) {
 	r.c.Step(context.Background())
 }
 
+// periods runs n periods alike.
+func (r *rig) periods(n int, victimIOs uint64, lat time.Duration) {
+	for range n {
+		r.period(victimIOs, lat)
+	}
+}
+
 func (r *rig) wantHeld(t *testing.T, held bool, when string) {
 	t.Helper()
 	l, lifted := r.g.kernel(aggrK)
@@ -201,9 +208,7 @@ func TestLiftsWhenVictimQuietAndHoldsWithinOnePeriod(t *testing.T) {
 
 	// Held while the victim stays active, even though the disk now meets
 	// the target (because of the hold).
-	for range 5 {
-		r.period(50, time.Millisecond)
-	}
+	r.periods(5, 50, time.Millisecond)
 	r.wantHeld(t, true, "victim active after the hold")
 
 	// The victim goes quiet: lifted after QuietAfter, not before.
@@ -228,25 +233,19 @@ func TestProbesAfterHoldingAndBacksOff(t *testing.T) {
 	r.period(50, 5*time.Millisecond)
 	r.wantHeld(t, true, "missing")
 	// Target met while held: a probe lift after ProbeAfter (1s).
-	for range 9 {
-		r.period(50, time.Millisecond)
-	}
+	r.periods(9, 50, time.Millisecond)
 	r.wantHeld(t, true, "before ProbeAfter")
 	r.period(50, time.Millisecond)
 	r.wantHeld(t, false, "probe")
 	// The probe misses: held again, and the next probe waits twice as long.
 	r.period(50, 5*time.Millisecond)
 	r.wantHeld(t, true, "probe missed")
-	for range 19 {
-		r.period(50, time.Millisecond)
-	}
+	r.periods(19, 50, time.Millisecond)
 	r.wantHeld(t, true, "before the doubled ProbeAfter")
 	r.period(50, time.Millisecond)
 	r.wantHeld(t, false, "second probe")
 	// This probe meets the target: stay lifted while it does.
-	for range 5 {
-		r.period(50, time.Millisecond)
-	}
+	r.periods(5, 50, time.Millisecond)
 	r.wantHeld(t, false, "probe met the target")
 }
 
@@ -260,9 +259,7 @@ func (burstLifter) Lifted(st throttle.GroupStatus) throttle.Limits {
 
 func TestLifterDecidesTheLift(t *testing.T) {
 	r := newRig(t, burstLifter{})
-	for range 4 {
-		r.period(0, time.Millisecond)
-	}
+	r.periods(4, 0, time.Millisecond)
 	l, lifted := r.g.kernel(aggrK)
 	if !lifted || l.WriteBytesPerSecond != 400<<20 {
 		t.Fatalf("lifted=%v to %v, want the burst rate 400Mi", lifted, l)
@@ -281,9 +278,7 @@ func TestNoProtectedGroupLiftsAtOnce(t *testing.T) {
 func TestGroupWithoutDiskStaysHeld(t *testing.T) {
 	r := newRig(t, nil)
 	r.d.noDisk[aggrD] = true
-	for range 5 {
-		r.period(0, time.Millisecond)
-	}
+	r.periods(5, 0, time.Millisecond)
 	if _, lifted := r.g.kernel(aggrK); lifted {
 		t.Fatal("a group without a disk to watch was lifted")
 	}
@@ -295,9 +290,7 @@ func TestGroupWithoutDiskStaysHeld(t *testing.T) {
 
 func TestGroupNoLongerElasticIsHeldAndRemovedGroupsForgotten(t *testing.T) {
 	r := newRig(t, nil)
-	for range 4 {
-		r.period(0, time.Millisecond)
-	}
+	r.periods(4, 0, time.Millisecond)
 	r.wantHeld(t, false, "lifted")
 	// Re-placed without elastic (the spec changed): the controller puts
 	// the spec limits back.
