@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,4 +138,25 @@ func wantLines(t testing.TB, dir, name string, want ...string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("%s/%s = %q, want lines %q", dir, name, content, want)
 	}
+}
+
+// otherUID is a second pod, for tests of an entry two groups share.
+const otherUID = "6f1d2c3b-aaaa-4bbb-8ccc-0123456789ab"
+
+// sharedEntryFixture is a fixture of cgroup version v with the pods testUID
+// and otherUID, and where their volume-scope groups meet: the shared
+// entry's directory and file (v1's root-level write_bps_device, v2's
+// kubepods io.max), and wbpsLine, which renders that file's line for
+// device 7:256 holding a write limit of l bytes per second.
+func sharedEntryFixture(t *testing.T, v int) (fx *fixture, shared, file string, wbpsLine func(l uint64) string) {
+	t.Helper()
+	fx = newFixture(t, v)
+	fx.pod(t, testUID)
+	fx.pod(t, otherUID)
+	if v == 2 {
+		return fx, fx.fake.Path("kroot/kubepods"), "io.max", func(l uint64) string {
+			return fmt.Sprintf("7:256 rbps=max wbps=%d riops=max wiops=max", l)
+		}
+	}
+	return fx, fx.fake.Root, string(V1WriteBPS), func(l uint64) string { return fmt.Sprintf("7:256 %d", l) }
 }

@@ -73,16 +73,10 @@ func TestSetLiftUnknownGroup(t *testing.T) {
 func TestSetLiftOnSharedEntryNeedsEveryHolder(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			fx := newFixture(t, v)
-			uid2 := "6f1d2c3b-aaaa-4bbb-8ccc-0123456789ab"
-			fx.pod(t, testUID)
-			fx.pod(t, uid2)
-			shared, file, line := fx.fake.Root, string(V1WriteBPS), "7:256 8388608"
-			if v == 2 {
-				shared, file, line = fx.fake.Path("kroot/kubepods"), "io.max", "7:256 rbps=max wbps=8388608 riops=max wiops=max"
-			}
+			fx, shared, file, wbpsLine := sharedEntryFixture(t, v)
+			line := wbpsLine(8 << 20)
 			k1, s1 := podSpec(testUID, limit8M, ScopeVolume)
-			k2, s2 := podSpec(uid2, limit8M, ScopeVolume)
+			k2, s2 := podSpec(otherUID, limit8M, ScopeVolume)
 			ensure(t, fx.table, k1, s1)
 			ensure(t, fx.table, k2, s2)
 			if err := fx.table.SetLift(k1, &Limits{}); err != nil {

@@ -61,22 +61,9 @@ func TestInvariant1_GroupOwnsItsEntries(t *testing.T) {
 func TestInvariant1_SharedEntryIsRefcounted(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			fx := newFixture(t, v)
-			uid2 := "6f1d2c3b-aaaa-4bbb-8ccc-0123456789ab"
-			fx.pod(t, testUID)
-			fx.pod(t, uid2)
-			shared, file := fx.fake.Root, string(V1WriteBPS)
-			if v == 2 {
-				shared, file = fx.fake.Path("kroot/kubepods"), "io.max"
-			}
-			line := func(l uint64) string {
-				if v == 1 {
-					return fmt.Sprintf("7:256 %d", l)
-				}
-				return fmt.Sprintf("7:256 rbps=max wbps=%d riops=max wiops=max", l)
-			}
+			fx, shared, file, line := sharedEntryFixture(t, v)
 			k1, s1 := podSpec(testUID, limit8M, ScopeVolume)
-			k2, s2 := podSpec(uid2, Limits{WriteBytesPerSecond: 4 << 20}, ScopeVolume)
+			k2, s2 := podSpec(otherUID, Limits{WriteBytesPerSecond: 4 << 20}, ScopeVolume)
 			ensure(t, fx.table, k1, s1)
 			ensure(t, fx.table, k2, s2)
 			wantLines(t, shared, file, line(4<<20)) // the strictest holder wins
