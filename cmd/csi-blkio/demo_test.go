@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -119,6 +120,20 @@ func limitedRatio(t *testing.T, out string) float64 {
 	return 0
 }
 
+// passBand reads the band the demo's verdict applied: "pass band 0.9-1.1"
+// or, on a busy machine, "pass band 0.84-1.1: ...".
+func passBand(t *testing.T, out string) (lo, hi float64) {
+	t.Helper()
+	i := strings.Index(out, "pass band ")
+	if i < 0 {
+		t.Fatalf("no pass band in the output:\n%s", out)
+	}
+	if _, err := fmt.Sscanf(out[i:], "pass band %g-%g", &lo, &hi); err != nil {
+		t.Fatalf("pass band in %q: %v", out[i:min(len(out), i+40)], err)
+	}
+	return lo, hi
+}
+
 func TestDemoEndToEnd(t *testing.T) {
 	b := requireDemoKernel(t)
 	tmp := demoTmp(t)
@@ -131,8 +146,12 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
 	}
 	out := stdout.String()
-	if r := limitedRatio(t, out); r < 0.9 || r > 1.1 {
-		t.Errorf("limited ratio %.3f outside 0.9-1.1 although the demo passed", r)
+	// The floor is 0.9 less the share of the run the IO process waited for
+	// a CPU (a busy machine); the verdict prints the band it applied.
+	if lo, hi := passBand(t, out); lo > 0.9 || lo < 0 || hi != 1.1 {
+		t.Errorf("pass band %.2f-%.2f, want 1.1 above and at most 0.9 below", lo, hi)
+	} else if r := limitedRatio(t, out); r < lo || r > hi {
+		t.Errorf("limited ratio %.3f outside %.2f-%.2f although the demo passed", r, lo, hi)
 	}
 	for _, want := range []string{
 		"unlimited  none", // the unlimited volume's row

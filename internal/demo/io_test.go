@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,21 +46,35 @@ func decodeReports(t *testing.T, out []byte) []Report {
 	return rs
 }
 
-// checkReports: Ready first, then growing totals, the last one Done after
-// the duration, each IO a whole block.
+// checkReports: Ready first, then growing totals, at most one progress
+// line per report interval, the last one Done after the duration, each IO
+// a whole block. How many progress lines there are is the scheduler's
+// business: a line goes out when an IO completes past an interval's end,
+// and on a loaded machine one IO can span the whole run (seen: the IO
+// thread waited 355 ms for a CPU in a 300 ms run, so Ready, one progress
+// line and Done were all there was).
 func checkReports(t *testing.T, rs []Report, j IOJob) {
 	t.Helper()
-	if len(rs) < 4 || !rs[0].Ready {
-		t.Fatalf("reports %+v: want Ready first and at least 3 progress lines", rs)
+	if len(rs) < 3 || !rs[0].Ready {
+		t.Fatalf("reports %+v: want Ready first, then progress lines and Done", rs)
+	}
+	progress := rs[1 : len(rs)-1]
+	for i, r := range progress {
+		if r.Elapsed < j.Report || i > 0 && r.Elapsed.Truncate(j.Report) <= progress[i-1].Elapsed.Truncate(j.Report) {
+			t.Errorf("progress line %d at %s: want one line per %s interval, after the first interval", i, r.Elapsed, j.Report)
+		}
 	}
 	for i := 2; i < len(rs); i++ {
-		if rs[i].Bytes < rs[i-1].Bytes || rs[i].Elapsed < rs[i-1].Elapsed {
+		if rs[i].Bytes < rs[i-1].Bytes || rs[i].Elapsed < rs[i-1].Elapsed || rs[i].Waited < rs[i-1].Waited {
 			t.Errorf("report %d goes backwards: %+v after %+v", i, rs[i], rs[i-1])
 		}
 	}
 	last := rs[len(rs)-1]
 	if !last.Done || last.Elapsed < j.Duration || last.Ops == 0 || last.Bytes != last.Ops*uint64(j.Block) {
 		t.Errorf("last report %+v: want Done after %s with %d bytes per op", last, j.Duration, j.Block)
+	}
+	if last.Waited > last.Elapsed {
+		t.Errorf("last report %+v: the IO thread waited for a CPU longer than the IO ran", last)
 	}
 }
 
@@ -176,12 +191,15 @@ func TestIOProcessStopsOnRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	begin := time.Now()
 	if err := p.stop(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(begin); took > 1500*time.Millisecond {
-		t.Errorf("stop took %s: SIGTERM should end the IO loop at once", took)
+	// SIGTERM ends the IO loop: the process exits by itself with an error.
+	// Had it ignored SIGTERM, stop would have killed it after the grace
+	// period. The exit status tells the two apart without a clock, which a
+	// loaded machine would stretch.
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signaled() {
+		t.Errorf("the IO process ended with %v: want an exit of its own after SIGTERM, not a kill", p.cmd.ProcessState)
 	}
 	if err := p.wait(); err == nil {
 		t.Error("a stopped IO process reports success")

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,6 +142,11 @@ func alignedBuffer(n int64) ([]byte, error) {
 // times every op: each report carries the percentiles of the ops since the
 // previous one, the last report those of the whole run.
 func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder) error {
+	// One thread does all the IO, so that its run-queue delay is the
+	// writer's: locked for the loop's length.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	waited := runDelaySince()
 	ppid := os.Getppid()
 	blocks := j.FileSize / j.Block
 	var r Report
@@ -178,6 +184,7 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 		}
 		r.Elapsed = time.Since(start)
 		if r.Elapsed >= next {
+			r.Waited = waited()
 			// Orphaned (the demo was killed): stop rather than run on.
 			if os.Getppid() != ppid {
 				return errors.New("the demo that started this IO process is gone")
@@ -193,8 +200,26 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 		}
 	}
 	r.Done = true
+	r.Waited = waited()
 	if j.Latency {
 		r.P50, r.P99, r.P999 = all.Quantile(0.5), all.Quantile(0.99), all.Quantile(0.999)
 	}
 	return enc.Encode(r)
+}
+
+// runDelaySince returns a function giving the calling thread's run-queue
+// delay since now. Where the kernel does not account it (no schedstat), it
+// gives 0: the verdict's floor then stays where a quiet CPU puts it.
+func runDelaySince() func() time.Duration {
+	base, err := iobench.ThreadRunDelay()
+	if err != nil {
+		return func() time.Duration { return 0 }
+	}
+	return func() time.Duration {
+		now, err := iobench.ThreadRunDelay()
+		if err != nil {
+			return 0
+		}
+		return now - base
+	}
 }

@@ -38,6 +38,10 @@ type Report struct {
 	Bytes   uint64        `json:"bytes"`
 	Ops     uint64        `json:"ops"`
 	Done    bool          `json:"done,omitempty"`
+	// Waited is how long the IO thread was runnable but waiting for a CPU
+	// since the IO started (the kernel's run-queue delay; see
+	// iobench.Floor): budget a throttle could not hand it on a busy machine.
+	Waited time.Duration `json:"waited,omitempty"`
 	// With IOJob.Latency, completion-time percentiles: in a progress
 	// report of the ops since the previous report (P50, P99), in the Done
 	// report of the whole run (P50, P99, P999).

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -21,6 +22,9 @@ type result struct {
 	// Total is what the IO process did (bytes or IOs), Achieved that over
 	// its elapsed time.
 	Total, Achieved float64
+	// Elapsed is how long the IO ran; Waited how much of it the IO process
+	// waited for a CPU (Report.Waited).
+	Elapsed, Waited time.Duration
 	// Group is the group's status after the worker sampled the whole IO.
 	Group throttle.GroupStatus
 	// WorkerRate is the group's rate at the worker's last sample taken

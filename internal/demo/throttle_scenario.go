@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // runThrottle is the default story: a pod with two volumes, one limited and
@@ -73,7 +75,8 @@ func runThrottle(ctx context.Context, s *Session) error {
 		last := t.proc.last()
 		rate, _ := t.workerRate(StatsInterval)
 		results[i] = result{Name: t.name, Unit: set.Unit, Mode: set.Mode, Limit: t.limit,
-			Total: last.Amount(set.Unit), Achieved: last.Amount(set.Unit) / last.Elapsed.Seconds(), Group: st, WorkerRate: rate}
+			Total: last.Amount(set.Unit), Achieved: last.Amount(set.Unit) / last.Elapsed.Seconds(),
+			Elapsed: last.Elapsed, Waited: last.Waited, Group: st, WorkerRate: rate}
 	}
 	renderTable(s.deps.Out, results)
 	s.Printf("\n")
@@ -81,24 +84,36 @@ func runThrottle(ctx context.Context, s *Session) error {
 	return verdict(s, results[0], results[1])
 }
 
-// verdict passes when the limited volume ran within MinRatio..MaxRatio of
-// its limit.
+// verdict passes when the limited volume ran within its band of its
+// limit. Above MaxRatio the limit did not hold, however busy the machine.
+// The floor is MinRatio for a writer that was on a CPU whenever its IO
+// completed; the IO process keeps one IO in flight, so the time it waited
+// for a CPU instead is budget the kernel could not hand it, and the floor
+// drops by that share of the run (iobench.Floor). A demo run on a busy
+// machine then shows the limit holding instead of failing on the machine's
+// load; a limit that was set too low still fails unless the writer waited
+// for most of the run, and the verdict says how much it waited.
 func verdict(s *Session, limited, unlimited result) error {
 	q, _ := limited.ratio()
-	if q < MinRatio || q > MaxRatio {
+	floor := iobench.Floor(MinRatio, limited.Elapsed, limited.Waited)
+	band := fmt.Sprintf("%.2g-%.2g", MinRatio, MaxRatio)
+	if share := float64(limited.Waited) / float64(max(limited.Elapsed, 1)); floor < MinRatio-0.005 {
+		band = fmt.Sprintf("%.2f-%.2g: %.2g less the %.0f%% of the run its IO process waited for a CPU", floor, MaxRatio, MinRatio, 100*share)
+	}
+	if q < floor || q > MaxRatio {
 		hint := "the limit did not hold"
 		switch {
-		case q < MinRatio && unlimited.Achieved < limited.Limit:
+		case q < floor && unlimited.Achieved < limited.Limit:
 			hint = fmt.Sprintf("the disk itself is slower than the limit right now (the unlimited volume reached only %s; a busy machine?): try a lower --limit or run again later",
 				formatRate(unlimited.Unit, unlimited.Achieved))
-		case q < MinRatio:
+		case q < floor:
 			hint = "the IO did not reach the limit although the disk is faster (the unlimited volume reached " +
 				formatRate(unlimited.Unit, unlimited.Achieved) + "): a busy machine? run again, or try a longer --duration"
 		}
-		return fmt.Errorf("the limited volume ran at %.3fx its %s limit, outside %.1f-%.1f: %s",
-			q, formatRate(limited.Unit, limited.Limit), MinRatio, MaxRatio, hint)
+		return fmt.Errorf("the limited volume ran at %.3fx its %s limit, outside %s: %s",
+			q, formatRate(limited.Unit, limited.Limit), band, hint)
 	}
-	s.say("verdict", "PASS: the limited volume ran at %.3fx its %s limit (pass band %.1f-%.1f); the unlimited one at %s",
-		q, formatRate(limited.Unit, limited.Limit), MinRatio, MaxRatio, formatRate(unlimited.Unit, unlimited.Achieved))
+	s.say("verdict", "PASS: the limited volume ran at %.3fx its %s limit (pass band %s); the unlimited one at %s",
+		q, formatRate(limited.Unit, limited.Limit), band, formatRate(unlimited.Unit, unlimited.Achieved))
 	return nil
 }
