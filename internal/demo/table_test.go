@@ -85,3 +85,18 @@ func TestCgroupNames(t *testing.T) {
 		t.Errorf("no cgroups: %q", got)
 	}
 }
+
+func TestDiskAllowedCapsEachIntervalAtTheLimit(t *testing.T) {
+	const mib = 1 << 20
+	rs := []Report{
+		{Elapsed: time.Second, Bytes: 100 * mib},     // far above a 20 MiB/s limit: counts 20
+		{Elapsed: 2 * time.Second, Bytes: 110 * mib}, // a slow second: 10 of 20
+		{Elapsed: 2 * time.Second, Bytes: 110 * mib, Done: true},
+	}
+	if got := diskAllowed(rs, UnitBytes, 20*mib); got != 0.75 {
+		t.Errorf("diskAllowed = %v, want 0.75 (30 of 40 MiB the limit allowed in 2 s)", got)
+	}
+	if got := diskAllowed(nil, UnitBytes, 20*mib); got != 1 {
+		t.Errorf("diskAllowed without reports = %v, want 1", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/iobench"
@@ -81,24 +82,52 @@ func runThrottle(ctx context.Context, s *Session) error {
 	renderTable(s.deps.Out, results)
 	s.Printf("\n")
 	s.say("semantics", "%s", results[0].Group.Semantics)
-	return verdict(s, results[0], results[1])
+	return verdict(s, results[0], results[1], diskAllowed(tracks[1].proc.history(), set.Unit, set.limit))
+}
+
+// diskAllowed is the share of the limit that the unlimited volume reached,
+// report interval by report interval, each capped at the limit. It runs
+// the same IO beside the limited one on the same disk: in an interval in
+// which it stayed below the limit, the disk (or the CPU) would not have
+// carried the limited volume to its limit either. 1 on a disk that kept up.
+func diskAllowed(unlimited []Report, u Unit, limit float64) float64 {
+	var allowed, prev float64
+	var prevAt time.Duration
+	for _, r := range unlimited {
+		if dt := (r.Elapsed - prevAt).Seconds(); dt > 0 {
+			allowed += min(r.Amount(u)-prev, limit*dt)
+		}
+		prev, prevAt = r.Amount(u), r.Elapsed
+	}
+	if prevAt <= 0 || limit <= 0 {
+		return 1
+	}
+	return allowed / (limit * prevAt.Seconds())
 }
 
 // verdict passes when the limited volume ran within its band of its
 // limit. Above MaxRatio the limit did not hold, however busy the machine.
-// The floor is MinRatio for a writer that was on a CPU whenever its IO
-// completed; the IO process keeps one IO in flight, so the time it waited
-// for a CPU instead is budget the kernel could not hand it, and the floor
-// drops by that share of the run (iobench.Floor). A demo run on a busy
-// machine then shows the limit holding instead of failing on the machine's
-// load; a limit that was set too low still fails unless the writer waited
-// for most of the run, and the verdict says how much it waited.
-func verdict(s *Session, limited, unlimited result) error {
+// The floor is MinRatio on a quiet machine. The IO process keeps one IO in
+// flight, so the time it waited for a CPU instead of submitting the next IO
+// is budget the kernel could not hand it: the floor drops by that share of
+// the run (iobench.Floor). And it drops to the share of the limit the disk
+// allowed (diskAllowed, from the unlimited volume beside it). A demo run on
+// a busy machine then shows the limit holding instead of failing on the
+// machine's load; a limit set too low still fails unless the machine was
+// busy for most of the run, and the verdict says how busy it was.
+func verdict(s *Session, limited, unlimited result, disk float64) error {
 	q, _ := limited.ratio()
-	floor := iobench.Floor(MinRatio, limited.Elapsed, limited.Waited)
+	floor := iobench.Floor(MinRatio, limited.Elapsed, limited.Waited) * disk
 	band := fmt.Sprintf("%.2g-%.2g", MinRatio, MaxRatio)
-	if share := float64(limited.Waited) / float64(max(limited.Elapsed, 1)); floor < MinRatio-0.005 {
-		band = fmt.Sprintf("%.2f-%.2g: %.2g less the %.0f%% of the run its IO process waited for a CPU", floor, MaxRatio, MinRatio, 100*share)
+	if floor < MinRatio-0.005 {
+		var why []string
+		if share := float64(limited.Waited) / float64(max(limited.Elapsed, 1)); share >= 0.005 {
+			why = append(why, fmt.Sprintf("its IO process waited %.0f%% of the run for a CPU", 100*share))
+		}
+		if disk < 0.995 {
+			why = append(why, fmt.Sprintf("the unlimited volume beside it reached only %.0f%% of the limit", 100*disk))
+		}
+		band = fmt.Sprintf("%.2f-%.2g: %.2g of what the busy machine allowed, %s", floor, MaxRatio, MinRatio, strings.Join(why, " and "))
 	}
 	if q < floor || q > MaxRatio {
 		hint := "the limit did not hold"
