@@ -3,6 +3,7 @@
 package v2kernel
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,12 +17,13 @@ import (
 // TestDemoOnV2 runs `csi-blkio demo` on a real cgroup v2 kernel as a
 // newcomer would: it places the limit on the pod cgroup (io.max covers the
 // container), the kernel holds the limited volume to it, and nothing is
-// left behind. The demo's own verdict also needs the limited writer to
-// reach 0.9 of its limit; under emulation on a busy host the throttled
-// writer's timer-driven dispatch can fall behind (measured: 0.75 at load
-// 10, 0.97-1.00 otherwise), so here, as for the other tests in the VM, only
-// the upper bound is asserted, and a low-side failure must be the demo's
-// own explanation of it.
+// left behind. The limit is a quarter of what the emulated disk wrote
+// unthrottled a moment before (a fixed one was once slower than the disk
+// of a busy host). The demo's own verdict also has a floor; under emulation
+// the guest cannot see the time its vCPUs wait for the host's CPUs, so the
+// floor cannot allow for it (measured: 0.75 at host load 10, 0.97-1.00
+// otherwise): here, as for the other tests in the VM, only the upper bound
+// is asserted, and a low-side failure must be the demo's own explanation.
 func TestDemoOnV2(t *testing.T) {
 	requireV2Kernel(t)
 	bin, err := exec.LookPath("csi-blkio")
@@ -30,15 +32,23 @@ func TestDemoOnV2(t *testing.T) {
 	}
 	// TMPDIR on ext4, as on a real machine: the VM's /tmp is tmpfs, without
 	// O_DIRECT for the volumes' loop devices.
-	tmp := filepath.Join(mkfsMount(t, attachLoop(t, 512<<20).Path), testutil.Prefix+"-tmp")
+	mnt := mkfsMount(t, attachLoop(t, 512<<20).Path)
+	tmp := filepath.Join(mnt, testutil.Prefix+"-tmp")
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "demo", "--duration", "6s", "--limit", "4Mi", "--size", "128Mi")
+	probe, err := doIO(ioJob{Path: filepath.Join(mnt, "probe"), Bytes: 24 << 20, Block: 1 << 20, Direct: true, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(mnt, "probe"))
+	limit := limitBelow(t, probe)
+	t.Logf("unthrottled direct writes on the demo's filesystem: %.1f MiB/s; the demo's limit: %d KiB/s", probe.MiBPerSecond(), limit>>10)
+	cmd := exec.Command(bin, "demo", "--duration", "6s", "--limit", fmt.Sprintf("%dKi", limit>>10), "--size", "128Mi")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out, err := cmd.CombinedOutput()
 	t.Logf("csi-blkio demo:\n%s", out)
-	if err != nil && !strings.Contains(string(out), "outside 0.9-1.1: the IO did not reach the limit") {
+	if err != nil && !strings.Contains(string(out), ": the IO did not reach the limit") && !strings.Contains(string(out), ": the disk itself is slower than the limit") {
 		t.Fatalf("csi-blkio demo: %v", err)
 	}
 	if r := limitedRatio(t, string(out)); r > 1.1 {

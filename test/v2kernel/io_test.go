@@ -163,3 +163,21 @@ func lowerBound(total, limit uint64) time.Duration {
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// limitBelow is a bytes per second limit of a quarter of the rate r
+// measured unthrottled a moment before, in 64 KiB/s steps, at most 8 MiB/s
+// (a higher limit only makes the writes longer). The emulated disk's speed
+// follows the host's load, so a fixed limit either takes minutes or is
+// faster than the disk; derived in the same run, a throttled write that
+// ran at r's rate takes a quarter of the time the limit allows, which
+// lowerBound (0.8 of it) tells apart even if the host's load changes the
+// disk's speed threefold between the two writes.
+func limitBelow(t *testing.T, r ioResult) uint64 {
+	t.Helper()
+	const step, most = 64 << 10, 8 << 20
+	quarter := uint64(float64(r.Bytes)/r.Seconds/4) / step * step
+	if quarter < step {
+		t.Fatalf("unthrottled the emulated disk wrote %.0f KiB/s: too slow to measure a limit below it", float64(r.Bytes)/r.Seconds/1024)
+	}
+	return min(quarter, most)
+}
