@@ -12,6 +12,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -83,25 +84,31 @@ func noLimit(t *testing.T, cgroup string, dev throttle.Device) {
 }
 
 // writeRate runs a direct-IO dd writing writeBytes to path from inside
-// cgroup and returns the achieved bytes per second.
-func writeRate(t *testing.T, cgroup, path string, extra ...string) float64 {
+// cgroup and returns the achieved bytes per second and how dd ran.
+func writeRate(t *testing.T, cgroup, path string, extra ...string) (float64, testutil.Run) {
 	t.Helper()
 	args := append([]string{"if=/dev/zero", "of=" + path, "bs=1M", fmt.Sprintf("count=%d", writeBytes>>20), "oflag=direct"}, extra...)
-	cmd := testutil.CommandInCgroup(t, cgroup, "dd", args...)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	run, err := testutil.RunWaited(testutil.CommandInCgroup(t, cgroup, "dd", args...))
 	if err != nil {
-		t.Fatalf("dd in %s: %v\n%s", cgroup, err, out)
+		t.Fatalf("dd in %s: %v\n%s", cgroup, err, run.Out)
 	}
-	return float64(writeBytes) / time.Since(start).Seconds()
+	return float64(writeBytes) / run.Elapsed.Seconds(), run
 }
 
-func checkRate(t *testing.T, rate float64) {
+// checkRate asserts a rate at most 1.25 of the limit (the limit held) and
+// at least 0.5 of it (the limit is not lower than asked). The floor leaves
+// room for the shared disk being busy with other work, which the test
+// cannot see; the time dd waited for a CPU it can see, and the floor drops
+// by that share of the run (iobench.Floor): one IO in flight, so budget the
+// kernel could not hand out. The precise figure belongs to the benchmarks.
+func checkRate(t *testing.T, rate float64, run testutil.Run) {
 	t.Helper()
 	ratio := rate / limitBytes
-	t.Logf("direct-IO writer achieved %.2f MiB/s against a limit of %d MiB/s (ratio %.3f)", rate/(1<<20), limitBytes>>20, ratio)
-	if ratio < 0.5 || ratio > 1.25 {
-		t.Errorf("achieved/limit = %.3f, want between 0.5 and 1.25", ratio)
+	floor := iobench.Floor(0.5, run.Elapsed, run.Waited)
+	t.Logf("direct-IO writer achieved %.2f MiB/s against a limit of %d MiB/s (ratio %.3f; it waited %v of %v for a CPU)",
+		rate/(1<<20), limitBytes>>20, ratio, run.Waited.Round(time.Millisecond), run.Elapsed.Round(time.Millisecond))
+	if ratio < floor || ratio > 1.25 {
+		t.Errorf("achieved/limit = %.3f, want between %.2f and 1.25", ratio, floor)
 	}
 }
 
@@ -219,7 +226,8 @@ func persistentFlow(t *testing.T, block bool) {
 	if !block {
 		out = filepath.Join(target, "data")
 	}
-	checkRate(t, writeRate(t, ctr, out))
+	rate, run := writeRate(t, ctr, out)
+	checkRate(t, rate, run)
 	checkHealth(t, node, id, "")
 	// Clear the limit behind the plugin's back: the health check reads the
 	// kernel, not just the table.
@@ -282,7 +290,8 @@ func TestKernelInlineVolumeThrottled(t *testing.T) {
 	dev := e.groupDevice(t, throttle.Key{VolumeID: id, PodUID: uid})
 	ctr := testutil.MkdirCgroupV1(t, filepath.Join(e.parent, "kubepods", "burstable", "pod"+uid, "ctr-writer"))
 	waitForLimit(t, ctr, dev)
-	checkRate(t, writeRate(t, ctr, filepath.Join(target, "data")))
+	rate, run := writeRate(t, ctr, filepath.Join(target, "data"))
+	checkRate(t, rate, run)
 	if _, err := node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: target}); err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,8 @@ func TestCrashAfterPublish(t *testing.T) {
 	wantLimits(t, before, dev, writeLimit)
 	after := e.container(t, uid, "ctr-after")
 	t.Logf("limit on a container created after the restart landed in %v", waitLimits(t, after, dev, writeLimit))
-	wantHeld(t, ddRate(t, after, filepath.Join(target, "dd"), 16), limit8Mi)
+	rate, run := ddRate(t, after, filepath.Join(target, "dd"), 16)
+	wantHeld(t, rate, run, limit8Mi)
 	for path, ids := range mounts {
 		if got := mountIDs(t, path); len(ids) != 1 || !slices.Equal(got, ids) {
 			t.Errorf("mounts at %s: %v before the crash, %v after; want the same single mount", path, ids, got)

@@ -93,7 +93,8 @@ func TestNodeReboot(t *testing.T) {
 	if got := readSum(t, blkTarget, 4<<20); got != blkSum {
 		t.Errorf("block volume data after the reboot: sha256 %s, want %s", got, blkSum)
 	}
-	wantHeld(t, ddRate(t, ctr, filepath.Join(fsTarget, "dd"), 16), limit8Mi)
+	rate, run := ddRate(t, ctr, filepath.Join(fsTarget, "dd"), 16)
+	wantHeld(t, rate, run, limit8Mi)
 
 	teardown(t, p, fsVol, fsTarget)
 	teardown(t, p, blkVol, blkTarget)
