@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-blkio/csi-blkio/internal/demo"
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // runDemo is the demo subcommand: the real node plugin in-process, driven
@@ -65,7 +66,7 @@ func quietLogs(fs *flag.FlagSet) {
 const ioCommandName = "demo-io"
 
 func runDemoIO(ctx context.Context, args []string, stderr io.Writer) error {
-	return demo.RunIO(ctx, args, os.Stdin, os.Stdout, stderr)
+	return iobench.RunIO(ctx, args, os.Stdin, os.Stdout, stderr)
 }
 
 // startDemoNode builds the plugin as serve does and serves until ctx is done.

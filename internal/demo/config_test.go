@@ -87,26 +87,3 @@ func TestModeAndUnitFlagsRefuseOtherValues(t *testing.T) {
 		}
 	}
 }
-
-func TestIOJobArgsRoundTrip(t *testing.T) {
-	j := IOJob{Cgroup: "/sys/fs/cgroup/blkio/x/writer", File: "/mnt/demo.dat", Mode: ModeRead, Unit: UnitIOPS,
-		Block: 4096, FileSize: 64 << 20, Duration: 3 * time.Second, Report: 100 * time.Millisecond, Latency: true}
-	got, err := parseIOJob(j.Args(), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != j {
-		t.Errorf("round trip: %+v, want %+v", got, j)
-	}
-	for _, bad := range [][]string{
-		{"--mode=x"}, {"--unit=x"}, {"--block=1000"}, {"--file-size=4096", "--block=8192"}, {"--duration=0s"}, {"extra"},
-	} {
-		args := append([]string{"--file=/f"}, bad...)
-		if _, err := parseIOJob(args, io.Discard); err == nil {
-			t.Errorf("parseIOJob(%v) accepted", args)
-		}
-	}
-	if _, err := parseIOJob(nil, io.Discard); err == nil || !strings.Contains(err.Error(), "--file") {
-		t.Errorf("no --file: %v", err)
-	}
-}

@@ -5,18 +5,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // StartIO starts an IO process for j in container c; close stops it if it
 // still runs.
-func (s *Session) StartIO(c *Container, j IOJob) (*ioProc, error) {
+func (s *Session) StartIO(c *Container, j iobench.Job) (*iobench.Proc, error) {
 	j.Cgroup = c.Cgroup
-	p, err := startIO(s.deps.IOCommand(j.Args()), j)
+	p, err := iobench.Start(s.deps.IOCommand(j.Args()), j)
 	if err != nil {
 		return nil, err
 	}
-	s.onClose("stop the IO process on "+j.File, func(context.Context) error { return p.stop(2 * time.Second) })
+	s.onClose("stop the IO process on "+j.File, func(context.Context) error { return p.Stop(2 * time.Second) })
 	return p, nil
 }
 
@@ -25,7 +26,7 @@ func (s *Session) StartIO(c *Container, j IOJob) (*ioProc, error) {
 type track struct {
 	name  string
 	pub   *Publication
-	proc  *ioProc
+	proc  *iobench.Proc
 	limit float64 // in the job's unit; 0 = unlimited
 	// samples are the distinct stats snapshots the worker installed.
 	samples []throttle.Stats
@@ -40,17 +41,17 @@ func (t *track) observe(st throttle.GroupStatus) {
 }
 
 // end is when the IO ended, on this process's clock.
-func (t *track) end() time.Time { return t.proc.startedAt.Add(t.proc.last().Elapsed) }
+func (t *track) end() time.Time { return t.proc.StartedAt().Add(t.proc.Last().Elapsed) }
 
 // workerRate is the rate of the worker's last sample that covers a whole
 // interval of IO: taken at least an interval after the IO started (the
 // worker samples at least once an interval, so the one before it was taken
 // after the start) and no later than its end.
 func (t *track) workerRate(interval time.Duration) (float64, bool) {
-	j := t.proc.job
+	j := t.proc.Job()
 	for i := len(t.samples) - 1; i >= 0; i-- {
 		at := t.samples[i].SampledAt
-		if !at.After(t.end()) && !at.Before(t.proc.startedAt.Add(interval)) {
+		if !at.After(t.end()) && !at.Before(t.proc.StartedAt().Add(interval)) {
 			return statsRate(t.samples[i], j.Unit, j.Mode), true
 		}
 	}
@@ -61,11 +62,11 @@ func (t *track) workerRate(interval time.Duration) (float64, bool) {
 // the worker's samples of each group meanwhile. scale is the limit the
 // bars are drawn against.
 func (s *Session) watchIO(ctx context.Context, tracks []*track, scale float64) error {
-	procs := make([]*ioProc, len(tracks))
+	procs := make([]*iobench.Proc, len(tracks))
 	for i, t := range tracks {
 		procs[i] = t.proc
 	}
-	if err := startTogether(ctx, procs); err != nil {
+	if err := iobench.StartTogether(ctx, procs); err != nil {
 		return err
 	}
 	view := &liveView{w: s.deps.Out, tty: s.deps.Terminal}
@@ -75,15 +76,15 @@ func (s *Session) watchIO(ctx context.Context, tracks []*track, scale float64) e
 		running := 0
 		var gs []gauge
 		for _, t := range tracks {
-			j := t.proc.job
-			reports := t.proc.history()
+			j := t.proc.Job()
+			reports := t.proc.History()
 			gs = append(gs, gauge{Name: t.name, Unit: j.Unit, Limit: t.limit, Scale: scale,
-				Rate: windowRate(reports, j.Unit, time.Second), Elapsed: t.proc.last().Elapsed, Duration: j.Duration})
+				Rate: windowRate(reports, j.Unit, time.Second), Elapsed: t.proc.Last().Elapsed, Duration: j.Duration})
 			if st, ok := s.group(t.pub.Key); ok {
 				t.observe(st)
 			}
 			select {
-			case <-t.proc.exited:
+			case <-t.proc.Exited():
 			default:
 				running++
 			}
@@ -98,42 +99,7 @@ func (s *Session) watchIO(ctx context.Context, tracks []*track, scale float64) e
 		case <-tick.C:
 		}
 	}
-	return waitAll(procs)
-}
-
-// startTogether waits until every process prepared its file, then lets
-// them all go: their IO phases coincide, and no preparation competes with
-// a measurement.
-func startTogether(ctx context.Context, procs []*ioProc) error {
-	for _, p := range procs {
-		select {
-		case <-p.ready:
-		case <-p.exited:
-			if err := p.wait(); err != nil {
-				return err
-			}
-			return fmt.Errorf("IO process on %s exited before it was ready", p.job.File)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	for _, p := range procs {
-		if err := p.start(); err != nil {
-			return fmt.Errorf("start the IO on %s: %w", p.job.File, err)
-		}
-	}
-	return nil
-}
-
-// waitAll returns the first error of procs once all exited.
-func waitAll(procs []*ioProc) error {
-	var first error
-	for _, p := range procs {
-		if err := p.wait(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return iobench.WaitAll(procs)
 }
 
 // afterIO waits until the worker sampled t's group after the IO ended, so

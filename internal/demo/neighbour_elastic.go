@@ -6,6 +6,8 @@ import (
 	"maps"
 	"path/filepath"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // The elastic end of the neighbour story (docs/elastic.md): the victim's
@@ -37,9 +39,9 @@ func elasticParams(limited map[string]string) map[string]string {
 func (s *Session) runElasticQuiet(ctx context.Context, pub *Publication, writer *Container) (float64, error) {
 	set := s.set
 	size := set.fileSize / aggressorWriters / aggressorBlock * aggressorBlock
-	var writers []*ioProc
+	var writers []*iobench.Proc
 	for w := range aggressorWriters {
-		p, err := s.StartIO(writer, IOJob{
+		p, err := s.StartIO(writer, iobench.Job{
 			File: filepath.Join(pub.Target, fmt.Sprintf("aggressor-%d.dat", w)), Mode: ModeWrite, Unit: UnitIOPS,
 			Block: aggressorBlock, FileSize: size, Duration: set.Duration, Report: 100 * time.Millisecond,
 		})
@@ -48,7 +50,7 @@ func (s *Session) runElasticQuiet(ctx context.Context, pub *Publication, writer 
 		}
 		writers = append(writers, p)
 	}
-	if err := startTogether(ctx, writers); err != nil {
+	if err := iobench.StartTogether(ctx, writers); err != nil {
 		return 0, err
 	}
 	start := time.Now()
@@ -56,8 +58,8 @@ func (s *Session) runElasticQuiet(ctx context.Context, pub *Publication, writer 
 	defer tick.Stop()
 	for {
 		select {
-		case <-writers[0].exited:
-			if err := waitAll(writers); err != nil {
+		case <-writers[0].Exited():
+			if err := iobench.WaitAll(writers); err != nil {
 				return 0, err
 			}
 			return aggressorRate(writers), nil
@@ -66,7 +68,7 @@ func (s *Session) runElasticQuiet(ctx context.Context, pub *Publication, writer 
 		case <-tick.C:
 			var rate float64
 			for _, w := range writers {
-				rate += windowRate(w.history(), UnitBytes, time.Second)
+				rate += windowRate(w.History(), UnitBytes, time.Second)
 			}
 			state := "held to " + formatRate(UnitBytes, set.limit)
 			if st, ok := s.group(pub.Key); ok && st.Lifted {

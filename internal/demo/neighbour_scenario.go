@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // The neighbour story: a latency-sensitive victim pod reads
@@ -32,9 +34,9 @@ type neighbourPhase struct {
 	agg   *Publication
 	limit float64 // the aggressor volume's write limit, bytes/s; 0 = none
 
-	victim    Report  // the victim's last report: whole-run percentiles
-	iops      float64 // the victim's
-	aggressor float64 // bytes/s the aggressor wrote
+	victim    iobench.Report // the victim's last report: whole-run percentiles
+	iops      float64        // the victim's
+	aggressor float64        // bytes/s the aggressor wrote
 }
 
 func (p *neighbourPhase) describe() string {
@@ -119,20 +121,20 @@ func runNeighbour(ctx context.Context, s *Session) error {
 // victim's IO, and records the phase's figures.
 func (s *Session) runNeighbourPhase(ctx context.Context, ph *neighbourPhase, victim *Publication, reader, writer *Container) error {
 	set := s.set
-	v, err := s.StartIO(reader, IOJob{
+	v, err := s.StartIO(reader, iobench.Job{
 		File: filepath.Join(victim.Target, "victim.dat"), Mode: ModeRead, Unit: UnitIOPS, Block: victimBlock,
 		FileSize: set.fileSize / victimBlock * victimBlock, Duration: set.Duration, Report: time.Second, Latency: true,
 	})
 	if err != nil {
 		return err
 	}
-	var writers []*ioProc
+	var writers []*iobench.Proc
 	if ph.agg != nil {
 		// Each writer has a file of its own: all of them together as large
 		// as the victim's.
 		size := set.fileSize / aggressorWriters / aggressorBlock * aggressorBlock
 		for w := range aggressorWriters {
-			p, err := s.StartIO(writer, IOJob{
+			p, err := s.StartIO(writer, iobench.Job{
 				File: filepath.Join(ph.agg.Target, fmt.Sprintf("aggressor-%d.dat", w)), Mode: ModeWrite, Unit: UnitIOPS,
 				Block: aggressorBlock, FileSize: size, Duration: set.Duration, Report: 100 * time.Millisecond,
 			})
@@ -142,24 +144,24 @@ func (s *Session) runNeighbourPhase(ctx context.Context, ph *neighbourPhase, vic
 			writers = append(writers, p)
 		}
 	}
-	all := append([]*ioProc{v}, writers...)
-	if err := startTogether(ctx, all); err != nil {
+	all := append([]*iobench.Proc{v}, writers...)
+	if err := iobench.StartTogether(ctx, all); err != nil {
 		return err
 	}
 	shown := 0
 	for {
 		// A line per progress report; the last (Done) report holds the
 		// whole phase's figures, which the table shows.
-		if h := v.history(); len(h) > shown && !h[len(h)-1].Done {
+		if h := v.History(); len(h) > shown && !h[len(h)-1].Done {
 			shown = len(h)
 			s.Printf("%s\n", neighbourLine(h, writers, ph.limit))
 		}
 		select {
-		case <-v.exited:
-			if err := waitAll(all); err != nil {
+		case <-v.Exited():
+			if err := iobench.WaitAll(all); err != nil {
 				return err
 			}
-			ph.victim = v.last()
+			ph.victim = v.Last()
 			ph.iops = float64(ph.victim.Ops) / ph.victim.Elapsed.Seconds()
 			ph.aggressor = aggressorRate(writers)
 			return nil
@@ -172,9 +174,9 @@ func (s *Session) runNeighbourPhase(ctx context.Context, ph *neighbourPhase, vic
 
 // neighbourLine is the live line of the victim's latest progress report
 // (a second of IO) beside what the aggressor wrote in the last second.
-func neighbourLine(victim []Report, writers []*ioProc, limit float64) string {
+func neighbourLine(victim []iobench.Report, writers []*iobench.Proc, limit float64) string {
 	r := victim[len(victim)-1]
-	prev := Report{}
+	prev := iobench.Report{}
 	if len(victim) > 1 {
 		prev = victim[len(victim)-2]
 	}
@@ -189,7 +191,7 @@ func neighbourLine(victim []Report, writers []*ioProc, limit float64) string {
 	line += strings.Repeat(" ", max(0, 60-len(line)))
 	var rate float64
 	for _, w := range writers {
-		rate += windowRate(w.history(), UnitBytes, time.Second)
+		rate += windowRate(w.History(), UnitBytes, time.Second)
 	}
 	line += "  aggressor " + formatRate(UnitBytes, rate)
 	if limit > 0 {
@@ -199,11 +201,11 @@ func neighbourLine(victim []Report, writers []*ioProc, limit float64) string {
 }
 
 // aggressorRate is what the writers wrote together per second of their IO.
-func aggressorRate(writers []*ioProc) float64 {
+func aggressorRate(writers []*iobench.Proc) float64 {
 	var bytes float64
 	var elapsed time.Duration
 	for _, w := range writers {
-		last := w.last()
+		last := w.Last()
 		bytes += float64(last.Bytes)
 		elapsed = max(elapsed, last.Elapsed)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // neighbourPhases builds the three phases with the given victim IOPS and
@@ -14,7 +16,7 @@ func neighbourPhases(iops [3]float64, p99 [3]time.Duration, wrote [3]float64, li
 	ps := []*neighbourPhase{{name: "alone"}, {name: "unthrottled", agg: pub("noisy")}, {name: "throttled", agg: pub("throttled"), limit: limit}}
 	for i, p := range ps {
 		p.iops, p.aggressor = iops[i], wrote[i]
-		p.victim = Report{Done: true, P50: p99[i] / 4, P99: p99[i], P999: 2 * p99[i]}
+		p.victim = iobench.Report{Done: true, P50: p99[i] / 4, P99: p99[i], P999: 2 * p99[i]}
 	}
 	return ps
 }

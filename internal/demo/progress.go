@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // gauge is what the live view shows of one IO process.
@@ -23,7 +25,7 @@ type gauge struct {
 
 // windowRate is the rate over the reports of the last window (the total
 // average until a window has passed).
-func windowRate(reports []Report, u Unit, window time.Duration) float64 {
+func windowRate(reports []iobench.Report, u Unit, window time.Duration) float64 {
 	if len(reports) < 2 {
 		return 0
 	}

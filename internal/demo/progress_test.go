@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 const mib = 1 << 20
@@ -57,12 +59,12 @@ func TestAgainstSaysHowTheRateComparesWithTheLimit(t *testing.T) {
 }
 
 // reportsAt makes one report every 100 ms with per-step bytes.
-func reportsAt(steps ...uint64) []Report {
-	var out []Report
+func reportsAt(steps ...uint64) []iobench.Report {
+	var out []iobench.Report
 	var total uint64
 	for i, s := range steps {
 		total += s
-		out = append(out, Report{Elapsed: time.Duration(i+1) * 100 * time.Millisecond, Bytes: total, Ops: total / 4096})
+		out = append(out, iobench.Report{Elapsed: time.Duration(i+1) * 100 * time.Millisecond, Bytes: total, Ops: total / 4096})
 	}
 	return out
 }

@@ -19,8 +19,8 @@ type Scenario struct {
 // "neighbour"): write its Run from the Session's building blocks
 // (NewPod, NewVolume, Publish, NewContainer, WaitForLimits, StartIO,
 // watchIO), add its flags to Config, and list it here; `--scenario` picks
-// it. A new measurement (latency percentiles) goes into IOJob and Report,
-// which are the IO process's command line and output.
+// it. A new measurement (latency percentiles) goes into iobench.Job and
+// iobench.Report, which are the IO process's command line and output.
 func scenarios() []Scenario {
 	return []Scenario{
 		{Name: "throttle", Summary: "one limited and one unlimited volume, IO from a container: achieved vs limit", Run: runThrottle},

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
@@ -88,7 +89,7 @@ func TestCgroupNames(t *testing.T) {
 
 func TestDiskAllowedCapsEachIntervalAtTheLimit(t *testing.T) {
 	const mib = 1 << 20
-	rs := []Report{
+	rs := []iobench.Report{
 		{Elapsed: time.Second, Bytes: 100 * mib},     // far above a 20 MiB/s limit: counts 20
 		{Elapsed: 2 * time.Second, Bytes: 110 * mib}, // a slow second: 10 of 20
 		{Elapsed: 2 * time.Second, Bytes: 110 * mib, Done: true},

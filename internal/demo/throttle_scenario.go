@@ -36,7 +36,7 @@ func runThrottle(ctx context.Context, s *Session) error {
 		pubs = append(pubs, p)
 	}
 	// As runc does: the container's cgroup appears after the publish.
-	ctr, err := s.NewContainer(ctx, pod, set.Mode.container())
+	ctr, err := s.NewContainer(ctx, pod, containerFor(set.Mode))
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func runThrottle(ctx context.Context, s *Session) error {
 
 	tracks := make([]*track, len(pubs))
 	for i, p := range pubs {
-		j := IOJob{File: filepath.Join(p.Target, "demo.dat"), Mode: set.Mode, Unit: set.Unit,
+		j := iobench.Job{File: filepath.Join(p.Target, "demo.dat"), Mode: set.Mode, Unit: set.Unit,
 			Block: set.block, FileSize: set.fileSize, Duration: set.Duration, Report: 100 * time.Millisecond}
 		proc, err := s.StartIO(ctr, j)
 		if err != nil {
@@ -73,7 +73,7 @@ func runThrottle(ctx context.Context, s *Session) error {
 		if err != nil {
 			return err
 		}
-		last := t.proc.last()
+		last := t.proc.Last()
 		rate, _ := t.workerRate(StatsInterval)
 		results[i] = result{Name: t.name, Unit: set.Unit, Mode: set.Mode, Limit: t.limit,
 			Total: last.Amount(set.Unit), Achieved: last.Amount(set.Unit) / last.Elapsed.Seconds(),
@@ -82,7 +82,7 @@ func runThrottle(ctx context.Context, s *Session) error {
 	renderTable(s.deps.Out, results)
 	s.Printf("\n")
 	s.say("semantics", "%s", results[0].Group.Semantics)
-	return verdict(s, results[0], results[1], diskAllowed(tracks[1].proc.history(), set.Unit, set.limit))
+	return verdict(s, results[0], results[1], diskAllowed(tracks[1].proc.History(), set.Unit, set.limit))
 }
 
 // diskAllowed is the share of the limit that the unlimited volume reached,
@@ -90,7 +90,7 @@ func runThrottle(ctx context.Context, s *Session) error {
 // the same IO beside the limited one on the same disk: in an interval in
 // which it stayed below the limit, the disk (or the CPU) would not have
 // carried the limited volume to its limit either. 1 on a disk that kept up.
-func diskAllowed(unlimited []Report, u Unit, limit float64) float64 {
+func diskAllowed(unlimited []iobench.Report, u Unit, limit float64) float64 {
 	var allowed, prev float64
 	var prevAt time.Duration
 	for _, r := range unlimited {

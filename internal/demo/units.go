@@ -3,27 +3,26 @@ package demo
 import (
 	"fmt"
 	"math"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
-// Unit is what a demo measures and limits: bytes per second, or IO
-// operations per second (4 KiB random IO).
-type Unit string
+// The demo measures and limits in the IO harness's units (bytes per
+// second, or IOPS of 4 KiB random IO) and directions.
+type (
+	Unit = iobench.Unit
+	Mode = iobench.Mode
+)
 
 const (
-	UnitBytes Unit = "bytes"
-	UnitIOPS  Unit = "iops"
+	UnitBytes = iobench.UnitBytes
+	UnitIOPS  = iobench.UnitIOPS
+	ModeWrite = iobench.ModeWrite
+	ModeRead  = iobench.ModeRead
 )
 
-// Mode is the direction of the demo's IO.
-type Mode string
-
-const (
-	ModeWrite Mode = "write"
-	ModeRead  Mode = "read"
-)
-
-// container names the container cgroup that does IO in mode m.
-func (m Mode) container() string {
+// containerFor names the container cgroup that does IO in mode m.
+func containerFor(m Mode) string {
 	if m == ModeRead {
 		return "reader"
 	}

@@ -1,7 +1,9 @@
-// Package iobench holds what the demo and hack/bench share to measure IO:
-// a latency histogram the IO processes fill op by op, and the statistics of
-// a figure measured in rounds on a busy machine (its median and range, and
-// rounds whose baseline was disturbed retried or marked). It has no
-// dependencies beyond the standard library, so that both sides can carry
-// it into a VM or an IO child process as they are.
+// Package iobench is the one IO and latency harness of the demo, the tests
+// and hack/bench: an IO process (RunIO) that joins a container cgroup and
+// does direct IO for a while, reporting totals, latency percentiles (Hist)
+// and the time it waited for a CPU (ThreadRunDelay, Floor); its parent's
+// side (Start, StartTogether); and the statistics of a figure measured in
+// rounds on a busy machine (Rounds, Spread). It depends on the standard
+// library and golang.org/x/sys only, so that the demo's binary, a test
+// binary or a VM's initramfs carry it as it is.
 package iobench

@@ -1,4 +1,4 @@
-package demo
+package iobench
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 // ioChildEnv makes this test binary act as the IO process, as csi-blkio
 // re-executes itself as `csi-blkio demo-io` in the demo.
-const ioChildEnv = "CSI_BLKIO_DEMO_TEST_IO"
+const ioChildEnv = "CSI_BLKIO_IOBENCH_TEST_IO"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(ioChildEnv) == "1" {

@@ -1,4 +1,4 @@
-package demo
+package iobench
 
 import (
 	"errors"
@@ -9,9 +9,26 @@ import (
 	"time"
 )
 
-// IOJob is what one IO process does. It is also the IO process's command
-// line (Args, parseIOJob), so the two sides cannot drift apart.
-type IOJob struct {
+// Unit is what an IO process measures: bytes per second (sequential IO),
+// or IO operations per second (random IO).
+type Unit string
+
+const (
+	UnitBytes Unit = "bytes"
+	UnitIOPS  Unit = "iops"
+)
+
+// Mode is the direction of an IO process's IO.
+type Mode string
+
+const (
+	ModeWrite Mode = "write"
+	ModeRead  Mode = "read"
+)
+
+// Job is what one IO process does. It is also the IO process's command
+// line (Args, ParseJob), so the two sides cannot drift apart.
+type Job struct {
 	// Cgroup is the cgroup directory the process moves itself into before
 	// any IO ("" = stay, for tests of the IO loop itself).
 	Cgroup string
@@ -42,7 +59,7 @@ type Report struct {
 	// since the IO started (the kernel's run-queue delay; see
 	// iobench.Floor): budget a throttle could not hand it on a busy machine.
 	Waited time.Duration `json:"waited,omitempty"`
-	// With IOJob.Latency, completion-time percentiles: in a progress
+	// With Job.Latency, completion-time percentiles: in a progress
 	// report of the ops since the previous report (P50, P99), in the Done
 	// report of the whole run (P50, P99, P999).
 	P50  time.Duration `json:"p50,omitempty"`
@@ -59,7 +76,7 @@ func (r Report) Amount(u Unit) float64 {
 }
 
 // Args renders j as the IO process's flags.
-func (j IOJob) Args() []string {
+func (j Job) Args() []string {
 	return []string{
 		"--cgroup=" + j.Cgroup, "--file=" + j.File, "--mode=" + string(j.Mode), "--unit=" + string(j.Unit),
 		"--block=" + strconv.FormatInt(j.Block, 10), "--file-size=" + strconv.FormatInt(j.FileSize, 10),
@@ -67,10 +84,12 @@ func (j IOJob) Args() []string {
 	}
 }
 
-func parseIOJob(args []string, stderr io.Writer) (IOJob, error) {
-	var j IOJob
+// ParseJob reads an IO process's command line (Args), naming the flag of
+// a bad value.
+func ParseJob(args []string, stderr io.Writer) (Job, error) {
+	var j Job
 	var mode, unit string
-	fs := flag.NewFlagSet("demo-io", flag.ContinueOnError)
+	fs := flag.NewFlagSet("io", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&j.Cgroup, "cgroup", "", "cgroup directory to join before any IO")
 	fs.StringVar(&j.File, "file", "", "file to do the IO on")
@@ -82,24 +101,24 @@ func parseIOJob(args []string, stderr io.Writer) (IOJob, error) {
 	fs.DurationVar(&j.Report, "report", 100*time.Millisecond, "progress interval")
 	fs.BoolVar(&j.Latency, "latency", false, "time every op and report latency percentiles")
 	if err := fs.Parse(args); err != nil {
-		return IOJob{}, err
+		return Job{}, err
 	}
 	j.Mode, j.Unit = Mode(mode), Unit(unit)
 	switch {
 	case fs.NArg() > 0:
-		return IOJob{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return Job{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case j.File == "":
-		return IOJob{}, errors.New("--file is required")
+		return Job{}, errors.New("--file is required")
 	case j.Mode != ModeRead && j.Mode != ModeWrite:
-		return IOJob{}, fmt.Errorf("--mode %q is not read or write", mode)
+		return Job{}, fmt.Errorf("--mode %q is not read or write", mode)
 	case j.Unit != UnitBytes && j.Unit != UnitIOPS:
-		return IOJob{}, fmt.Errorf("--unit %q is not bytes or iops", unit)
+		return Job{}, fmt.Errorf("--unit %q is not bytes or iops", unit)
 	case j.Block < 512 || j.Block%512 != 0:
-		return IOJob{}, fmt.Errorf("--block %d is not a positive multiple of 512 (direct IO)", j.Block)
+		return Job{}, fmt.Errorf("--block %d is not a positive multiple of 512 (direct IO)", j.Block)
 	case j.FileSize < j.Block || j.FileSize%j.Block != 0:
-		return IOJob{}, fmt.Errorf("--file-size %d is not a positive multiple of --block", j.FileSize)
+		return Job{}, fmt.Errorf("--file-size %d is not a positive multiple of --block", j.FileSize)
 	case j.Duration <= 0 || j.Report <= 0:
-		return IOJob{}, errors.New("--duration and --report must be positive")
+		return Job{}, errors.New("--duration and --report must be positive")
 	}
 	return j, nil
 }

@@ -1,8 +1,9 @@
-package demo
+package iobench
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +15,10 @@ import (
 	"time"
 )
 
-// ioProc is a running IO process as the demo sees it: its reports as they
-// arrive, and its exit.
-type ioProc struct {
-	job IOJob
+// Proc is a running IO process (RunIO) as its parent sees it: its reports
+// as they arrive, and its exit.
+type Proc struct {
+	job Job
 	cmd *exec.Cmd
 
 	mu      sync.Mutex
@@ -31,11 +32,11 @@ type ioProc struct {
 	err       error
 }
 
-// startIO starts cmd (the IO process's command line for j). It runs in a
-// process group of its own, so a Ctrl-C meant for the demo reaches the
-// demo alone, which then stops its IO processes in order.
-func startIO(cmd *exec.Cmd, j IOJob) (*ioProc, error) {
-	p := &ioProc{job: j, cmd: cmd, ready: make(chan struct{}), exited: make(chan struct{})}
+// Start starts cmd, the IO process's command line for j (j.Args). It runs
+// in a process group of its own, so a Ctrl-C meant for the parent reaches
+// the parent alone, which then stops its IO processes in order.
+func Start(cmd *exec.Cmd, j Job) (*Proc, error) {
+	p := &Proc{job: j, cmd: cmd, ready: make(chan struct{}), exited: make(chan struct{})}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
 	out, err := cmd.StdoutPipe()
@@ -52,7 +53,7 @@ func startIO(cmd *exec.Cmd, j IOJob) (*ioProc, error) {
 	return p, nil
 }
 
-func (p *ioProc) read(out io.Reader) {
+func (p *Proc) read(out io.Reader) {
 	sc := bufio.NewScanner(out)
 	var perr error
 	for sc.Scan() {
@@ -85,22 +86,34 @@ func (p *ioProc) read(out io.Reader) {
 	close(p.exited)
 }
 
-// start lets a ready process begin its IO.
-func (p *ioProc) start() error {
+// Job is what the process does.
+func (p *Proc) Job() Job { return p.job }
+
+// Ready is closed once the process prepared its file and waits for Go.
+func (p *Proc) Ready() <-chan struct{} { return p.ready }
+
+// Exited is closed once the process is reaped (Wait then returns at once).
+func (p *Proc) Exited() <-chan struct{} { return p.exited }
+
+// Go lets a ready process begin its IO.
+func (p *Proc) Go() error {
 	p.startedAt = time.Now()
 	_, err := io.WriteString(p.stdin, "go\n")
 	return err
 }
 
-// history returns a copy of the reports so far.
-func (p *ioProc) history() []Report {
+// StartedAt is when Go was called, on the parent's clock.
+func (p *Proc) StartedAt() time.Time { return p.startedAt }
+
+// History returns a copy of the reports so far.
+func (p *Proc) History() []Report {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Report(nil), p.reports...)
 }
 
-// last returns the latest report (zero before the first).
-func (p *ioProc) last() Report {
+// Last returns the latest report (zero before the first).
+func (p *Proc) Last() Report {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.reports) == 0 {
@@ -109,18 +122,18 @@ func (p *ioProc) last() Report {
 	return p.reports[len(p.reports)-1]
 }
 
-// wait returns the process's error once it exited.
-func (p *ioProc) wait() error {
+// Wait returns the process's error once it exited.
+func (p *Proc) Wait() error {
 	<-p.exited
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
 }
 
-// stop ends the process if it still runs: SIGTERM (it finishes the IO in
+// Stop ends the process if it still runs: SIGTERM (it finishes the IO in
 // flight and exits), SIGKILL if that takes longer than grace. It returns
 // once the process is reaped.
-func (p *ioProc) stop(grace time.Duration) error {
+func (p *Proc) Stop(grace time.Duration) error {
 	select {
 	case <-p.exited:
 		return nil
@@ -139,6 +152,41 @@ func (p *ioProc) stop(grace time.Duration) error {
 	case <-time.After(10 * time.Second):
 		return errors.New("IO process did not exit after SIGKILL (stuck in the kernel?)")
 	}
+}
+
+// StartTogether waits until every process prepared its file, then lets
+// them all go: their IO phases coincide, and no preparation competes with
+// a measurement.
+func StartTogether(ctx context.Context, procs []*Proc) error {
+	for _, p := range procs {
+		select {
+		case <-p.ready:
+		case <-p.exited:
+			if err := p.Wait(); err != nil {
+				return err
+			}
+			return fmt.Errorf("IO process on %s exited before it was ready", p.job.File)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, p := range procs {
+		if err := p.Go(); err != nil {
+			return fmt.Errorf("start the IO on %s: %w", p.job.File, err)
+		}
+	}
+	return nil
+}
+
+// WaitAll returns the first error of procs once all exited.
+func WaitAll(procs []*Proc) error {
+	var first error
+	for _, p := range procs {
+		if err := p.Wait(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // lockedWriter serializes writes into a buffer that is read concurrently.

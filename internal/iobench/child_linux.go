@@ -1,4 +1,4 @@
-package demo
+package iobench
 
 import (
 	"bufio"
@@ -17,18 +17,16 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
-// RunIO is the IO process (`csi-blkio demo-io`), a re-exec of the binary
-// so that it can sit in a container cgroup of its own, as a container's
-// processes do (cgroup v1 throttles only the tasks directly in a limited
-// cgroup). It joins its cgroup before touching the file, prepares the file,
+// RunIO is the IO process (`csi-blkio demo-io`, or a test binary started
+// again), a re-exec so that it can sit in a container cgroup of its own, as
+// a container's processes do (cgroup v1 throttles only the tasks directly
+// in a limited cgroup). It joins its cgroup before touching the file, prepares the file,
 // then does direct IO for the job's duration, printing a Report line every
 // Report interval and a last one with Done.
 func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	j, err := parseIOJob(args, stderr)
+	j, err := ParseJob(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -102,7 +100,7 @@ func joinCgroup(dir string) error {
 // for reads it is written once, in large blocks whatever the job's block
 // size, since reading never-written blocks of a file costs the filesystem
 // no disk IO at all.
-func prepareFile(fd int, j IOJob) error {
+func prepareFile(fd int, j Job) error {
 	if j.Mode == ModeWrite {
 		if err := unix.Fallocate(fd, 0, 0, j.FileSize); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
 			return err
@@ -141,7 +139,7 @@ func alignedBuffer(n int64) ([]byte, error) {
 // duration is up, ctx is done or the parent went away. With j.Latency it
 // times every op: each report carries the percentiles of the ops since the
 // previous one, the last report those of the whole run.
-func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder) error {
+func ioLoop(ctx context.Context, fd int, j Job, buf []byte, enc *json.Encoder) error {
 	// One thread does all the IO, so that its run-queue delay is the
 	// writer's: locked for the loop's length.
 	runtime.LockOSThread()
@@ -150,7 +148,7 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 	ppid := os.Getppid()
 	blocks := j.FileSize / j.Block
 	var r Report
-	var window, all iobench.Hist
+	var window, all Hist
 	start := time.Now()
 	next := j.Report
 	var off int64
@@ -185,13 +183,13 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 		r.Elapsed = time.Since(start)
 		if r.Elapsed >= next {
 			r.Waited = waited()
-			// Orphaned (the demo was killed): stop rather than run on.
+			// Orphaned (its parent was killed): stop rather than run on.
 			if os.Getppid() != ppid {
-				return errors.New("the demo that started this IO process is gone")
+				return errors.New("the process that started this IO process is gone")
 			}
 			if j.Latency {
 				r.P50, r.P99 = window.Quantile(0.5), window.Quantile(0.99)
-				window = iobench.Hist{}
+				window = Hist{}
 			}
 			if err := enc.Encode(r); err != nil {
 				return err
@@ -211,12 +209,12 @@ func ioLoop(ctx context.Context, fd int, j IOJob, buf []byte, enc *json.Encoder)
 // delay since now. Where the kernel does not account it (no schedstat), it
 // gives 0: the verdict's floor then stays where a quiet CPU puts it.
 func runDelaySince() func() time.Duration {
-	base, err := iobench.ThreadRunDelay()
+	base, err := ThreadRunDelay()
 	if err != nil {
 		return func() time.Duration { return 0 }
 	}
 	return func() time.Duration {
-		now, err := iobench.ThreadRunDelay()
+		now, err := ThreadRunDelay()
 		if err != nil {
 			return 0
 		}

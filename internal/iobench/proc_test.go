@@ -1,4 +1,4 @@
-package demo
+package iobench
 
 import (
 	"bufio"
@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,7 @@ func decodeReports(t *testing.T, out []byte) []Report {
 // and on a loaded machine one IO can span the whole run (seen: the IO
 // thread waited 355 ms for a CPU in a 300 ms run, so Ready, one progress
 // line and Done were all there was).
-func checkReports(t *testing.T, rs []Report, j IOJob) {
+func checkReports(t *testing.T, rs []Report, j Job) {
 	t.Helper()
 	if len(rs) < 3 || !rs[0].Ready {
 		t.Fatalf("reports %+v: want Ready first, then progress lines and Done", rs)
@@ -80,7 +81,7 @@ func checkReports(t *testing.T, rs []Report, j IOJob) {
 
 func TestRunIOWritesAndReports(t *testing.T) {
 	dir := directIODir(t)
-	j := IOJob{File: filepath.Join(dir, "w.dat"), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
+	j := Job{File: filepath.Join(dir, "w.dat"), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
 		Duration: 300 * time.Millisecond, Report: 50 * time.Millisecond}
 	var out, errs bytes.Buffer
 	if err := RunIO(context.Background(), j.Args(), strings.NewReader("go\n"), &out, &errs); err != nil {
@@ -94,7 +95,7 @@ func TestRunIOWritesAndReports(t *testing.T) {
 
 func TestRunIOReadsAPreparedFile(t *testing.T) {
 	dir := directIODir(t)
-	j := IOJob{File: filepath.Join(dir, "r.dat"), Mode: ModeRead, Unit: UnitIOPS, Block: 4096, FileSize: 2 << 20,
+	j := Job{File: filepath.Join(dir, "r.dat"), Mode: ModeRead, Unit: UnitIOPS, Block: 4096, FileSize: 2 << 20,
 		Duration: 200 * time.Millisecond, Report: 50 * time.Millisecond}
 	var out, errs bytes.Buffer
 	if err := RunIO(context.Background(), j.Args(), strings.NewReader("go\n"), &out, &errs); err != nil {
@@ -113,7 +114,7 @@ func TestRunIOReadsAPreparedFile(t *testing.T) {
 
 func TestRunIOWaitsForGo(t *testing.T) {
 	dir := directIODir(t)
-	j := IOJob{File: filepath.Join(dir, "w.dat"), Mode: ModeWrite, Unit: UnitBytes, Block: 4096, FileSize: 1 << 20,
+	j := Job{File: filepath.Join(dir, "w.dat"), Mode: ModeWrite, Unit: UnitBytes, Block: 4096, FileSize: 1 << 20,
 		Duration: time.Second, Report: 50 * time.Millisecond}
 	var out bytes.Buffer
 	err := RunIO(context.Background(), j.Args(), strings.NewReader(""), &out, &bytes.Buffer{})
@@ -142,37 +143,37 @@ func ioCommand(args []string) *exec.Cmd {
 
 func TestIOProcessesStartTogetherAndReport(t *testing.T) {
 	dir := directIODir(t)
-	var procs []*ioProc
+	var procs []*Proc
 	for _, name := range []string{"a", "b"} {
-		j := IOJob{File: filepath.Join(dir, name), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
+		j := Job{File: filepath.Join(dir, name), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
 			Duration: 300 * time.Millisecond, Report: 50 * time.Millisecond}
-		p, err := startIO(ioCommand(j.Args()), j)
+		p, err := Start(ioCommand(j.Args()), j)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { p.stop(time.Second) })
+		t.Cleanup(func() { p.Stop(time.Second) })
 		procs = append(procs, p)
 	}
 	for _, p := range procs {
 		select {
-		case <-p.ready:
+		case <-p.Ready():
 		case <-time.After(10 * time.Second):
 			t.Fatal("IO process never ready")
 		}
-		if len(p.history()) != 0 {
-			t.Fatalf("IO before go: %+v", p.history())
+		if len(p.History()) != 0 {
+			t.Fatalf("IO before go: %+v", p.History())
 		}
 	}
 	for _, p := range procs {
-		if err := p.start(); err != nil {
+		if err := p.Go(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, p := range procs {
-		if err := p.wait(); err != nil {
+		if err := p.Wait(); err != nil {
 			t.Fatal(err)
 		}
-		if last := p.last(); !last.Done || last.Bytes == 0 || last.Elapsed < 300*time.Millisecond {
+		if last := p.Last(); !last.Done || last.Bytes == 0 || last.Elapsed < 300*time.Millisecond {
 			t.Errorf("last report %+v", last)
 		}
 	}
@@ -180,18 +181,18 @@ func TestIOProcessesStartTogetherAndReport(t *testing.T) {
 
 func TestIOProcessStopsOnRequest(t *testing.T) {
 	dir := directIODir(t)
-	j := IOJob{File: filepath.Join(dir, "long"), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
+	j := Job{File: filepath.Join(dir, "long"), Mode: ModeWrite, Unit: UnitBytes, Block: 64 << 10, FileSize: 1 << 20,
 		Duration: time.Minute, Report: 50 * time.Millisecond}
-	p, err := startIO(ioCommand(j.Args()), j)
+	p, err := Start(ioCommand(j.Args()), j)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-p.ready
-	if err := p.start(); err != nil {
+	<-p.Ready()
+	if err := p.Go(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if err := p.stop(2 * time.Second); err != nil {
+	if err := p.Stop(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// SIGTERM ends the IO loop: the process exits by itself with an error.
@@ -201,23 +202,75 @@ func TestIOProcessStopsOnRequest(t *testing.T) {
 	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signaled() {
 		t.Errorf("the IO process ended with %v: want an exit of its own after SIGTERM, not a kill", p.cmd.ProcessState)
 	}
-	if err := p.wait(); err == nil {
+	if err := p.Wait(); err == nil {
 		t.Error("a stopped IO process reports success")
 	}
-	if p.last().Done {
+	if p.Last().Done {
 		t.Error("a stopped IO process claims it finished")
 	}
 }
 
 func TestIOProcessFailureCarriesItsMessage(t *testing.T) {
-	j := IOJob{File: filepath.Join(t.TempDir(), "no", "such", "dir", "f"), Mode: ModeWrite, Unit: UnitBytes,
+	j := Job{File: filepath.Join(t.TempDir(), "no", "such", "dir", "f"), Mode: ModeWrite, Unit: UnitBytes,
 		Block: 4096, FileSize: 1 << 20, Duration: time.Second, Report: 50 * time.Millisecond}
-	p, err := startIO(ioCommand(j.Args()), j)
+	p, err := Start(ioCommand(j.Args()), j)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.wait()
+	err = p.Wait()
 	if err == nil || !strings.Contains(err.Error(), "no such file or directory") {
 		t.Errorf("wait() = %v; want the IO process's own message", err)
+	}
+}
+
+// With Latency the progress reports carry the percentiles of their window
+// and the last one those of the whole run; without, none do.
+func TestRunIOReportsLatency(t *testing.T) {
+	dir := directIODir(t)
+	for _, latency := range []bool{true, false} {
+		j := Job{File: filepath.Join(dir, "lat.dat"), Mode: ModeRead, Unit: UnitIOPS, Block: 4096, FileSize: 1 << 20,
+			Duration: 300 * time.Millisecond, Report: 50 * time.Millisecond, Latency: latency}
+		var out, errs bytes.Buffer
+		if err := RunIO(context.Background(), j.Args(), strings.NewReader("go\n"), &out, &errs); err != nil {
+			t.Fatalf("RunIO: %v (%s)", err, errs.String())
+		}
+		rs := decodeReports(t, out.Bytes())
+		checkReports(t, rs, j)
+		last := rs[len(rs)-1]
+		for _, r := range rs[1:] {
+			has := r.P50 > 0 && r.P99 >= r.P50
+			if latency != has {
+				t.Errorf("latency %v: report %+v", latency, r)
+			}
+			if r != last && r.P999 != 0 {
+				t.Errorf("a progress report has a p99.9: %+v", r)
+			}
+		}
+		if latency && (last.P999 < last.P99 || last.P99 > time.Second) {
+			t.Errorf("final report %+v: want p50 <= p99 <= p99.9, all plausible", last)
+		}
+	}
+}
+
+func TestJobArgsRoundTrip(t *testing.T) {
+	j := Job{Cgroup: "/sys/fs/cgroup/blkio/x/writer", File: "/mnt/demo.dat", Mode: ModeRead, Unit: UnitIOPS,
+		Block: 4096, FileSize: 64 << 20, Duration: 3 * time.Second, Report: 100 * time.Millisecond, Latency: true}
+	got, err := ParseJob(j.Args(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != j {
+		t.Errorf("round trip: %+v, want %+v", got, j)
+	}
+	for _, bad := range [][]string{
+		{"--mode=x"}, {"--unit=x"}, {"--block=1000"}, {"--file-size=4096", "--block=8192"}, {"--duration=0s"}, {"extra"},
+	} {
+		args := append([]string{"--file=/f"}, bad...)
+		if _, err := ParseJob(args, io.Discard); err == nil {
+			t.Errorf("ParseJob(%v) accepted", args)
+		}
+	}
+	if _, err := ParseJob(nil, io.Discard); err == nil || !strings.Contains(err.Error(), "--file") {
+		t.Errorf("no --file: %v", err)
 	}
 }
