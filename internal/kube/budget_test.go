@@ -100,7 +100,7 @@ func TestSinkBudgetWith500BurstyGroups(t *testing.T) {
 	events := &countingRecorder{}
 	var requeued []time.Duration
 	s, err := NewSink(SinkOptions{
-		Node: testNode, Kube: fake.NewClientset(pods...), ThrottleGroups: tgs, Recorder: BudgetRecorder(events, budget),
+		Node: testNode, Kube: clientsetCore{fake.NewClientset(pods...)}, ThrottleGroups: tgs, Recorder: BudgetRecorder(events, budget),
 		Hierarchy: "/cg/blkio", Specs: NewSpecStates(), Clock: clk, Budget: budget,
 		Requeue: func(_ throttle.Key, d time.Duration) { requeued = append(requeued, d) },
 	})

@@ -15,7 +15,6 @@ import (
 	"os"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
@@ -41,11 +40,12 @@ type ClientOptions struct {
 
 // Clients are the API clients of one plugin.
 type Clients struct {
-	// Kube is the core clientset (Pods, Events), requests time-limited.
-	Kube kubernetes.Interface
-	// WatchKube is the core clientset for informers and watches: no
+	// Kube is the core/v1 client (Pods, claims, volumes, Events),
+	// requests time-limited.
+	Kube *Core
+	// WatchKube is the core/v1 client for informers and watches: no
 	// client-side timeout (see WatchThrottleGroups).
-	WatchKube kubernetes.Interface
+	WatchKube *Core
 	// ThrottleGroups writes ThrottleGroups, requests time-limited.
 	ThrottleGroups *ThrottleGroups
 	// WatchThrottleGroups lists and watches for the informer: it has no
@@ -121,13 +121,13 @@ func ClientsFor(cfg *rest.Config, requestTimeout time.Duration) (*Clients, error
 	if timed.RateLimiter == nil && timed.QPS > 0 {
 		timed.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(timed.QPS, timed.Burst)
 	}
-	kc, err := kubernetes.NewForConfig(timed)
+	kc, err := NewCore(timed)
 	if err != nil {
 		return nil, err
 	}
 	untimed := rest.CopyConfig(timed)
 	untimed.Timeout = 0
-	wkc, err := kubernetes.NewForConfig(untimed)
+	wkc, err := NewCore(untimed)
 	if err != nil {
 		return nil, err
 	}

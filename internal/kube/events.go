@@ -4,10 +4,6 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
@@ -48,15 +44,16 @@ const (
 const Component = "csi-blkio"
 
 // NewRecorder starts an Event broadcaster writing to the apiserver through
-// kc and returns a recorder for node's Events and a stop function.
+// core and returns a recorder for node's Events and a stop function.
 //
 // Recording never blocks its caller: the broadcaster queues Events (up to
 // client-go's 1000, dropping beyond) and one goroutine of its own writes
 // them, retrying on failure; its correlator merges repeats and rate-limits
 // each object's Events, so a flapping group cannot flood the apiserver.
-func NewRecorder(ctx context.Context, kc kubernetes.Interface, node string) (record.EventRecorder, func(), error) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+func NewRecorder(ctx context.Context, core CoreAPI, node string) (record.EventRecorder, func(), error) {
+	// The scheme names the objects Events are about: Pods and ThrottleGroups.
+	scheme, err := coreScheme()
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
@@ -64,8 +61,26 @@ func NewRecorder(ctx context.Context, kc kubernetes.Interface, node string) (rec
 	}
 	b := record.NewBroadcaster(record.WithContext(ctx))
 	b.StartStructuredLogging(4)
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kc.CoreV1().Events("")})
+	b.StartRecordingToSink(eventSink{core: core})
 	rec := b.NewRecorder(scheme, corev1.EventSource{Component: Component, Host: node})
 	klog.FromContext(ctx).V(2).Info("Recording Events", "component", Component, "node", node)
 	return rec, b.Shutdown, nil
+}
+
+// eventSink is record.EventSink on CoreAPI. The broadcaster's sink has no
+// context: each request is bounded by the client's request timeout, and an
+// Event still being written when the plugin stops is lost, as with
+// client-go's own sink.
+type eventSink struct{ core CoreAPI }
+
+func (s eventSink) Create(ev *corev1.Event) (*corev1.Event, error) {
+	return s.core.CreateEvent(context.Background(), ev)
+}
+
+func (s eventSink) Update(ev *corev1.Event) (*corev1.Event, error) {
+	return s.core.UpdateEvent(context.Background(), ev)
+}
+
+func (s eventSink) Patch(ev *corev1.Event, data []byte) (*corev1.Event, error) {
+	return s.core.PatchEvent(context.Background(), ev, data)
 }

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 )
 
@@ -24,9 +23,9 @@ type ModifyCarrierOptions struct {
 	// TopologyKey is the topology segment that names a volume's node.
 	TopologyKey string
 	// Kube reads and patches PVs (requests time-limited).
-	Kube kubernetes.Interface
+	Kube CoreAPI
 	// WatchKube watches the PV while waiting (no client-side timeout).
-	WatchKube kubernetes.Interface
+	WatchKube CoreAPI
 	// Wait bounds how long one call waits for the owning node: below
 	// csi-resizer's own timeout (10s by default), so that the call answers
 	// Unavailable and csi-resizer retries, rather than csi-resizer giving
@@ -111,7 +110,7 @@ func answer(pv *corev1.PersistentVolume, id string) (bool, error) {
 // by handle, so this lists them; ResourceVersion "0" lets the apiserver
 // answer from its watch cache. It runs once per class change of a volume.
 func (c *ModifyCarrier) findPV(ctx context.Context, id string) (*corev1.PersistentVolume, error) {
-	list, err := c.o.Kube.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	list, err := c.o.Kube.ListPersistentVolumes(ctx, metav1.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "list PersistentVolumes to find volume %s: %v; retry", id, err)
 	}
@@ -136,7 +135,7 @@ func (c *ModifyCarrier) writeRequest(ctx context.Context, name, node string, req
 	if err != nil {
 		return nil, err
 	}
-	return c.o.Kube.CoreV1().PersistentVolumes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return c.o.Kube.PatchPersistentVolume(ctx, name, types.MergePatchType, patch)
 }
 
 // wait watches the PV from the version that carries the request until the
@@ -147,7 +146,7 @@ func (c *ModifyCarrier) wait(ctx context.Context, pv *corev1.PersistentVolume, n
 	pending := status.Errorf(codes.Unavailable,
 		"node %s has not applied the change (request %s on PersistentVolume %s) yet; it applies it when its csi-blkio runs, and a retry then succeeds",
 		node, id, pv.Name)
-	w, err := c.o.WatchKube.CoreV1().PersistentVolumes().Watch(ctx, metav1.ListOptions{
+	w, err := c.o.WatchKube.WatchPersistentVolumes(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("metadata.name", pv.Name).String(), ResourceVersion: pv.ResourceVersion,
 	})
 	if err != nil {

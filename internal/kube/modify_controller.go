@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -40,8 +39,8 @@ type ModifyControllerOptions struct {
 	Node   string
 	Driver string
 	// Kube patches PVs (time-limited); WatchKube lists and watches them.
-	Kube      kubernetes.Interface
-	WatchKube kubernetes.Interface
+	Kube      CoreAPI
+	WatchKube CoreAPI
 	// ThrottleGroups rewrites the spec.limits of the volume's groups.
 	ThrottleGroups *ThrottleGroups
 	Applier        ModifyApplier
@@ -77,14 +76,14 @@ func NewModifyController(o ModifyControllerOptions) (*ModifyController, error) {
 		return nil, errors.New("kube.NewModifyController: Node, Driver, Kube, WatchKube, ThrottleGroups and Applier are required")
 	}
 	selector := labels.Set{LabelNode: NodeLabelValue(o.Node)}.String()
-	pvs := o.WatchKube.CoreV1().PersistentVolumes()
+	pvs := o.WatchKube
 	src := informerSource{
 		selector: selector,
 		list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return pvs.List(ctx, opts)
+			return pvs.ListPersistentVolumes(ctx, opts)
 		},
 		watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return pvs.Watch(ctx, opts)
+			return pvs.WatchPersistentVolumes(ctx, opts)
 		},
 		object: &corev1.PersistentVolume{},
 	}
@@ -178,7 +177,7 @@ func (c *ModifyController) annotate(ctx context.Context, pv string, annotations 
 	if err != nil {
 		return err
 	}
-	if _, err := c.o.Kube.CoreV1().PersistentVolumes().Patch(ctx, pv, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := c.o.Kube.PatchPersistentVolume(ctx, pv, types.MergePatchType, patch); err != nil {
 		return fmt.Errorf("annotate PersistentVolume %s: %w", pv, err)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
@@ -33,8 +32,8 @@ func ownerOf(p throttle.PodRef) metav1.OwnerReference {
 // gets a ThrottleGroup only while that very pod exists. nil, nil: gone (or a
 // new pod of the same name). One GET per group, on the worker, never on the
 // publish path.
-func livePod(ctx context.Context, kc kubernetes.Interface, p throttle.PodRef) (*corev1.Pod, error) {
-	pod, err := kc.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+func livePod(ctx context.Context, core CoreAPI, p throttle.PodRef) (*corev1.Pod, error) {
+	pod, err := core.GetPod(ctx, p.Namespace, p.Name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
@@ -50,7 +49,7 @@ func livePod(ctx context.Context, kc kubernetes.Interface, p throttle.PodRef) (*
 // pod through which volumeID is mounted, for the ThrottleGroup's spec.
 // Best effort, once per group: up to two GETs per claim of the pod; an
 // error leaves the names empty (an inline ephemeral volume has none).
-func claimOf(ctx context.Context, kc kubernetes.Interface, pod *corev1.Pod, volumeID string) (pvc, pv string) {
+func claimOf(ctx context.Context, core CoreAPI, pod *corev1.Pod, volumeID string) (pvc, pv string) {
 	for _, v := range pod.Spec.Volumes {
 		var claim string
 		switch {
@@ -61,12 +60,12 @@ func claimOf(ctx context.Context, kc kubernetes.Interface, pod *corev1.Pod, volu
 		default:
 			continue
 		}
-		c, err := kc.CoreV1().PersistentVolumeClaims(pod.Namespace).Get(ctx, claim, metav1.GetOptions{})
+		c, err := core.GetPersistentVolumeClaim(ctx, pod.Namespace, claim)
 		if err != nil || c.Spec.VolumeName == "" {
 			klog.FromContext(ctx).V(4).Info("Claim of pod not resolved", "pod", klog.KObj(pod), "claim", claim, "err", err)
 			continue
 		}
-		vol, err := kc.CoreV1().PersistentVolumes().Get(ctx, c.Spec.VolumeName, metav1.GetOptions{})
+		vol, err := core.GetPersistentVolume(ctx, c.Spec.VolumeName)
 		if err != nil {
 			klog.FromContext(ctx).V(4).Info("Volume of claim not resolved", "pod", klog.KObj(pod), "claim", claim, "err", err)
 			continue

@@ -76,7 +76,7 @@ func TestKernelReadbackRestoresTamperedEntries(t *testing.T) {
 	t.Cleanup(func() { tb.Close() })
 	rec := record.NewFakeRecorder(100)
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "writer", Namespace: "team-a", UID: types.UID(uid)}}
-	sink, err := NewSink(SinkOptions{Node: testNode, Kube: fake.NewClientset(p), ThrottleGroups: newFakeTGs(), Recorder: rec, Hierarchy: testutil.BlkioV1})
+	sink, err := NewSink(SinkOptions{Node: testNode, Kube: clientsetCore{fake.NewClientset(p)}, ThrottleGroups: newFakeTGs(), Recorder: rec, Hierarchy: testutil.BlkioV1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -22,7 +21,7 @@ type SinkOptions struct {
 	// Node is this node's name (spec.nodeName, the node label, Event host).
 	Node string
 	// Kube reads Pods (and claims); ThrottleGroups writes the objects.
-	Kube           kubernetes.Interface
+	Kube           CoreAPI
 	ThrottleGroups ThrottleGroupWriter
 	// Recorder records Events on the Pods (NewRecorder).
 	Recorder record.EventRecorder

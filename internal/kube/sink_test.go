@@ -168,7 +168,7 @@ func newSinkRig(t *testing.T, podUID string) *sinkRig {
 		},
 	}
 	s, err := NewSink(SinkOptions{
-		Node: testNode, Kube: fake.NewClientset(pod), ThrottleGroups: r.tgs, Recorder: r.rec,
+		Node: testNode, Kube: clientsetCore{fake.NewClientset(pod)}, ThrottleGroups: r.tgs, Recorder: r.rec,
 		Hierarchy: "/cg/blkio", Specs: r.specs, Clock: r.clock,
 	})
 	if err != nil {

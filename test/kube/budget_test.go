@@ -109,7 +109,7 @@ func TestWriteBudgetWith500BurstyGroups(t *testing.T) {
 	// The sink as the plugin builds it, on the chart's ServiceAccount.
 	sa := c.saConfig(t, c.apiserver)
 	sa.QPS, sa.Burst = 500, 1000
-	skc, err := kubernetes.NewForConfig(sa)
+	skc, err := kube.NewCore(sa) // the core client the plugin uses, not a clientset
 	if err != nil {
 		t.Fatal(err)
 	}
