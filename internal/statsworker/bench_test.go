@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
@@ -70,6 +73,9 @@ func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
 // files through the same read path (OSFS), and a bare read of those two and
 // the four limit files of each of the two entries: the floor of a sync that
 // trusts the kernel rather than the table.
+//
+// Each also reports cpu-us/op, the goroutine's thread CPU time per op: on a
+// loaded machine wall time is mostly waiting for a CPU.
 func BenchmarkSyncPerGroup(b *testing.B) {
 	testutil.RequireBlkioV1(b)
 	for _, n := range []int{1, 100, 1000, 10000} {
@@ -96,6 +102,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			keys = append(keys, k)
 		}
 		b.Run(fmt.Sprintf("sync/groups=%d", n), func(b *testing.B) {
+			defer cpuPerOp(b)()
 			for i := 0; i < b.N; i++ {
 				if err := w.sync(context.Background(), keys[i%n]); err != nil {
 					b.Fatal(err)
@@ -103,6 +110,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("readback/groups=%d", n), func(b *testing.B) {
+			defer cpuPerOp(b)()
 			for i := 0; i < b.N; i++ {
 				if rb, err := tb.Readback(keys[i%n]); err != nil || len(rb.Repaired) > 0 || !rb.Holds() {
 					b.Fatal(rb, err)
@@ -110,6 +118,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("bare-read-all/groups=%d", n), func(b *testing.B) {
+			defer cpuPerOp(b)()
 			for i := 0; i < b.N; i++ {
 				p := pods[i%n]
 				for _, f := range []string{"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"} {
@@ -127,6 +136,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("bare-read/groups=%d", n), func(b *testing.B) {
+			defer cpuPerOp(b)()
 			for i := 0; i < b.N; i++ {
 				p := pods[i%n]
 				for _, f := range []string{"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"} {
@@ -136,5 +146,24 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// cpuPerOp locks the benchmark's goroutine to its thread and returns the
+// function, deferred, that reports the thread's CPU time per op (user and
+// system, unix.CLOCK_THREAD_CPUTIME_ID) as cpu-us/op.
+func cpuPerOp(b *testing.B) func() {
+	runtime.LockOSThread()
+	now := func() time.Duration {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ts.Nano())
+	}
+	start := now()
+	return func() {
+		b.ReportMetric(float64(now()-start)/1e3/float64(b.N), "cpu-us/op")
+		runtime.UnlockOSThread()
 	}
 }

@@ -1,9 +1,11 @@
 package throttle
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,10 +44,13 @@ func (OSFS) ReadFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 4096)
+	bp := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(bp)
+	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)] // grow
+			*bp = buf
 		}
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		if errors.Is(err, unix.EINTR) {
@@ -55,11 +60,18 @@ func (OSFS) ReadFile(name string) ([]byte, error) {
 			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 		}
 		if n == 0 {
-			return buf, nil
+			return bytes.Clone(buf), nil
 		}
 		buf = buf[:len(buf)+n]
 	}
 }
+
+// readBuffers hold the page a cgroup file is read into; the caller gets an
+// exact-size copy. A stats sweep reads ten small files per group (most hold
+// one line or none), and a fresh 4 KiB buffer for each was most of what the
+// plugin allocated: ~70 KiB per group per sweep, a garbage collection every
+// ~100 ms at 1,000 groups and a heap twice its live size between them.
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func (OSFS) WriteFile(name string, data []byte) error {
 	// No O_CREAT: a cgroup file that is missing means the controller is

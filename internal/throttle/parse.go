@@ -1,7 +1,6 @@
 package throttle
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"strconv"
@@ -31,20 +30,22 @@ func ParseDevice(s string) (Device, error) {
 	return Device{Major: uint32(ma), Minor: uint32(mi)}, nil
 }
 
-// eachLine calls fn with the fields of every non-empty line.
+// eachLine calls fn with the fields of every non-empty line. It cuts the
+// lines itself rather than through a bufio.Scanner, whose 4 KiB buffer was
+// allocated for every file of every group on every sweep.
 func eachLine(data []byte, fn func(fields []string) error) error {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		fields := strings.Fields(sc.Text())
+	for n := 1; len(data) > 0; n++ {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte{'\n'})
+		fields := strings.Fields(string(line))
 		if len(fields) == 0 {
 			continue
 		}
 		if err := fn(fields); err != nil {
-			return fmt.Errorf("line %d %q: %w", n, sc.Text(), err)
+			return fmt.Errorf("line %d %q: %w", n, strings.TrimSpace(string(line)), err)
 		}
 	}
-	return sc.Err()
+	return nil
 }
 
 // ParseV1Limits reads a v1 limit file (blkio.throttle.*_device): one
