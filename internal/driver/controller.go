@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
@@ -91,7 +90,8 @@ func (d *Driver) ListVolumes(ctx context.Context, req *csi.ListVolumesRequest) (
 }
 
 // GetCapacity implements csi.ControllerServer: the free space of the state
-// dir's filesystem, which is what new backing files draw on.
+// dir's filesystem, which is what new backing files draw on, rounded down to
+// a step relative to the filesystem's size.
 func (d *Driver) GetCapacity(ctx context.Context, req *csi.GetCapacityRequest) (*csi.GetCapacityResponse, error) {
 	for _, c := range req.GetVolumeCapabilities() {
 		if _, _, err := checkCapability(c); err != nil {
@@ -105,19 +105,13 @@ func (d *Driver) GetCapacity(ctx context.Context, req *csi.GetCapacityRequest) (
 			return &csi.GetCapacityResponse{}, nil
 		}
 	}
-	free, err := d.freeBytes()
+	free, total, err := d.stateDirSpace()
 	if err != nil {
 		return nil, err
 	}
-	return &csi.GetCapacityResponse{AvailableCapacity: free}, nil
-}
-
-func (d *Driver) freeBytes() (int64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(d.deps.Store.Dir(), &st); err != nil {
-		return 0, failure(err, "statfs state dir")
-	}
-	return int64(st.Bavail) * st.Bsize, nil
+	// Coarse on purpose: the provisioners rewrite CSIStorageCapacity on
+	// every change (see capacityStepFraction).
+	return &csi.GetCapacityResponse{AvailableCapacity: coarseCapacity(free, total)}, nil
 }
 
 // ControllerExpandVolume implements csi.ControllerServer: it grows the
