@@ -13,27 +13,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "skip: the conformance tier needs root (a kubelet, containerd, loop devices, mounts, cgroups)"
-	exit 0
-fi
+require_root "the conformance tier" "a kubelet, containerd, loop devices, mounts, cgroups"
 
 if [ "${1:-}" != --in-node ]; then
 	t0=$SECONDS
-	work=$(mktemp -d /tmp/csiblkio-test-conformance.XXXXXX)
-	trap 'rm -rf "$work"' EXIT
-	CGO_ENABLED=0 go build -o "$work/csi-blkio" ./cmd/csi-blkio
-	export CSI_BLKIO_CONF_WORK=$work CSI_BLKIO_CONF_BINARY=$work/csi-blkio
-	CSI_BLKIO_CONF_HELM=$(hack/tools/helm.sh)
+	node_tier_prepare conformance
+	export CSI_BLKIO_CONF_WORK=$NODE_WORK CSI_BLKIO_CONF_BINARY=$NODE_BINARY CSI_BLKIO_CONF_HELM=$NODE_HELM
 	CSI_BLKIO_CONF_E2E_DIR=$(hack/tools/e2e-test.sh)
 	CSI_BLKIO_CONF_GINKGO=$(hack/tools/ginkgo.sh)
-	export CSI_BLKIO_CONF_HELM CSI_BLKIO_CONF_E2E_DIR CSI_BLKIO_CONF_GINKGO
-	# Build (or find cached) everything the node needs before it starts.
-	hack/tools/kube.sh >/dev/null
-	hack/tools/etcd.sh >/dev/null
-	hack/images/debian-rootfs.sh >/dev/null
-	hack/images/csi-provisioner.sh >/dev/null
-	hack/images/csi-resizer.sh >/dev/null
+	export CSI_BLKIO_CONF_E2E_DIR CSI_BLKIO_CONF_GINKGO
 	hack/images/agnhost.sh >/dev/null
 	echo "conformance: binary, tools and images ready in $((SECONDS - t0)) s"
 	hack/cluster/with.sh node "$0" --in-node "$@"

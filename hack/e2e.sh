@@ -9,25 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "skip: the e2e stage needs root (a kubelet, containerd, loop devices, mounts, cgroups)"
-	exit 0
-fi
+require_root "the e2e stage" "a kubelet, containerd, loop devices, mounts, cgroups"
 
 if [ "${1:-}" != --in-node ]; then
 	t0=$SECONDS
-	work=$(mktemp -d /tmp/csiblkio-test-e2e.XXXXXX)
-	trap 'rm -rf "$work"' EXIT
-	CGO_ENABLED=0 go build -o "$work/csi-blkio" ./cmd/csi-blkio
-	export CSI_BLKIO_E2E_BINARY=$work/csi-blkio
-	CSI_BLKIO_E2E_HELM=$(hack/tools/helm.sh)
-	export CSI_BLKIO_E2E_HELM
-	# Build (or find cached) everything the node needs before it starts.
-	hack/tools/kube.sh >/dev/null
-	hack/tools/etcd.sh >/dev/null
-	hack/images/debian-rootfs.sh >/dev/null
-	hack/images/csi-provisioner.sh >/dev/null
-	hack/images/csi-resizer.sh >/dev/null
+	node_tier_prepare e2e
+	export CSI_BLKIO_E2E_BINARY=$NODE_BINARY CSI_BLKIO_E2E_HELM=$NODE_HELM
 	hack/images/fio.sh >/dev/null
 	echo "e2e: binary, tools and images ready in $((SECONDS - t0)) s"
 	hack/cluster/with.sh node "$0" --in-node "$@"

@@ -26,6 +26,36 @@ summary() {
 	printf '  %s\n' "${_steps[@]}"
 }
 
+# require_root TIER NEEDS: ends the calling script with a skip (exit 0)
+# unless it runs as root; NEEDS says what for.
+require_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "skip: $1 needs root ($2)"
+		exit 0
+	fi
+}
+
+# node_tier_prepare NAME: what a tier on the hack/cluster node does before
+# the node starts (hack/e2e.sh, hack/conformance.sh): a work dir
+# /tmp/csiblkio-test-NAME.* removed when the script exits, a fresh static
+# csi-blkio binary in it, and every cached tool and image the node and the
+# chart need, built now so that the node does not wait for them. Sets
+# NODE_WORK, NODE_BINARY and NODE_HELM (the helm binary).
+# shellcheck disable=SC2034 # the NODE_* variables are for the caller
+node_tier_prepare() {
+	NODE_WORK=$(mktemp -d "/tmp/csiblkio-test-$1.XXXXXX")
+	# shellcheck disable=SC2064 # expanded now: the path of this run
+	trap "rm -rf '$NODE_WORK'" EXIT
+	NODE_BINARY=$NODE_WORK/csi-blkio
+	CGO_ENABLED=0 go build -o "$NODE_BINARY" ./cmd/csi-blkio
+	NODE_HELM=$(hack/tools/helm.sh)
+	hack/tools/kube.sh >/dev/null
+	hack/tools/etcd.sh >/dev/null
+	hack/images/debian-rootfs.sh >/dev/null
+	hack/images/csi-provisioner.sh >/dev/null
+	hack/images/csi-resizer.sh >/dev/null
+}
+
 # apt_install PKG...: installs the Debian packages that are missing.
 apt_install() {
 	local missing=()
