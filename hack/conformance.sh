@@ -86,7 +86,7 @@ echo "conformance: e2e.test ran in $((SECONDS - t0)) s (exit $rc)"
 
 if [ -z "$focus" ]; then
 	go run ./test/conformance/report --report "$report/report.json" --skips test/conformance/skips \
-		--e2e-version "${CSI_BLKIO_CONF_E2E_DIR##*/e2e-test-}" --procs "$procs" --out docs/conformance.md
+		--e2e-version "$(cat "$CSI_BLKIO_CONF_E2E_DIR/version")" --procs "$procs" --out docs/conformance.md
 fi
 if [ $rc -ne 0 ]; then
 	plugin_logs

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_image_flags "$@"
 
 e2e_dir=$("$IMAGES_DIR/../tools/e2e-test.sh")
-kube_version=${e2e_dir##*/e2e-test-}
+kube_version=$(cat "$e2e_dir/version")
 [ "$(id -u)" -ne 0 ] || apt_install busybox-static >&2
 busybox_version=$(dpkg-query -W -f='${Version}' busybox-static)
 tag=$kube_version-busybox-$(tag_of "${busybox_version#*:}")

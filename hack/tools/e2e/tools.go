@@ -1,12 +1,15 @@
 //go:build tools
 
-// Package tools pins what the wrapper module builds: the Kubernetes e2e test
-// binary (test/e2e and everything its test files import), agnhost, the
-// multi-purpose test image program the storage suites run in their pods, and
-// the ginkgo CLI that runs e2e.test in parallel processes (it must be the
-// same ginkgo version as the library compiled into e2e.test).
-// Nothing imports this package; it only makes `go mod tidy` keep the
-// requirements that `go test -c k8s.io/kubernetes/test/e2e` needs.
+// Package tools pins what the wrapper module builds: the storage e2e binary
+// (./storagesuite: the e2e framework and the external-driver storage
+// suites), agnhost, the multi-purpose test image program the storage suites
+// run in their pods, and the ginkgo CLI that runs e2e.test in parallel
+// processes (it must be the same ginkgo version as the library compiled into
+// e2e.test). It also keeps upstream's whole test/e2e buildable from this
+// module (`go test -c k8s.io/kubernetes/test/e2e`), the binary the slim one
+// replaced, so that the two can be compared.
+// Nothing imports this package; it only makes `go mod tidy` keep those
+// requirements.
 package tools
 
 import (
