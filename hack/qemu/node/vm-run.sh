@@ -23,6 +23,7 @@ for arg in "${cmdline[@]}"; do
 done
 
 finish() {
+	timeline
 	echo "@@e2ev2 result exit=$1${2:+ reason=$2}"
 	sync
 	systemctl poweroff --no-block
@@ -50,6 +51,23 @@ wait_for() {
 	echo "e2ev2: $what not within $secs s; last output:"
 	echo "$out" | tail -n 20
 	return 1
+}
+# timeline prints where the boot's time went: systemd's own accounting, the
+# units that took longest, the chain the kubelet waited for, and what the
+# apiserver and etcd logged while they started (monotonic seconds since
+# boot, comparable with the step lines).
+timeline() {
+	echo "--- timeline: systemd-analyze ($phase boot)"
+	systemd-analyze time 2>&1 | head -n 3
+	systemd-analyze blame --no-pager 2>&1 | head -n 15
+	systemd-analyze critical-chain --no-pager kubelet.service kube-apiserver.service 2>&1 | head -n 30
+	echo "--- timeline: kube-apiserver"
+	journalctl -b -u kube-apiserver -o short-monotonic --no-pager 2>/dev/null |
+		grep -E 'Started|Serving securely|Caches are synced|poststarthook|Trace\[|took too long|Error|error' | head -n 60
+	echo "--- timeline: etcd warnings: $(journalctl -b -u etcd --no-pager 2>/dev/null | grep -c 'slow fdatasync') slow fdatasync," \
+		"$(journalctl -b -u etcd --no-pager 2>/dev/null | grep -c 'took too long') requests that took too long"
+	journalctl -b -u etcd -o short-monotonic --no-pager 2>/dev/null | head -n 20
+	echo "--- timeline: load $(cat /proc/loadavg), up $(uptime_s) s"
 }
 dump() {
 	echo "--- systemctl --failed"
