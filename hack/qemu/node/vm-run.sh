@@ -81,6 +81,15 @@ dump() {
 echo "e2ev2: phase $phase, kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)," \
 	"cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers), systemd $(systemctl --version | head -1), up $(uptime_s) s"
 [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || finish 99 "not-unified-cgroup2"
+# A heartbeat on the console every minute: the load and the processes
+# using the CPU, so that a slow step in the host's log says what the
+# emulated machine was busy with. It dies with the VM.
+(
+	while sleep 60; do
+		echo "e2ev2: heartbeat up $(uptime_s) s, load $(cut -d' ' -f1-3 /proc/loadavg), busiest:" \
+			"$(top -b -n 1 -o %CPU | awk 'NR > 7 && NR <= 11 {printf "%s %s%%  ", $12, $9}')"
+	done
+) &
 
 if [ ! -f "$STATE/configured" ]; then
 	[ "$phase" = first ] || finish 99 "reboot-phase-on-unconfigured-disk"
