@@ -96,6 +96,17 @@ RestartSec=2
 WantedBy=multi-user.target
 EOF
 
+# The apiserver's clients start once it listens. At a reboot systemd would
+# start them all at once, and their start-up (informers, TLS, retries
+# against a server that is not there yet) would take the emulated CPUs from
+# the apiserver's own start, which everything waits for anyway. A bash
+# /dev/tcp probe costs nothing beside a kubectl call per try.
+cat >/usr/local/sbin/csiblkio-wait-apiserver <<'EOF'
+#!/bin/bash
+until (exec 3<>/dev/tcp/127.0.0.1/6443) 2>/dev/null; do sleep 2; done
+EOF
+chmod 755 /usr/local/sbin/csiblkio-wait-apiserver
+
 # Only the controllers the tests need: the default ServiceAccount and the
 # kube-root-ca.crt ConfigMap of every namespace (every pod mounts its
 # token), claim binding, attach/detach (a real node's volume flow) and
@@ -107,6 +118,8 @@ unit kube-controller-manager.service <<EOF
 Description=kube-controller-manager
 After=kube-apiserver.service
 [Service]
+TimeoutStartSec=infinity
+ExecStartPre=/usr/local/sbin/csiblkio-wait-apiserver
 ExecStart=/usr/local/bin/kube-controller-manager --kubeconfig=/etc/kubernetes/admin.kubeconfig \\
   --leader-elect=false --secure-port=0 --profiling=false \\
   --service-account-private-key-file=$pki/sa.key --root-ca-file=$pki/ca.crt \\
@@ -124,6 +137,8 @@ unit kube-scheduler.service <<'EOF'
 Description=kube-scheduler
 After=kube-apiserver.service
 [Service]
+TimeoutStartSec=infinity
+ExecStartPre=/usr/local/sbin/csiblkio-wait-apiserver
 ExecStart=/usr/local/bin/kube-scheduler --kubeconfig=/etc/kubernetes/admin.kubeconfig \
   --leader-elect=false --secure-port=0 --profiling=false
 Restart=always
@@ -181,6 +196,8 @@ Description=kubelet (systemd cgroup driver)
 After=containerd.service csiblkio-node-net.service kube-apiserver.service
 Wants=containerd.service
 [Service]
+TimeoutStartSec=infinity
+ExecStartPre=/usr/local/sbin/csiblkio-wait-apiserver
 ExecStart=/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet-config.yaml \
   --kubeconfig=/etc/kubernetes/admin.kubeconfig --v=2
 Restart=always
