@@ -57,7 +57,9 @@ cp "$(hack/tools/etcd.sh)" "$pay/bin/etcd"
 # helm.sh prints a wrapper that keeps helm's state in the host's cache; the
 # VM gets the binary itself (its state goes under /root there).
 cp "$(dirname "$(hack/tools/helm.sh)")/bin/helm" "$pay/bin/helm"
-CGO_ENABLED=0 go build -o "$out/csi-blkio" ./cmd/csi-blkio
+# Without symbols and DWARF: the image is imported under emulation, where
+# every MiB costs seconds (hashed, copied over gRPC, unpacked).
+CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out/csi-blkio" ./cmd/csi-blkio
 go vet -tags e2ev2 ./test/e2ev2
 CGO_ENABLED=0 go test -c -tags e2ev2 -o "$pay/bin/e2ev2.test" ./test/e2ev2
 pause=$(hack/images/pause.sh --out "$pay/images/pause.tar")
