@@ -28,7 +28,7 @@ type loopDevice struct {
 // tmpfs, which has no O_DIRECT: the loop itself runs buffered, and direct IO
 // by the writer to /dev/loopN still goes through the block layer where
 // blk-throttle acts.
-func attachLoop(t testing.TB, size int64) loopDevice {
+func attachLoop(t *testing.T, size int64) loopDevice {
 	t.Helper()
 	return attachLoopFile(t, filepath.Join(t.TempDir(), testutil.Prefix+"-backing"), size, false)
 }

@@ -49,7 +49,7 @@ func BenchmarkNeighbourOnV2(b *testing.B) {
 	// The demo's socket goes below TMPDIR, and a benchmark's temp dir is
 	// too deep for a unix socket path (108 bytes; the demo resolves
 	// links): the filesystem is mounted on a short path of its own.
-	dev := attachLoop(b, 1<<30).Path
+	dev := benchLoop(b, 1<<30)
 	if out, err := exec.Command("mkfs.ext4", "-q", "-F", dev).CombinedOutput(); err != nil {
 		b.Fatalf("mkfs.ext4 %s: %v: %s", dev, err, out)
 	}
@@ -175,4 +175,31 @@ func parseRate(b *testing.B, num, unit string) float64 {
 	}
 	b.Fatalf("bad rate unit %q", unit)
 	return 0
+}
+
+// benchLoop attaches a size-byte sparse file on the VM's tmpfs to a loop
+// device with the VM's losetup, detached when b ends.
+func benchLoop(b *testing.B, size int64) string {
+	b.Helper()
+	backing := filepath.Join(b.TempDir(), testutil.Prefix+"-backing")
+	f, err := os.Create(backing)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = f.Truncate(size)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", backing).CombinedOutput()
+	if err != nil {
+		b.Fatalf("losetup --find --show %s: %v: %s", backing, err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	b.Cleanup(func() {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			b.Errorf("losetup -d %s: %v: %s", dev, err, out)
+		}
+	})
+	return dev
 }
