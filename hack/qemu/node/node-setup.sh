@@ -109,8 +109,11 @@ chmod 755 /usr/local/sbin/csiblkio-wait-apiserver
 
 # Only the controllers the tests need: the default ServiceAccount and the
 # kube-root-ca.crt ConfigMap of every namespace (every pod mounts its
-# token), claim binding, attach/detach (a real node's volume flow) and
-# the plugin's DaemonSet. The others, the garbage collector and the quota
+# token), claim binding, attach/detach (a real node's volume flow), the
+# plugin's DaemonSet, and node lifecycle: the apiserver's
+# TaintNodesByCondition admission taints a new node not-ready, and only
+# that controller lifts the taint once the node is Ready (without it no
+# workload pod is ever scheduled; DaemonSet pods tolerate it). The others, the garbage collector and the quota
 # controller above all, start an informer for every resource the apiserver
 # serves, work the emulated CPUs would do beside the apiserver's own start.
 unit kube-controller-manager.service <<EOF
@@ -125,7 +128,7 @@ ExecStart=/usr/local/bin/kube-controller-manager --kubeconfig=/etc/kubernetes/ad
   --service-account-private-key-file=$pki/sa.key --root-ca-file=$pki/ca.crt \\
   --cluster-signing-cert-file=$pki/ca.crt --cluster-signing-key-file=$pki/ca.key \\
   --service-cluster-ip-range=$SERVICE_CIDR --use-service-account-credentials=false \\
-  --controllers=serviceaccount-controller,root-ca-certificate-publisher-controller,persistentvolume-binder-controller,persistentvolume-attach-detach-controller,daemonset-controller
+  --controllers=serviceaccount-controller,root-ca-certificate-publisher-controller,persistentvolume-binder-controller,persistentvolume-attach-detach-controller,daemonset-controller,node-lifecycle-controller
 Restart=always
 RestartSec=2
 [Install]
