@@ -5,7 +5,9 @@
 # against the real io.max/io.stat of that kernel and turns the serial log into
 # pass/fail.
 #
-# usage: hack/qemu/run.sh [-run REGEX]
+# usage: hack/qemu/run.sh [-run REGEX] [-bench REGEX]
+#        (-bench runs the matching benchmarks once each, and no tests unless
+#        -run names some; their figures are the log's Benchmark lines)
 # env:   CSI_BLKIO_QEMU_TIMEOUT  seconds before the VM is killed (default 300)
 #        CSI_BLKIO_QEMU_KERNEL   kernel package (default: linux-image-amd64's)
 #        CSI_BLKIO_QEMU_LOG      where the serial log goes (default _output/qemu/serial.log)
@@ -19,14 +21,16 @@ source hack/qemu/kernel.sh
 source hack/qemu/initramfs.sh
 
 run_regex=
+bench_regex=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-run) run_regex=$2; shift 2 ;;
-	*) echo "usage: $0 [-run REGEX]" >&2; exit 2 ;;
+	-bench) bench_regex=$2; shift 2 ;;
+	*) echo "usage: $0 [-run REGEX] [-bench REGEX]" >&2; exit 2 ;;
 	esac
 done
-if [[ $run_regex == *[[:space:]]* ]]; then
-	echo "-run REGEX must not contain spaces (it travels on the kernel command line)" >&2
+if [[ $run_regex$bench_regex == *[[:space:]]* ]]; then
+	echo "-run and -bench REGEX must not contain spaces (they travel on the kernel command line)" >&2
 	exit 2
 fi
 
@@ -82,7 +86,7 @@ kernel=$kernel_dir/vmlinuz
 # Each test binary gets a -test.timeout shorter than the VM's, so that a hung
 # test panics with its goroutines' stacks on the console before the VM is killed.
 test_timeout=$((vm_timeout - 30 > vm_timeout / 2 ? vm_timeout - 30 : vm_timeout / 2))
-append="console=ttyS0 quiet panic=-1 v2kernel.timeout=$test_timeout${run_regex:+ v2kernel.run=$run_regex}"
+append="console=ttyS0 quiet panic=-1 v2kernel.timeout=$test_timeout${run_regex:+ v2kernel.run=$run_regex}${bench_regex:+ v2kernel.bench=$bench_regex}"
 t2=$(now)
 set +e
 # -nodefaults: no NIC, no VGA; the only device the tests see is what they make.
@@ -101,9 +105,11 @@ result=$(grep -a '^@@v2kernel result exit=' "$log" | tail -1 || true)
 passed=$(grep -ac -- '--- PASS: ' "$log" || true)
 failed=$(grep -ac -- '--- FAIL: ' "$log" || true)
 skipped=$(grep -ac -- '--- SKIP: ' "$log" || true)
+benchmarks=$(grep -ac '^Benchmark[^ ]*[[:space:]]\+[0-9]' "$log" || true)
 echo "=== v2kernel: vm ${boot_s} s (qemu exit $qemu_rc), total $(since "$t0") s, serial log $log"
 grep -a '^@@v2kernel end ' "$log" | sed 's/^@@v2kernel end /    /' || true
 grep -a -- '--- FAIL: \|--- SKIP: ' "$log" | sed 's/^ */    /' || true
+grep -a '^Benchmark[^ ]*[[:space:]]\+[0-9]' "$log" | sed 's/^/    /' || true
 
 verdict=ok
 if [ -z "$result" ]; then
@@ -122,9 +128,9 @@ if [ "$skipped" -ne 0 ]; then
 	echo "v2kernel: $skipped test(s) skipped inside the VM; they must run there" >&2
 	verdict=fail
 fi
-if [ -n "$result" ] && [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
-	echo "v2kernel: no test passed (did -run match nothing?)" >&2
+if [ -n "$result" ] && [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$benchmarks" -eq 0 ]; then
+	echo "v2kernel: no test passed and no benchmark ran (did -run or -bench match nothing?)" >&2
 	verdict=fail
 fi
-echo "v2kernel: $passed passed, $failed failed, $skipped skipped"
+echo "v2kernel: $passed passed, $failed failed, $skipped skipped${bench_regex:+, $benchmarks benchmarks}"
 [ "$verdict" = ok ]

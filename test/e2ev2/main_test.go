@@ -85,12 +85,19 @@ func vm(t *testing.T, phase string) *suite {
 
 // install helm-installs the chart as a node of this kind needs it:
 // nodetest's values (local images, host networking, a short stats
-// interval) and no sidecars that cannot be built here (csi-blkio registers
-// with the kubelet and serves /healthz itself).
+// interval), no sidecars that cannot be built here (csi-blkio registers
+// with the kubelet and serves /healthz itself), and no csi-resizer:
+// expansion and class changes are the v1 e2e's, and leaving it out saves
+// an image import and a container start under emulation. The provisioner
+// refreshes its CSIStorageCapacity every 10 s, as in the v1 e2e: the
+// scheduler places no pod on a new class's claim before the class has one,
+// and the chart's default minute would be spent waiting.
 func (s *suite) install(t *testing.T) {
 	t.Helper()
 	values := nodetest.MergeValues(nodetest.ChartValues(s.pluginImage, s.provisionerImage, "6443", 2*time.Second), map[string]any{
 		"sidecars": map[string]any{
+			"provisioner":         map[string]any{"capacityPollInterval": "10s"},
+			"resizer":             map[string]any{"enabled": false},
 			"nodeDriverRegistrar": map[string]any{"enabled": false},
 			"livenessProbe":       map[string]any{"enabled": false},
 		},

@@ -43,10 +43,10 @@ func podScopeName(q nodetest.QOS) string { return "pod-scope-" + strings.ToLower
 const volumeScopePod = "volume-scope"
 
 // TestNode is the first boot: install, workloads, then what a node's
-// owners do to their cgroups (a plugin restart, a live change, systemd
-// reloading its units, the kubelet's periodic QoS update), checking after
-// each that io.max still holds every limit. The subtests run in order and
-// share the workloads; one of them failing does not stop the others.
+// owners do to their cgroups (the kubelet's periodic QoS update, a plugin
+// restart, a live change, systemd reloading its units), checking during or
+// after each that io.max still holds every limit. The subtests share the
+// workloads; one of them failing does not stop the others.
 //
 // Why this set: every pod start costs tens of seconds under emulation, so
 // the four pods carry all volume kinds and classes at once, and the checks
@@ -56,12 +56,30 @@ func TestNode(t *testing.T) {
 	s.install(t)
 	s.createWorkloads(t)
 
-	t.Run("pod scope", func(t *testing.T) {
-		for _, q := range nodetest.AllQOS() {
-			t.Run(string(q), func(t *testing.T) { s.checkPodScope(t, q) })
-		}
+	// The checks of what the workloads measured only read, so the wait
+	// past the kubelet's one-minute QoS update runs beside them (parallel
+	// subtests of one group) instead of after everything else.
+	t.Run("workloads", func(t *testing.T) {
+		t.Run("kubelet QoS reconciliation", func(t *testing.T) {
+			t.Parallel()
+			before := s.snapshot(t)
+			// The kubelet updates the QoS-level cgroups once a minute
+			// (and when a pod starts or stops). Wait past a full cycle.
+			const cycle = 75 * time.Second
+			t.Logf("watching io.max for %s, past the kubelet's one-minute QoS cgroup update", cycle)
+			s.watchUnchanged(t, before, "the kubelet's periodic QoS update", nil, cycle)
+		})
+		t.Run("pod scope", func(t *testing.T) {
+			t.Parallel()
+			for _, q := range nodetest.AllQOS() {
+				t.Run(string(q), func(t *testing.T) { s.checkPodScope(t, q) })
+			}
+		})
+		t.Run("volume scope holds buffered writes", func(t *testing.T) {
+			t.Parallel()
+			s.checkVolumeScope(t)
+		})
 	})
-	t.Run("volume scope holds buffered writes", s.checkVolumeScope)
 	t.Run("plugin restart", s.checkPluginRestart)
 	t.Run("live limit change", s.checkLiveChange)
 	t.Run("systemctl daemon-reload", func(t *testing.T) {
@@ -78,14 +96,6 @@ func TestNode(t *testing.T) {
 			done <- err
 		}()
 		s.watchUnchanged(t, before, "systemctl daemon-reload", done, 5*time.Second)
-	})
-	t.Run("kubelet QoS reconciliation", func(t *testing.T) {
-		before := s.snapshot(t)
-		// The kubelet updates the QoS-level cgroups once a minute (and when
-		// a pod starts or stops). Wait past a full cycle.
-		const cycle = 75 * time.Second
-		t.Logf("watching io.max for %s, past the kubelet's one-minute QoS cgroup update", cycle)
-		s.watchUnchanged(t, before, "the kubelet's periodic QoS update", nil, cycle)
 	})
 }
 

@@ -15,7 +15,11 @@ NODE_IF=csiblkio-test0
 NODE_IP=10.201.0.1
 POD_CIDR=10.244.0.0/24
 SERVICE_CIDR=10.96.0.0/16
+# mark WHAT: a line on the serial console with the seconds since boot, so
+# that the host's log shows where the set-up's time goes.
+mark() { echo "e2ev2: node-setup: $1 at $(cut -d' ' -f1 /proc/uptime) s"; }
 
+mark "start"
 install -m 0755 "$P"/bin/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kubelet,kubectl,helm} /usr/local/bin/
 mkdir -p /etc/kubernetes/pki /var/lib/kubelet /var/lib/etcd /etc/cni/net.d /etc/containerd
 cp "$P"/pki/* /etc/kubernetes/pki/
@@ -46,6 +50,11 @@ EOF
 printf '%s\n' overlay bridge br_netfilter veth loop >/etc/modules-load.d/csiblkio-test.conf
 printf 'net.ipv4.ip_forward = 1\n' >/etc/sysctl.d/90-csiblkio-test.conf
 
+# etcd without fsync: the VM's disk is a throwaway copy, and a clean
+# poweroff (the only way the tests end a boot) still writes everything out
+# before the reboot boot reads it. Under software emulation every fsync is
+# a journal commit the emulated CPU pays for, on the path of every write
+# the control plane makes.
 unit etcd.service <<'EOF'
 [Unit]
 Description=etcd for the test node's apiserver (loopback only)
@@ -53,7 +62,7 @@ Description=etcd for the test node's apiserver (loopback only)
 ExecStart=/usr/local/bin/etcd --name=default --data-dir=/var/lib/etcd \
   --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379 \
   --listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 \
-  --initial-cluster=default=http://127.0.0.1:2380 --log-level=warn
+  --initial-cluster=default=http://127.0.0.1:2380 --log-level=warn --unsafe-no-fsync
 Restart=always
 RestartSec=2
 [Install]
@@ -61,6 +70,10 @@ WantedBy=multi-user.target
 EOF
 
 pki=/etc/kubernetes/pki
+# --enable-priority-and-fairness=false: one node with a handful of clients
+# needs no request queueing, and the apiserver then neither creates nor
+# keeps up its flow-control objects, work an emulated CPU does slowly at
+# every start.
 unit kube-apiserver.service <<EOF
 [Unit]
 Description=kube-apiserver on loopback
@@ -76,23 +89,46 @@ ExecStart=/usr/local/bin/kube-apiserver --etcd-servers=http://127.0.0.1:2379 \\
   --authorization-mode=RBAC --service-cluster-ip-range=$SERVICE_CIDR \\
   --allow-privileged=true --endpoint-reconciler-type=none \\
   --kubelet-certificate-authority=$pki/ca.crt --kubelet-preferred-address-types=Hostname,InternalIP \\
-  --profiling=false
+  --profiling=false --enable-priority-and-fairness=false
 Restart=always
 RestartSec=2
 [Install]
 WantedBy=multi-user.target
 EOF
 
+# The apiserver's clients start once it listens. At a reboot systemd would
+# start them all at once, and their start-up (informers, TLS, retries
+# against a server that is not there yet) would take the emulated CPUs from
+# the apiserver's own start, which everything waits for anyway. A bash
+# /dev/tcp probe costs nothing beside a kubectl call per try.
+cat >/usr/local/sbin/csiblkio-wait-apiserver <<'EOF'
+#!/bin/bash
+until (exec 3<>/dev/tcp/127.0.0.1/6443) 2>/dev/null; do sleep 2; done
+EOF
+chmod 755 /usr/local/sbin/csiblkio-wait-apiserver
+
+# Only the controllers the tests need: the default ServiceAccount and the
+# kube-root-ca.crt ConfigMap of every namespace (every pod mounts its
+# token), claim binding, attach/detach (a real node's volume flow), the
+# plugin's DaemonSet, and node lifecycle: the apiserver's
+# TaintNodesByCondition admission taints a new node not-ready, and only
+# that controller lifts the taint once the node is Ready (without it no
+# workload pod is ever scheduled; DaemonSet pods tolerate it). The others, the garbage collector and the quota
+# controller above all, start an informer for every resource the apiserver
+# serves, work the emulated CPUs would do beside the apiserver's own start.
 unit kube-controller-manager.service <<EOF
 [Unit]
 Description=kube-controller-manager
 After=kube-apiserver.service
 [Service]
+TimeoutStartSec=infinity
+ExecStartPre=/usr/local/sbin/csiblkio-wait-apiserver
 ExecStart=/usr/local/bin/kube-controller-manager --kubeconfig=/etc/kubernetes/admin.kubeconfig \\
   --leader-elect=false --secure-port=0 --profiling=false \\
   --service-account-private-key-file=$pki/sa.key --root-ca-file=$pki/ca.crt \\
   --cluster-signing-cert-file=$pki/ca.crt --cluster-signing-key-file=$pki/ca.key \\
-  --service-cluster-ip-range=$SERVICE_CIDR --use-service-account-credentials=false
+  --service-cluster-ip-range=$SERVICE_CIDR --use-service-account-credentials=false \\
+  --controllers=serviceaccount-controller,root-ca-certificate-publisher-controller,persistentvolume-binder-controller,persistentvolume-attach-detach-controller,daemonset-controller,node-lifecycle-controller
 Restart=always
 RestartSec=2
 [Install]
@@ -104,6 +140,8 @@ unit kube-scheduler.service <<'EOF'
 Description=kube-scheduler
 After=kube-apiserver.service
 [Service]
+TimeoutStartSec=infinity
+ExecStartPre=/usr/local/sbin/csiblkio-wait-apiserver
 ExecStart=/usr/local/bin/kube-scheduler --kubeconfig=/etc/kubernetes/admin.kubeconfig \
   --leader-elect=false --secure-port=0 --profiling=false
 Restart=always
@@ -161,6 +199,8 @@ Description=kubelet (systemd cgroup driver)
 After=containerd.service csiblkio-node-net.service kube-apiserver.service
 Wants=containerd.service
 [Service]
+TimeoutStartSec=infinity
+ExecStartPre=/usr/local/sbin/csiblkio-wait-apiserver
 ExecStart=/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet-config.yaml \
   --kubeconfig=/etc/kubernetes/admin.kubeconfig --v=2
 Restart=always
@@ -169,12 +209,16 @@ RestartSec=2
 WantedBy=multi-user.target
 EOF
 
+mark "binaries installed, units written"
 systemctl daemon-reload
 systemctl enable -q containerd csiblkio-node-net etcd kube-apiserver kube-controller-manager kube-scheduler kubelet
 systemctl restart systemd-modules-load systemd-sysctl
 systemctl start csiblkio-node-net containerd etcd kube-apiserver
+mark "containerd, etcd, kube-apiserver started"
 for _ in $(seq 60); do ctr version >/dev/null 2>&1 && break; sleep 1; done
 for img in "$P"/images/*.tar; do
 	ctr -n k8s.io images import "$img" >/dev/null
+	mark "imported ${img##*/} ($(du -m "$img" | cut -f1) MiB)"
 done
 systemctl start kube-controller-manager kube-scheduler kubelet
+mark "controller-manager, scheduler, kubelet started"

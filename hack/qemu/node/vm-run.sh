@@ -23,6 +23,7 @@ for arg in "${cmdline[@]}"; do
 done
 
 finish() {
+	timeline
 	echo "@@e2ev2 result exit=$1${2:+ reason=$2}"
 	sync
 	systemctl poweroff --no-block
@@ -51,6 +52,27 @@ wait_for() {
 	echo "$out" | tail -n 20
 	return 1
 }
+# timeline prints where the boot's time went: when the node's units started
+# and became active, and what the apiserver and etcd logged while they
+# started (monotonic seconds since boot, comparable with the step lines).
+timeline() {
+	# systemd-analyze refuses while this payload's own oneshot unit still
+	# runs (the boot is not finished): the units' own timestamps instead.
+	echo "--- timeline: units ($phase boot), seconds since boot: start -> active"
+	local u
+	for u in systemd-udev-trigger systemd-udev-settle local-fs.target csiblkio-payload containerd etcd kube-apiserver \
+		kube-controller-manager kube-scheduler kubelet multi-user.target; do
+		systemctl show -p InactiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic "$u" 2>/dev/null |
+			awk -F= -v u="$u" '{v[$1] = $2 / 1e6} END {printf "  %-24s %7.1f -> %7.1f\n", u, v["InactiveExitTimestampMonotonic"], v["ActiveEnterTimestampMonotonic"]}'
+	done
+	echo "--- timeline: kube-apiserver"
+	journalctl -b -u kube-apiserver -o short-monotonic --no-pager 2>/dev/null |
+		grep -E 'Started|Serving securely|Caches are synced|poststarthook|Trace\[|took too long|Error|error' | head -n 60
+	echo "--- timeline: etcd warnings: $(journalctl -b -u etcd --no-pager 2>/dev/null | grep -c 'slow fdatasync') slow fdatasync," \
+		"$(journalctl -b -u etcd --no-pager 2>/dev/null | grep -c 'took too long') requests that took too long"
+	journalctl -b -u etcd -o short-monotonic --no-pager 2>/dev/null | head -n 20
+	echo "--- timeline: load $(cat /proc/loadavg), up $(uptime_s) s"
+}
 dump() {
 	echo "--- systemctl --failed"
 	systemctl --no-pager --failed
@@ -63,6 +85,15 @@ dump() {
 echo "e2ev2: phase $phase, kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)," \
 	"cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers), systemd $(systemctl --version | head -1), up $(uptime_s) s"
 [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || finish 99 "not-unified-cgroup2"
+# A heartbeat on the console every minute: the load and the processes
+# using the CPU, so that a slow step in the host's log says what the
+# emulated machine was busy with. It dies with the VM.
+(
+	while sleep 60; do
+		echo "e2ev2: heartbeat up $(uptime_s) s, load $(cut -d' ' -f1-3 /proc/loadavg), busiest:" \
+			"$(top -b -n 1 -o %CPU | awk 'NR > 7 && NR <= 11 {printf "%s %s%%  ", $12, $9}')"
+	done
+) &
 
 if [ ! -f "$STATE/configured" ]; then
 	[ "$phase" = first ] || finish 99 "reboot-phase-on-unconfigured-disk"
