@@ -5,14 +5,15 @@
 # the Kubernetes integration tier (csi-blkio against a real apiserver);
 # bounded fuzzing; cgroup v2 on a real kernel in qemu (hack/qemu/run.sh);
 # a seconds-long smoke run of the benchmarks (hack/bench --smoke);
-# end to end on a real node (hack/e2e.sh).
+# end to end on a real node (hack/e2e.sh); the storage SIG's external-driver
+# suites against the chart on that node (hack/conformance.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
 
 step "dependencies" hack/deps.sh
 step "lint" hack/lint.sh
-step "unit, kernel and conformance tests" go test -race -count=1 ./...
+step "unit, kernel and csi-sanity tests" go test -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
 step "kubernetes integration (real apiserver)" hack/test-kube.sh
 # Fuzz budgets are execution counts (~15-20 s here), not durations: a duration
@@ -24,4 +25,5 @@ step "fuzz: request paths (bounded)" go test -run='^$' -fuzz='^FuzzCheckPath$' -
 step "cgroup v2 kernel (qemu)" hack/qemu/run.sh
 step "benchmarks still run (hack/bench --smoke)" hack/bench --smoke
 step "end to end on a real node (helm install, real pods)" hack/e2e.sh
+step "kubernetes storage conformance (e2e.test external-driver suites)" hack/conformance.sh
 summary
