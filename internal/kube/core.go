@@ -2,12 +2,10 @@ package kube
 
 import (
 	"context"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -46,34 +44,15 @@ type Core struct {
 
 var _ CoreAPI = (*Core)(nil)
 
-// coreScheme knows the core/v1 types (with the meta/v1 options and status
-// types AddToScheme registers beside them).
-func coreScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return scheme, nil
-}
-
 // NewCore returns a core/v1 client using cfg (copied; cfg is not changed).
+// Its scheme knows the core/v1 types, with the meta/v1 options and status
+// types AddToScheme registers beside them.
 func NewCore(cfg *rest.Config) (*Core, error) {
-	scheme, err := coreScheme()
+	rc, params, err := newRESTClient(cfg, corev1.SchemeGroupVersion, "/api", corev1.AddToScheme)
 	if err != nil {
 		return nil, err
 	}
-	c := rest.CopyConfig(cfg)
-	c.GroupVersion = &corev1.SchemeGroupVersion
-	c.APIPath = "/api"
-	c.NegotiatedSerializer = serializer.WithoutConversionCodecFactory{CodecFactory: serializer.NewCodecFactory(scheme)}
-	if c.UserAgent == "" {
-		c.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
-	rc, err := rest.RESTClientFor(c)
-	if err != nil {
-		return nil, fmt.Errorf("core/v1 client: %w", err)
-	}
-	return &Core{rest: rc, params: runtime.NewParameterCodec(scheme)}, nil
+	return &Core{rest: rc, params: params}, nil
 }
 
 // GetPod reads one Pod.

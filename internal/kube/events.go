@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
@@ -52,8 +53,8 @@ const Component = "csi-blkio"
 // each object's Events, so a flapping group cannot flood the apiserver.
 func NewRecorder(ctx context.Context, core CoreAPI, node string) (record.EventRecorder, func(), error) {
 	// The scheme names the objects Events are about: Pods and ThrottleGroups.
-	scheme, err := coreScheme()
-	if err != nil {
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
 		return nil, nil, err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {

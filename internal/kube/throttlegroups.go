@@ -2,11 +2,9 @@ package kube
 
 import (
 	"context"
-	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -27,22 +25,11 @@ type ThrottleGroups struct {
 
 // NewThrottleGroups returns a client using cfg (copied; cfg is not changed).
 func NewThrottleGroups(cfg *rest.Config) (*ThrottleGroups, error) {
-	scheme := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
+	rc, params, err := newRESTClient(cfg, v1alpha1.SchemeGroupVersion, "/apis", v1alpha1.AddToScheme)
+	if err != nil {
 		return nil, err
 	}
-	c := rest.CopyConfig(cfg)
-	c.GroupVersion = &v1alpha1.SchemeGroupVersion
-	c.APIPath = "/apis"
-	c.NegotiatedSerializer = serializer.WithoutConversionCodecFactory{CodecFactory: serializer.NewCodecFactory(scheme)}
-	if c.UserAgent == "" {
-		c.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
-	rc, err := rest.RESTClientFor(c)
-	if err != nil {
-		return nil, fmt.Errorf("ThrottleGroup client: %w", err)
-	}
-	return &ThrottleGroups{rest: rc, params: runtime.NewParameterCodec(scheme)}, nil
+	return &ThrottleGroups{rest: rc, params: params}, nil
 }
 
 // Get reads one object.
