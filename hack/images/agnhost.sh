@@ -11,20 +11,11 @@ parse_image_flags "$@"
 
 e2e_dir=$("$IMAGES_DIR/../tools/e2e-test.sh")
 kube_version=$(cat "$e2e_dir/version")
-[ "$(id -u)" -ne 0 ] || apt_install busybox-static >&2
-busybox_version=$(dpkg-query -W -f='${Version}' busybox-static)
-tag=$kube_version-busybox-$(tag_of "${busybox_version#*:}")
+tag=$kube_version-busybox-$(busybox_tag)
 
 build_agnhost() {
-	local out=$1 root=$1/rootfs applet
-	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,root,var}
-	install -d -m 1777 "$root/tmp"
-	cp /bin/busybox "$root/bin/busybox"
-	for applet in $("$root/bin/busybox" --list-full); do
-		[ "$applet" = bin/busybox ] || ln -sf /bin/busybox "$root/$applet"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-	printf 'root:x:0:\n' >"$root/etc/group"
+	local out=$1 root=$1/rootfs
+	busybox_rootfs "$root"
 	cp "$e2e_dir/agnhost" "$root/agnhost"
 	# Upstream's image has it too: entrypoint tests run the second name.
 	ln -s agnhost "$root/agnhost-2"

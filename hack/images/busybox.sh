@@ -6,21 +6,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_image_flags "$@"
 
-[ "$(id -u)" -ne 0 ] || apt_install busybox-static >&2
-version=$(dpkg-query -W -f='${Version}' busybox-static)
-tag=$(tag_of "${version#*:}") # without the Debian epoch
+tag=$(busybox_tag)
 
 build_busybox() {
 	local out=$1 root=$1/rootfs
-	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,root,var}
-	install -d -m 1777 "$root/tmp"
-	cp /bin/busybox "$root/bin/busybox"
-	local applet
-	for applet in $("$root/bin/busybox" --list-full); do
-		[ "$applet" = bin/busybox ] || ln -sf /bin/busybox "$root/$applet"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+	busybox_rootfs "$root"
 	layer_tar "$root" "$out/layer.tar"
 	rm -rf "$root"
 	image_archive --out "$out/image.tar" --ref "$IMAGE_REGISTRY/busybox:$tag" --cmd sh "$out/layer.tar"

@@ -79,6 +79,31 @@ tag_of() {
 	echo "${t:0:128}"
 }
 
+# busybox_tag: the version of Debian's busybox-static (installed first when
+# running as root) made an image tag, without the Debian epoch.
+busybox_tag() {
+	[ "$(id -u)" -ne 0 ] || apt_install busybox-static >&2
+	local version
+	version=$(dpkg-query -W -f='${Version}' busybox-static)
+	tag_of "${version#*:}"
+}
+
+# busybox_rootfs ROOT: Debian's static busybox in ROOT with a symlink per
+# applet, plus the few files a shell expects (/etc/passwd and /etc/group
+# with root and nobody, a sticky /tmp). It is the busybox image and the base
+# of the agnhost image.
+busybox_rootfs() {
+	local root=$1 applet
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,root,var}
+	install -d -m 1777 "$root/tmp"
+	cp /bin/busybox "$root/bin/busybox"
+	for applet in $("$root/bin/busybox" --list-full); do
+		[ "$applet" = bin/busybox ] || ln -sf /bin/busybox "$root/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+}
+
 # sidecar_image NAME: the image of the Kubernetes CSI sidecar NAME that
 # hack/tools/NAME.sh builds: its static binary as /NAME on an otherwise
 # empty filesystem (it needs nothing else: in-cluster config comes from the
