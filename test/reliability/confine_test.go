@@ -151,8 +151,7 @@ func fullCycle(t *testing.T, e *env, p *plugin, uid string) []string {
 		v := e.createVolume(t, p, name, 32<<20, block, params)
 		target := e.target(uid, name)
 		given = append(given, v.staging, target)
-		must(t, "NodeStageVolume", stageErr(p, v))
-		must(t, "NodePublishVolume", publishErr(p, v, uid, target))
+		stageAndPublish(t, p, v, uid, target)
 		data := target
 		if !block {
 			data = filepath.Join(target, "data")

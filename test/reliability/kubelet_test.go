@@ -83,6 +83,14 @@ func must(t *testing.T, what string, err error) {
 	}
 }
 
+// stageAndPublish is the kubelet's way to a running pod's volume: stage
+// it on the node, then publish it at the pod's target.
+func stageAndPublish(t *testing.T, p *plugin, v vol, uid, target string) {
+	t.Helper()
+	must(t, "NodeStageVolume", stageErr(p, v))
+	must(t, "NodePublishVolume", publishErr(p, v, uid, target))
+}
+
 // teardown is the kubelet's and provisioner's cleanup of one publication:
 // unpublish, unstage, delete.
 func teardown(t *testing.T, p *plugin, v vol, targets ...string) {

@@ -91,8 +91,7 @@ func runMidCall(t *testing.T, c midCall, uid string) {
 	}
 	sum := ""
 	if c.populated {
-		must(t, "NodeStageVolume", stageErr(p, v))
-		must(t, "NodePublishVolume", publishErr(p, v, uid, target))
+		stageAndPublish(t, p, v, uid, target)
 		sum = writeData(t, data, 4<<20)
 		if c.call == "stage" {
 			must(t, "NodeUnpublishVolume", unpublishErr(p, v, target))
@@ -140,8 +139,7 @@ func runMidCall(t *testing.T, c midCall, uid string) {
 		if devs := boundTo(t, e.backing(v)); len(devs) != 0 {
 			t.Errorf("loop devices bound after the retried unstage: %v", devs)
 		}
-		must(t, "NodeStageVolume", stageErr(p, v))
-		must(t, "NodePublishVolume", publishErr(p, v, uid, target))
+		stageAndPublish(t, p, v, uid, target)
 	}
 	// Published once more, on one loop device, with its limit and data.
 	dev := devNum(t, e.loopOf(t, v))

@@ -37,8 +37,7 @@ func TestNodeReboot(t *testing.T) {
 		target string
 	}{{fsVol, fsTarget}, {blkVol, blkTarget}}
 	for _, x := range both {
-		must(t, "NodeStageVolume", stageErr(p, x.v))
-		must(t, "NodePublishVolume", publishErr(p, x.v, uid, x.target))
+		stageAndPublish(t, p, x.v, uid, x.target)
 	}
 	fsSum := writeData(t, filepath.Join(fsTarget, "data"), 4<<20)
 	blkSum := writeData(t, blkTarget, 4<<20)

@@ -47,8 +47,7 @@ func TestStateDirFull(t *testing.T) {
 	v := e.createVolume(t, p, "v", 16<<20, false, params)
 	later := e.createVolume(t, p, "later", 16<<20, false, params)
 	target := e.target(uid, "v")
-	must(t, "NodeStageVolume", stageErr(p, v))
-	must(t, "NodePublishVolume", publishErr(p, v, uid, target))
+	stageAndPublish(t, p, v, uid, target)
 	sum := writeData(t, filepath.Join(target, "data"), 1<<20)
 	e.wantStore(t, v, later)
 
