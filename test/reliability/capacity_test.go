@@ -111,19 +111,3 @@ func fill(t *testing.T, path string, size int64) {
 		t.Fatal(err)
 	}
 }
-
-// writeSynced writes data to a new file and fsyncs it, as a pod would.
-func writeSynced(t *testing.T, path string, data []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -139,6 +139,16 @@ func writeData(t *testing.T, path string, n int) string {
 	if _, err := rand.Read(data); err != nil {
 		t.Fatal(err)
 	}
+	writeSynced(t, path, data)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// writeSynced writes data at the start of path (a file, created if need
+// be, or a raw block device) and fsyncs it: an acknowledged write, as a pod
+// makes it.
+func writeSynced(t *testing.T, path string, data []byte) {
+	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -150,8 +160,6 @@ func writeData(t *testing.T, path string, n int) string {
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
 }
 
 // readSum reads n bytes of path with O_DIRECT — from the device, not the
