@@ -17,10 +17,7 @@ import (
 // figure while the exact free space moved; the figure is never above the
 // exact free space, and a disk filled to less than a step reports 0.
 func TestCapacityCoarse(t *testing.T) {
-	skipShort(t)
-	dev := testutil.NewLoop(t, 256<<20)
-	mnt := testutil.MountExt4(t, dev.Path)
-	e := newEnv(t, withStateDir(filepath.Join(mnt, "state")))
+	e, mnt := newEnvOnExt4(t, 256<<20)
 	p := e.start(t)
 	fillDir := filepath.Join(mnt, testutil.Prefix+"-filler")
 	if err := os.MkdirAll(fillDir, 0o700); err != nil {

@@ -35,9 +35,7 @@ func withStateDir(dir string) envOption { return func(e *env) { e.stateDir = dir
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("reliability test: the real binary on real loop devices, mounts and cgroups; not in -short")
-	}
+	skipShort(t)
 	testutil.RequireBlkioV1(t)
 	e := &env{parent: testutil.NewCgroupParentV1(t), base: t.TempDir()}
 	e.stateDir = filepath.Join(e.base, testutil.Prefix+"-state")
@@ -52,6 +50,24 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	// Registered before any plugin starts, so it runs after they are killed.
 	t.Cleanup(func() { e.sweep(t) })
 	return e
+}
+
+// newEnvOnExt4 is newEnv with the state dir on a fresh ext4 filesystem of
+// size bytes on a loop device of its own, for the tests that run the state
+// dir's disk out of space. It returns the env and the filesystem's mount
+// point; the device and the mount go with the test.
+func newEnvOnExt4(t *testing.T, size int64) (*env, string) {
+	t.Helper()
+	skipShort(t)
+	dev := testutil.NewLoop(t, size)
+	mnt := testutil.MountExt4(t, dev.Path)
+	return newEnv(t, withStateDir(filepath.Join(mnt, "state"))), mnt
+}
+
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reliability test: the real binary on real loop devices, mounts and cgroups; not in -short")
+	}
 }
 
 // sweep removes what a failed test left: mounts below the test's dirs

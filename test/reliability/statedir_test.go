@@ -24,10 +24,7 @@ import (
 // or mount of a stage that failed, no grown file behind a failed expansion.
 // Once space is freed, the kubelet's and the provisioner's retries succeed.
 func TestStateDirFull(t *testing.T) {
-	skipShort(t)
-	small := testutil.NewLoop(t, 64<<20)
-	mnt := testutil.MountExt4(t, small.Path)
-	e := newEnv(t, withStateDir(filepath.Join(mnt, "state")))
+	e, mnt := newEnvOnExt4(t, 64<<20)
 	p := e.start(t)
 	uid := testutil.PodUID(501)
 	e.podCgroup(t, uid)
@@ -118,12 +115,6 @@ func TestStateDirFull(t *testing.T) {
 	must(t, "DeleteVolume", deleteErr(p, retried))
 	e.assertNothingLeft(t)
 	p.stop(t)
-}
-
-func skipShort(t *testing.T) {
-	if testing.Short() {
-		t.Skip("reliability test: the real binary on real loop devices, mounts and cgroups; not in -short")
-	}
 }
 
 func capacity(t *testing.T, p *plugin) int64 {
