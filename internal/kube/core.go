@@ -5,7 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -37,10 +36,7 @@ type CoreAPI interface {
 
 // Core is CoreAPI on a REST client for /api/v1, with a scheme that knows
 // only the core/v1 types (protobuf or JSON, as cfg asks).
-type Core struct {
-	rest   rest.Interface
-	params runtime.ParameterCodec
-}
+type Core struct{ restClient }
 
 var _ CoreAPI = (*Core)(nil)
 
@@ -48,11 +44,11 @@ var _ CoreAPI = (*Core)(nil)
 // Its scheme knows the core/v1 types, with the meta/v1 options and status
 // types AddToScheme registers beside them.
 func NewCore(cfg *rest.Config) (*Core, error) {
-	rc, params, err := newRESTClient(cfg, corev1.SchemeGroupVersion, "/api", corev1.AddToScheme)
+	rc, err := newRESTClient(cfg, corev1.SchemeGroupVersion, "/api", corev1.AddToScheme)
 	if err != nil {
 		return nil, err
 	}
-	return &Core{rest: rc, params: params}, nil
+	return &Core{rc}, nil
 }
 
 // GetPod reads one Pod.

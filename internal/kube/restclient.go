@@ -9,17 +9,23 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// newRESTClient returns a REST client for one API group version, with a
-// scheme that knows only the types addToScheme registers, and the parameter
-// codec that encodes list and watch options for it. Core and ThrottleGroups
-// are both built this way: hand-written clients over a narrow scheme instead
-// of a generated clientset (see CoreAPI for why). apiPath is "/api" for the
-// core group and "/apis" for every other. cfg is copied, not changed.
+// restClient is what Core and ThrottleGroups are made of: a REST client for
+// one API group version and the parameter codec that encodes list and watch
+// options for it. Both are hand-written clients over a narrow scheme instead
+// of a generated clientset (see CoreAPI for why).
+type restClient struct {
+	rest   rest.Interface
+	params runtime.ParameterCodec
+}
+
+// newRESTClient returns a restClient for gv whose scheme knows only the
+// types addToScheme registers. apiPath is "/api" for the core group and
+// "/apis" for every other. cfg is copied, not changed.
 func newRESTClient(cfg *rest.Config, gv schema.GroupVersion, apiPath string,
-	addToScheme func(*runtime.Scheme) error) (rest.Interface, runtime.ParameterCodec, error) {
+	addToScheme func(*runtime.Scheme) error) (restClient, error) {
 	scheme := runtime.NewScheme()
 	if err := addToScheme(scheme); err != nil {
-		return nil, nil, err
+		return restClient{}, err
 	}
 	c := rest.CopyConfig(cfg)
 	c.GroupVersion = &gv
@@ -30,7 +36,7 @@ func newRESTClient(cfg *rest.Config, gv schema.GroupVersion, apiPath string,
 	}
 	rc, err := rest.RESTClientFor(c)
 	if err != nil {
-		return nil, nil, fmt.Errorf("REST client for %q at %s: %w", gv.String(), apiPath, err)
+		return restClient{}, fmt.Errorf("REST client for %q at %s: %w", gv.String(), apiPath, err)
 	}
-	return rc, runtime.NewParameterCodec(scheme), nil
+	return restClient{rest: rc, params: runtime.NewParameterCodec(scheme)}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -18,18 +17,15 @@ const throttleGroupsResource = "throttlegroups"
 // verbs csi-blkio uses, on a REST client for blkio.csi.dev/v1alpha1. It is
 // written by hand instead of generated: five verbs do not justify a
 // clientset, a lister and an informer factory in the tree.
-type ThrottleGroups struct {
-	rest   rest.Interface
-	params runtime.ParameterCodec
-}
+type ThrottleGroups struct{ restClient }
 
 // NewThrottleGroups returns a client using cfg (copied; cfg is not changed).
 func NewThrottleGroups(cfg *rest.Config) (*ThrottleGroups, error) {
-	rc, params, err := newRESTClient(cfg, v1alpha1.SchemeGroupVersion, "/apis", v1alpha1.AddToScheme)
+	rc, err := newRESTClient(cfg, v1alpha1.SchemeGroupVersion, "/apis", v1alpha1.AddToScheme)
 	if err != nil {
 		return nil, err
 	}
-	return &ThrottleGroups{rest: rc, params: params}, nil
+	return &ThrottleGroups{rc}, nil
 }
 
 // Get reads one object.
