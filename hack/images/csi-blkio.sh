@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The csi-blkio image: the cached Debian rootfs layer (debian-rootfs.sh) plus
-# a layer with the given binary at /usr/local/bin/csi-blkio (its entrypoint).
+# The csi-blkio image: the cached base layer of plugin-rootfs.sh (of a
+# Debian rootfs, only the filesystem tools the plugin runs and the libraries
+# they load, ~6 MB) plus a layer with the given binary at
+# /usr/local/bin/csi-blkio (its entrypoint).
 #   csi-blkio.sh --binary PATH [--tag TAG] [--import SOCK] [--out FILE]
 # TAG defaults to the binary's sha256 prefix, so every new binary is a new
 # image and a kubelet never runs a stale one. Not cached: the tar is written
@@ -24,7 +26,7 @@ done
 [ -n "$tag" ] || tag=$(sha256sum "$binary" | cut -c1-12)
 ref=$IMAGE_REGISTRY/csi-blkio:$tag
 
-base=$("$IMAGES_DIR/debian-rootfs.sh")
+base=$("$IMAGES_DIR/plugin-rootfs.sh")
 work=$(mktemp -d "$CACHE/.image-csi-blkio.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 install -D -m 0755 "$binary" "$work/rootfs/usr/local/bin/csi-blkio"
