@@ -51,7 +51,7 @@ node_tier_prepare() {
 	NODE_HELM=$(hack/tools/helm.sh)
 	hack/tools/kube.sh >/dev/null
 	hack/tools/etcd.sh >/dev/null
-	hack/images/debian-rootfs.sh >/dev/null
+	hack/images/plugin-rootfs.sh >/dev/null # builds the Debian rootfs it is cut from too
 	hack/images/csi-provisioner.sh >/dev/null
 	hack/images/csi-resizer.sh >/dev/null
 }
