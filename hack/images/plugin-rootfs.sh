@@ -26,7 +26,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KEEP_LIST=$IMAGES_DIR/plugin-rootfs.keep
 LOADER=/lib64/ld-linux-x86-64.so.2
 
-
 # keep_list: the keep-list's lines without comments and blank lines.
 keep_list() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$KEEP_LIST"; }
 
