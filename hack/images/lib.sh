@@ -26,10 +26,13 @@ die() { echo "error: $*" >&2; exit 1; }
 
 # layer_tar ROOTFS OUT: a reproducible layer tar of directory ROOTFS (sorted,
 # owned by root, fixed mtime), so an unchanged rootfs gives the same digest
-# and containerd stores the layer once.
+# and containerd stores the layer once. --xattrs makes the tar a pax one,
+# whose extended headers would carry each file's atime and ctime (the
+# time it was unpacked here): those are dropped.
 layer_tar() {
 	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
 		--xattrs --xattrs-include='security.capability' \
+		--pax-option=delete=atime,delete=ctime \
 		-C "$1" -cf "$2" .
 }
 
