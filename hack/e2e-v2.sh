@@ -139,6 +139,13 @@ boot() {
 	tr -d '\r' <"$log.raw" | sed -E 's/^\[ *[0-9.]+\] [a-z0-9._-]+\[[0-9]+\]: //' >"$log"
 	grep -a '^@@e2ev2 step \|--- FAIL\|--- PASS\|^e2ev2:' "$log" | sed "s/^/[$phase] /" || true
 	echo "e2e-v2: $phase boot ran $(since "$t") s (qemu exit $rc), serial log $log"
+	# The console's own timestamps (seconds since the guest booted): how long
+	# the poweroff took after the result line.
+	tr -d '\r' <"$log.raw" | awk '
+		match($0, /^\[ *[0-9]+\.[0-9]+\]/) { ts = substr($0, RSTART + 1, RLENGTH - 2) + 0 }
+		/@@e2ev2 result/ { res = ts }
+		END { if (res) printf "e2e-v2: %s boot: result at %.0f s, powered off %.0f s later\n", phase, res, ts - res }
+	' phase="$phase"
 	local result
 	result=$(grep -a '^@@e2ev2 result exit=' "$log" | tail -1 || true)
 	if [ -z "$result" ]; then
