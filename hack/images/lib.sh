@@ -16,11 +16,13 @@ source "$IMAGES_DIR/../tools/common.sh"
 # shellcheck disable=SC2034 # used by the image scripts that source this file
 IMAGE_REGISTRY=csi-blkio.local
 # The image tool, built once per version of its source. Cached images are
-# keyed by it too (IMAGE_FORMAT), so a new tool rebuilds them once.
+# keyed by it and by the recipe, this file and the image's own script
+# (IMAGE_FORMAT): a changed recipe rebuilds them once, so that a machine with
+# a warm cache runs the same images as a fresh one.
 IMAGE_ARCHIVE=$("$IMAGES_DIR/../tools/image-archive.sh")
-# shellcheck disable=SC2034 # used by the image scripts that source this file
 IMAGE_FORMAT=$(basename "$(dirname "$IMAGE_ARCHIVE")")
-IMAGE_FORMAT=${IMAGE_FORMAT#image-archive-}
+# shellcheck disable=SC2034 # used by the image scripts that source this file
+IMAGE_FORMAT=${IMAGE_FORMAT#image-archive-}-$(cat "${BASH_SOURCE[0]}" "$0" | sha256sum | cut -c1-8)
 
 die() { echo "error: $*" >&2; exit 1; }
 
