@@ -198,9 +198,38 @@ func bufferedWriteThenSync(t *testing.T, ctr, other, mnt string) time.Duration {
 	return d
 }
 
+// writeFsync writes writeMiB buffered into a file from cgroup and has dd
+// fsync it before it exits: the fsync's IO is charged to cgroup.
+func writeFsync(t *testing.T, cgroup, mnt string) time.Duration {
+	dd := testutil.CommandInCgroup(t, cgroup, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, "g"), "bs=1M", fmt.Sprint("count=", writeMiB), "conv=fsync", "status=none")
+	d := timedRun(t, "dd conv=fsync", dd.Run)
+	os.Remove(filepath.Join(mnt, "g"))
+	return d
+}
+
+// heldFloor is the lowest share of the limit a held flush of writeMiB may
+// reach when the same flush, unthrottled, took base in the same run.
+//
+// A flush is done by kernel threads (the flusher, jbd2, the loop worker, the
+// direct-IO completion worker of the backing disk) whose wait for a CPU the
+// test cannot read the way iobench.Floor reads a writer's: it is spread over
+// shared kworkers. The unthrottled baseline pays the same waits for the same
+// work under the same load, so it is the measure of them: a held flush
+// needs its budget time (writeMiB at the limit) and at most that work on
+// top, if none of it overlaps the wait for budget. Measured on 2 cores: idle,
+// base ~0.4 s and the held flush ~3.5 s; beside 8 nice -5 CPU burners base
+// ~1.9 s and the held flush ~4.4-5.1 s: the load adds to the held flush about
+// what it adds to the baseline. Half of that rate leaves the room for a
+// shared disk busy with other work that the direct-IO tests keep.
+func heldFloor(base time.Duration) float64 {
+	budget := time.Duration(float64(writeMiB*mib) / limitBPS * float64(time.Second))
+	return 0.5 * float64(budget) / float64(budget+base)
+}
+
 // Volume scope on v1: the root-level entry holds buffered writeback, which
 // pod scope cannot (measured on this kernel: pod scope lets dd + sync run
-// at disk speed).
+// at disk speed). The same flushes, unthrottled, are the baseline of the
+// held ones' floor (heldFloor).
 func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	kf := newKernelFixture(t)
 	mnt := testutil.MountExt4(t, kf.loop.Path)
@@ -212,19 +241,24 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	ensure(t, kf.table, kp, sp)
 	ctr := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr")
 	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) { return hasLine(t, ctr, V1WriteBPS, kf.line()), "" })
-	d := bufferedWriteThenSync(t, ctr, other, mnt)
-	t.Logf("pod scope, buffered + sync: %v (%.1f MiB/s)", d, rate(d)/mib)
-	if rate(d) <= 1.25*limitBPS {
+	var d time.Duration
+	peak := peakWriteRate(t, kf.loop.Index, 500*time.Millisecond, func() { d = bufferedWriteThenSync(t, ctr, other, mnt) })
+	t.Logf("pod scope, buffered + sync: %v (%.1f MiB/s, peak over 0.5 s %.1f MiB/s)", d, rate(d)/mib, peak/mib)
+	if peak <= 2*limitBPS {
 		// Not a failure of ours, but the kernel no longer behaves as
-		// docs/architecture.md ("Kernel facts") says, and the docs' advice would be wrong. "Held"
-		// is the band the assertions below use (<= 1.25x); unthrottled
-		// writeback runs far above it on an idle machine, but a busy
-		// shared machine may flush at only 1.5x.
-		t.Errorf("pod scope held buffered writeback (%.2f MiB/s): the measured v1 writeback fact changed", rate(d)/mib)
+		// docs/architecture.md ("Kernel facts") says, and the docs' advice
+		// would be wrong. The peak, not the mean (peakWriteRate): beside
+		// CPU burners an unthrottled flush averaged 6.6 MiB/s, below the
+		// limit, while its peak stayed far above twice the limit.
+		t.Errorf("pod scope held buffered writeback (peak %.2f MiB/s): the measured v1 writeback fact changed", peak/mib)
 	}
+	// The fsync baseline: the same dd conv=fsync from the unlimited
+	// sibling, whose own IO no entry holds.
+	fsyncBase := writeFsync(t, other, mnt)
 	if err := kf.table.Remove(context.Background(), kp); err != nil {
 		t.Fatal(err)
 	}
+	syncBase := d
 
 	kv, sv := kf.spec(testUID, ScopeVolume)
 	ensure(t, kf.table, kv, sv)
@@ -233,25 +267,37 @@ func TestKernelV1VolumeScopeHoldsBufferedWriteback(t *testing.T) {
 	}
 	ctr2 := testutil.MkdirCgroupV1(t, kf.parent+"/kubepods/burstable/pod"+testUID+"/ctr2")
 	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) { return hasLine(t, ctr2, V1WriteBPS, kf.line()), "" })
-	d = bufferedWriteThenSync(t, ctr2, other, mnt)
-	got := rate(d)
-	t.Logf("volume scope, buffered + sync: %v (%.2f MiB/s, limit 8)", d, got/mib)
-	if got < 0.5*limitBPS || got > 1.25*limitBPS {
-		t.Errorf("buffered writeback ran at %.2f MiB/s, want within 0.5x-1.25x of 8 MiB/s", got/mib)
-	}
-
+	var held time.Duration
+	peak = peakWriteRate(t, kf.loop.Index, 500*time.Millisecond, func() { held = bufferedWriteThenSync(t, ctr2, other, mnt) })
 	// The writer's own fsync is charged to its container: held too.
-	dd := testutil.CommandInCgroup(t, ctr2, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, "g"), "bs=1M", fmt.Sprint("count=", writeMiB), "conv=fsync", "status=none")
-	d = timedRun(t, "dd conv=fsync", dd.Run)
-	t.Logf("volume scope, buffered + fsync: %v (%.2f MiB/s)", d, rate(d)/mib)
-	if got := rate(d); got < 0.5*limitBPS || got > 1.25*limitBPS {
-		t.Errorf("buffered + fsync ran at %.2f MiB/s, want within 0.5x-1.25x of 8 MiB/s", got/mib)
-	}
+	heldFsync := writeFsync(t, ctr2, mnt)
 	if err := kf.table.Remove(context.Background(), kv); err != nil {
 		t.Fatal(err)
 	}
 	if hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
 		t.Errorf("the root-level entry is still there after Remove")
+	}
+	// A baseline after the held flushes too: the load of a shared machine
+	// comes and goes, and the slowest unthrottled flush around the held
+	// ones is the one that saw their load.
+	after := writeFsync(t, other, mnt)
+	base := max(syncBase, fsyncBase, after)
+	floor := heldFloor(base)
+	t.Logf("unthrottled flushes took %v, %v, %v: floor %.2fx", syncBase, fsyncBase, after, floor)
+
+	got := rate(held)
+	t.Logf("volume scope, buffered + sync: %v (%.2f MiB/s, peak over 0.5 s %.2f, limit 8)", held, got/mib, peak/mib)
+	if got < floor*limitBPS || got > 1.25*limitBPS {
+		t.Errorf("buffered writeback ran at %.2f MiB/s, want within %.2fx-1.25x of 8 MiB/s", got/mib, floor)
+	}
+	// The peak shows an escape the mean can hide on a loaded machine.
+	if peak > 2*limitBPS {
+		t.Errorf("buffered writeback peaked at %.2f MiB/s over 0.5 s, want at most 2x the limit", peak/mib)
+	}
+	got = rate(heldFsync)
+	t.Logf("volume scope, buffered + fsync: %v (%.2f MiB/s)", heldFsync, got/mib)
+	if got < floor*limitBPS || got > 1.25*limitBPS {
+		t.Errorf("buffered + fsync ran at %.2f MiB/s, want within %.2fx-1.25x of 8 MiB/s", got/mib, floor)
 	}
 }
 
