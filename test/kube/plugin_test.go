@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,9 @@ type plugin struct {
 	kubeconfig string
 	extra      []string // flags after the defaults, on every launch
 	cmd        *exec.Cmd
-	running    bool // cmd started and not stopped yet
+	running    bool          // cmd started and not stopped yet
+	exited     chan struct{} // closed when cmd exited; exitErr is then set
+	exitErr    error
 	conn       *grpc.ClientConn
 }
 
@@ -104,10 +107,10 @@ func (p *plugin) launch(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.running = true
-	testutil.Eventually(t, 30*time.Second, "plugin socket", func() (bool, string) {
-		_, err := os.Stat(p.sock)
-		return err == nil, fmt.Sprint(err, "\n", p.log.String())
-	})
+	exited := make(chan struct{})
+	p.exited = exited
+	go func() { p.exitErr = p.cmd.Wait(); close(exited) }()
+	p.waitReady(t)
 	conn, err := grpc.NewClient("unix://"+p.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +121,41 @@ func (p *plugin) launch(t *testing.T) {
 	p.conn = conn
 }
 
+// readyLimit bounds the plugin's start-up only against a hang: start-up
+// waits on the apiserver (informers, recovery's reads), which on a machine
+// busy with other builds and tests took over 30 s, so the limit is far
+// above anything load alone produced. A plugin that exits fails at once.
+const readyLimit = 5 * time.Minute
+
+// waitReady waits until the plugin accepts connections on its socket, which
+// it opens only after start-up recovery, and fails the test with its log as
+// soon as the process exits instead.
+func (p *plugin) waitReady(t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	deadline := time.NewTimer(readyLimit)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.exited:
+			p.running = false
+			t.Fatalf("csi-blkio exited before it served %s (%v after start): %v\n%s", p.sock, time.Since(start).Round(time.Millisecond), p.exitErr, tail(p.log.String(), 8<<10))
+		case <-deadline.C:
+			t.Fatalf("csi-blkio still runs but does not accept connections on %s after %v:\n%s", p.sock, readyLimit, tail(p.log.String(), 8<<10))
+		case <-tick.C:
+			if c, err := net.Dial("unix", p.sock); err == nil {
+				c.Close()
+				if d := time.Since(start); d > 10*time.Second {
+					t.Logf("csi-blkio took %v to serve", d.Round(time.Millisecond))
+				}
+				return
+			}
+		}
+	}
+}
+
 // stop sends SIGTERM (as the kubelet does), waits, and fails the test on a
 // race report or an unclean exit.
 func (p *plugin) stop(t *testing.T) {
@@ -126,14 +164,14 @@ func (p *plugin) stop(t *testing.T) {
 	}
 	p.running = false
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
 	var err error
 	select {
-	case err = <-done:
+	case <-p.exited:
+		err = p.exitErr
 	case <-time.After(20 * time.Second):
 		p.cmd.Process.Kill()
-		err = fmt.Errorf("did not stop within 20 s of SIGTERM: %v", <-done)
+		<-p.exited
+		err = fmt.Errorf("did not stop within 20 s of SIGTERM: %v", p.exitErr)
 	}
 	out := p.log.String()
 	if err != nil || strings.Contains(out, "DATA RACE") {
