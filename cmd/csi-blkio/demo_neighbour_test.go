@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,29 +15,21 @@ import (
 func TestDemoNeighbourEndToEnd(t *testing.T) {
 	b := requireDemoKernel(t)
 	tmp := demoTmp(t)
-	// A low limit (64 writes of 64 KiB a second among 32 writers), so that
-	// the aggressor reaches it even while the rest of the test suite loads
-	// the disk and the CPUs. When it still falls short, the demo says the
-	// machine was busy; that gets one more run, an escaped limit none.
+	// A low limit (64 writes of 64 KiB a second among 32 writers): with 32
+	// writes queued at the throttle, a writer that waits for a CPU costs
+	// the aggressor little, and the disk has room for it while the rest
+	// of the test suite loads it. Measured beside 4 and 8 nice -5 CPU
+	// burners and other tests: 0.993-1.027 of the limit in nine runs, so
+	// one run decides; a shortfall is a finding, not the machine's load.
 	const limit = 4 << 20
-	var out string
-	var cmd *exec.Cmd
-	for attempt := 1; ; attempt++ {
-		var stdout, stderr bytes.Buffer
-		cmd = demoCommand(os.Args[0], tmp, "--scenario", "neighbour", "--duration", "3s", "--limit", "4Mi")
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		out = stdout.String()
-		t.Logf("demo output (run %d):\n%s", attempt, out)
-		code := exitCode(t, err)
-		if code == 0 {
-			break
-		}
-		if attempt == 2 || !strings.Contains(stderr.String(), "the aggressor did not reach its limit") {
-			t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
-		}
-		t.Logf("run %d: %s", attempt, stderr.String())
-		assertLeftNothing(t, b, tmp, cmd.Process.Pid)
+	var stdout, stderr bytes.Buffer
+	cmd := demoCommand(os.Args[0], tmp, "--scenario", "neighbour", "--duration", "3s", "--limit", "4Mi")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := stdout.String()
+	t.Logf("demo output:\n%s", out)
+	if code := exitCode(t, err); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
 	}
 	for _, want := range []string{
 		"phase 1/5: the victim alone",
