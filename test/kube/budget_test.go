@@ -53,8 +53,18 @@ func TestWriteBudgetWith500BurstyGroups(t *testing.T) {
 	sts := make([]throttle.GroupStatus, groups)
 	var wg sync.WaitGroup
 	errs := make(chan error, groups)
+	// At most 16 creates in flight, the first one alone: 500 at once on a
+	// fresh client each dial and shake hands with the apiserver before
+	// the first connection exists, and on a loaded machine some of those
+	// handshakes outlast client-go's 10 s TLS timeout.
+	inFlight := make(chan struct{}, 16)
 	for i := range groups {
+		inFlight <- struct{}{}
+		if i == 1 {
+			wg.Wait()
+		}
 		wg.Go(func() {
+			defer func() { <-inFlight }()
 			pod, err := akc.CoreV1().Pods(teamNS).Create(ctx, &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%03d", node, i)},
 				Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "w", Image: "busybox"}}},
