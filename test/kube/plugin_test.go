@@ -312,12 +312,17 @@ func (p *plugin) unpublish(t *testing.T, v volume, target string) {
 	}
 }
 
-// writer runs dd with direct IO in cgroup, rewriting the same 16 MiB of
-// path over and over until the test ends (or stop is called), so that a
-// long test does not fill the volume.
+// writer runs two dd loops with direct IO in cgroup, each rewriting the
+// same 16 MiB (of path and of path.2) over and over until the test ends
+// (or stop is called), so that a long test does not fill the volume. Two,
+// so that an IO is queued at the throttle while the other dd waits for a
+// CPU or restarts: with one dd in flight a loaded machine held the writer
+// below 90% of its limit, and the tests that wait for Saturated or a spent
+// burst bucket waited in vain.
 func writer(t *testing.T, cgroup, path string) (stop func()) {
 	t.Helper()
-	return startLoop(t, cgroup, fmt.Sprintf("while :; do dd if=/dev/zero of=%s bs=1M count=16 oflag=direct conv=notrunc 2>/dev/null || exit 1; done", path))
+	loop := "while :; do dd if=/dev/zero of=%s bs=1M count=16 oflag=direct conv=notrunc 2>/dev/null || exit 1; done"
+	return startLoop(t, cgroup, fmt.Sprintf("("+loop+") & ("+loop+") & wait", path, path+".2"))
 }
 
 // startLoop runs a shell script in cgroup, in its own process group so that
