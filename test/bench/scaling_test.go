@@ -146,10 +146,14 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 	fmt.Fprintf(b, "Every figure below is the median of %d rounds (one `go test -bench` run each) with the range over them; a ratio "+
 		"is taken within each round, beside the baseline measured in it, before its median.\n\n", rounds)
 	b.WriteString("Throttle core: `Ensure` of a new group with n groups already in the table (`BenchmarkEnsure`, internal/throttle: real v1 " +
-		"hierarchy and loop device — pod lookup, inotify watch, limit writes, one readdir — each call timed for p50/p99), and the " +
-		"table's own cost without file IO (`BenchmarkEnsureTableOnly`, null cgroup fs). Its floor: the four limit lines such a " +
-		"group needs, written by hand to a pod cgroup with the same write per file, timed between the calls of the same run " +
-		"(the floor column) and on their own at the start of each round (`BenchmarkEnsure/v1/bare-writes`: " +
+		"hierarchy and loop device — pod lookup, inotify watch, limit writes, a stat for containers — each call timed for p50/p99), " +
+		"and the table's own cost without file IO (`BenchmarkEnsureTableOnly`, null cgroup fs). Its floor: the four limit lines " +
+		"such a group needs, written by hand with the same write per file. Both go into a pod cgroup made for the call (untimed), " +
+		"as kubelet makes one just before it mounts a pod's volumes: the first limit for a device in a cgroup makes the kernel " +
+		"create that cgroup's throttle group for the device, and the first open of each file of a new cgroup looks it up afresh, " +
+		"work a floor that rewrote one warm cgroup would leave to Ensure alone. The floor is timed in every iteration beside the " +
+		"call, before it in one and after it in the next (the floor column), and on its own at the start of each round " +
+		"(`BenchmarkEnsure/v1/bare-writes`: " +
 		fmt.Sprintf("mean %s us, p50 %s us, p99 %s us).\n\n", get(bare, "ns/op").Show(func(x float64) string { return f0(x / 1e3) }),
 			get(bare, "p50-us").Show(f0), bareP99.Show(f0)))
 	var rows [][]string
@@ -172,8 +176,8 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 	b.WriteString("\nThe CPU columns time each call on the calling thread's CPU clock (user and system): the work the call " +
 		"does, where the wall-clock columns also hold the time it waited for a CPU on this shared machine. Beyond the four " +
 		"writes, an Ensure of a pod-scope group on v1 does what its floor leaves out and the publish path needs: it finds the " +
-		"pod cgroup (a stat per candidate path), adds an inotify watch on it and reads its directory once for the " +
-		"containers already there.\n\n")
+		"pod cgroup (a stat per candidate path), adds an inotify watch on it and stats it for containers already there " +
+		"(its link count; a directory read only when it has any).\n\n")
 	flat := per(get("BenchmarkEnsure/v1/groups=10000", "ns/op"), get("BenchmarkEnsure/v1/groups=10", "ns/op"), div)
 	worstP99 := worstOf(p99Ratios...)
 	worstCPU := worstOf(cpuRatios...)
