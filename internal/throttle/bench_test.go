@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,11 +72,11 @@ func BenchmarkEnsure(b *testing.B) {
 				steps := []func(){
 					func() {
 						b.StartTimer()
-						start, cpu0 := time.Now(), threadCPU(b)
-						if _, err := kf.table.Ensure(context.Background(), k, s); err != nil {
-							b.Fatal(err)
-						}
-						took.add(time.Since(start), threadCPU(b)-cpu0)
+						took.add(timeCall(b, func() {
+							if _, err := kf.table.Ensure(context.Background(), k, s); err != nil {
+								b.Fatal(err)
+							}
+						}))
 						b.StopTimer()
 					},
 					func() { floor.add(timeLimitLines(b, bare, lines)) },
@@ -118,25 +120,26 @@ func newBenchInotify(b *testing.B) benchInotify {
 // on it, the four limit writes, a stat for children. Its ratio to Ensure
 // is the cost of the table and of the Go code around the calls; the watch
 // is removed afterwards, untimed.
-func (ino benchInotify) timeEnsureSyscalls(b *testing.B, pod string, es [4]V1Entry) (wall, cpu time.Duration) {
-	var st unix.Stat_t
-	start, cpu0 := time.Now(), threadCPU(b)
-	if err := unix.Stat(pod, &st); err != nil {
-		b.Fatal(err)
-	}
-	wd, err := unix.InotifyAddWatch(ino.fd, pod, watchMask)
-	if err != nil {
-		b.Fatal(err)
-	}
-	writeLimitLines(b, pod, es)
-	if err := unix.Stat(pod, &st); err != nil {
-		b.Fatal(err)
-	}
-	wall, cpu = time.Since(start), threadCPU(b)-cpu0
+func (ino benchInotify) timeEnsureSyscalls(b *testing.B, pod string, es [4]V1Entry) (wall, cpu, queued time.Duration) {
+	var wd int
+	wall, cpu, queued = timeCall(b, func() {
+		var st unix.Stat_t
+		if err := unix.Stat(pod, &st); err != nil {
+			b.Fatal(err)
+		}
+		var err error
+		if wd, err = unix.InotifyAddWatch(ino.fd, pod, watchMask); err != nil {
+			b.Fatal(err)
+		}
+		writeLimitLines(b, pod, es)
+		if err := unix.Stat(pod, &st); err != nil {
+			b.Fatal(err)
+		}
+	})
 	if _, err := unix.InotifyRmWatch(ino.fd, uint32(wd)); err != nil {
 		b.Fatal(err)
 	}
-	return wall, cpu
+	return wall, cpu, queued
 }
 
 // BenchmarkEnsureTableOnly is BenchmarkEnsure without file IO (a v2
@@ -257,11 +260,38 @@ func writeLimitLines(b *testing.B, pod string, es [4]V1Entry) {
 	}
 }
 
-// timeLimitLines is writeLimitLines, timed: wall and thread CPU time.
-func timeLimitLines(b *testing.B, pod string, es [4]V1Entry) (wall, cpu time.Duration) {
+// timeLimitLines is writeLimitLines, timed as timeCall times.
+func timeLimitLines(b *testing.B, pod string, es [4]V1Entry) (wall, cpu, queued time.Duration) {
+	return timeCall(b, func() { writeLimitLines(b, pod, es) })
+}
+
+// timeCall runs f and returns its wall time, the thread's CPU time over it
+// and the thread's wait in the run queue (runnable, without a CPU) around
+// it. The caller holds its thread (runtime.LockOSThread).
+func timeCall(b *testing.B, f func()) (wall, cpu, queued time.Duration) {
+	q0 := runQueueWait(b)
 	start, cpu0 := time.Now(), threadCPU(b)
-	writeLimitLines(b, pod, es)
-	return time.Since(start), threadCPU(b) - cpu0
+	f()
+	wall, cpu = time.Since(start), threadCPU(b)-cpu0
+	return wall, cpu, runQueueWait(b) - q0
+}
+
+// runQueueWait is the calling thread's time runnable but waiting for a CPU
+// so far (the second field of /proc/thread-self/schedstat).
+func runQueueWait(b *testing.B) time.Duration {
+	data, err := (OSFS{}).ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		b.Fatalf("/proc/thread-self/schedstat: %q", data)
+	}
+	ns, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		b.Fatalf("/proc/thread-self/schedstat: %v", err)
+	}
+	return time.Duration(ns)
 }
 
 // threadCPU is the calling thread's CPU time (user and system): the caller
@@ -274,18 +304,22 @@ func threadCPU(b *testing.B) time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// timings are the wall and CPU times of a benchmark's calls.
-type timings struct{ wall, cpu []time.Duration }
+// timings are the wall and CPU times of a benchmark's calls, and their wall
+// times less the time the thread waited for a CPU.
+type timings struct{ wall, cpu, unqueued []time.Duration }
 
-func (t *timings) add(wall, cpu time.Duration) {
+func (t *timings) add(wall, cpu, queued time.Duration) {
 	t.wall, t.cpu = append(t.wall, wall), append(t.cpu, cpu)
+	t.unqueued = append(t.unqueued, max(wall-queued, 0))
 }
 
-// report reports both quantiles: PREFIXp50-us, PREFIXp99-us (wall) and
-// PREFIXcpu-p50-us, PREFIXcpu-p99-us.
+// report reports the quantiles of all three: PREFIXp50-us, PREFIXp99-us
+// (wall), PREFIXcpu-p50-us, PREFIXcpu-p99-us and PREFIXunqueued-p50-us,
+// PREFIXunqueued-p99-us.
 func (t *timings) report(b *testing.B, prefix string) {
 	reportQuantiles(b, t.wall, prefix)
 	reportQuantiles(b, t.cpu, prefix+"cpu-")
+	reportQuantiles(b, t.unqueued, prefix+"unqueued-")
 }
 
 // reportQuantiles reports the p50 and p99 of took in microseconds, as
