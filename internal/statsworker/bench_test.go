@@ -3,8 +3,12 @@ package statsworker
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,16 +124,44 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 		b.Run(fmt.Sprintf("bare-read-all/groups=%d", n), func(b *testing.B) {
 			defer cpuPerOp(b)()
 			for i := 0; i < b.N; i++ {
-				p := pods[i%n]
-				readStatFiles(b, p)
-				for _, dir := range []string{p, p + "/ctr"} {
-					for _, k := range throttle.V1Knobs {
-						if _, err := (throttle.OSFS{}).ReadFile(filepath.Join(dir, string(k))); err != nil {
-							b.Fatal(err)
-						}
+				bareReadAll(b, pods[i%n])
+			}
+		})
+		// paired: a sync and its floor, the bare read of every file it
+		// reads, of the same group in every iteration, each op timed on its
+		// own (wall and thread CPU), the order swapped every iteration. The
+		// sub-benchmarks above run seconds apart, and their means of wall
+		// time hold every wait for a CPU: on a loaded machine two such
+		// means compare the load of two moments. The medians of paired ops
+		// compare the two pieces of work in the same seconds.
+		b.Run(fmt.Sprintf("paired/groups=%d", n), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var sync, floor opTimes
+			start, waited0 := time.Now(), runQueueWait(b)
+			for i := 0; i < b.N; i++ {
+				k, p := keys[i%n], pods[i%n]
+				doSync := func() {
+					if err := w.sync(context.Background(), k); err != nil {
+						b.Fatal(err)
 					}
 				}
+				if i%2 == 0 {
+					sync.time(b, doSync)
+					floor.time(b, func() { bareReadAll(b, p) })
+				} else {
+					floor.time(b, func() { bareReadAll(b, p) })
+					sync.time(b, doSync)
+				}
 			}
+			// Where the wall time of the two goes beyond their CPU time:
+			// the time the thread sat runnable in the kernel's run queue,
+			// waiting for a CPU, per op (both kinds).
+			ops := float64(2 * b.N)
+			b.ReportMetric(float64(time.Since(start))/1e3/ops, "wall-us/op")
+			b.ReportMetric(float64(runQueueWait(b)-waited0)/1e3/ops, "runq-us/op")
+			sync.report(b, "sync-")
+			floor.report(b, "floor-")
 		})
 		b.Run(fmt.Sprintf("bare-read/groups=%d", n), func(b *testing.B) {
 			defer cpuPerOp(b)()
@@ -140,18 +172,84 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 	}
 }
 
+// bareReadAll reads, through the same read path as the backend (OSFS),
+// every file a sync of the group of pod cgroup p reads: the two recursive
+// stat files and the four limit files of the pod and of its container.
+func bareReadAll(b *testing.B, p string) {
+	readStatFiles(b, p)
+	for _, dir := range []string{p, p + "/ctr"} {
+		for _, k := range throttle.V1Knobs {
+			if _, err := (throttle.OSFS{}).ReadFile(filepath.Join(dir, string(k))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// opTimes are the wall and thread CPU times of single ops.
+type opTimes struct{ wall, cpu []time.Duration }
+
+// time runs op and records its wall and thread CPU time; the caller holds
+// its thread (runtime.LockOSThread).
+func (t *opTimes) time(b *testing.B, op func()) {
+	start, cpu0 := time.Now(), threadCPU(b)
+	op()
+	t.wall, t.cpu = append(t.wall, time.Since(start)), append(t.cpu, threadCPU(b)-cpu0)
+}
+
+// report reports the mean and median of both: PREFIXmean-us,
+// PREFIXp50-us (wall), PREFIXcpu-mean-us and PREFIXcpu-p50-us.
+func (t *opTimes) report(b *testing.B, prefix string) {
+	p50 := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2]) / 1e3
+	}
+	mean := func(ds []time.Duration) float64 {
+		var sum time.Duration
+		for _, d := range ds {
+			sum += d
+		}
+		return float64(sum) / 1e3 / float64(len(ds))
+	}
+	b.ReportMetric(mean(t.wall), prefix+"mean-us")
+	b.ReportMetric(mean(t.cpu), prefix+"cpu-mean-us")
+	b.ReportMetric(p50(t.wall), prefix+"p50-us")
+	b.ReportMetric(p50(t.cpu), prefix+"cpu-p50-us")
+}
+
+// runQueueWait is the time the calling thread has spent runnable but
+// waiting for a CPU (the second field of /proc/thread-self/schedstat).
+func runQueueWait(b *testing.B) time.Duration {
+	data, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		b.Fatalf("/proc/thread-self/schedstat: %q", data)
+	}
+	ns, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		b.Fatalf("/proc/thread-self/schedstat: %v", err)
+	}
+	return time.Duration(ns)
+}
+
+// threadCPU is the calling thread's CPU time (user and system).
+func threadCPU(b *testing.B) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ts.Nano())
+}
+
 // cpuPerOp locks the benchmark's goroutine to its thread and returns the
 // function, deferred, that reports the thread's CPU time per op (user and
 // system, unix.CLOCK_THREAD_CPUTIME_ID) as cpu-us/op.
 func cpuPerOp(b *testing.B) func() {
 	runtime.LockOSThread()
-	now := func() time.Duration {
-		var ts unix.Timespec
-		if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-			b.Fatal(err)
-		}
-		return time.Duration(ts.Nano())
-	}
+	now := func() time.Duration { return threadCPU(b) }
 	start := now()
 	return func() {
 		b.ReportMetric(float64(now()-start)/1e3/float64(b.N), "cpu-us/op")

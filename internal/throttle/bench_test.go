@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,18 +17,28 @@ import (
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
-// BenchmarkEnsure: the cost of creating one group (Ensure of a new key in
-// an existing pod cgroup: pod lookup, inotify watch, four limit writes,
-// one readdir) with n groups already in the table, on the real v1 blkio
-// hierarchy and a real loop device. It should not grow with n.
+// BenchmarkEnsure: the cost of creating one group (Ensure of a new key:
+// pod lookup, inotify watch, four limit writes, a stat for children) with n
+// groups already in the table, on the real v1 blkio hierarchy and a real
+// loop device. It should not grow with n.
 //
-// Its baseline, v1/bare-writes, is the kernel's part alone: the four
-// limit lines Ensure writes for such a group, written by hand to a pod
-// cgroup with the same write(2) per file, timed the same way. Each
-// groups=n run also takes that floor between its calls (untimed by the
-// benchmark, timed by hand: floor-p50-us, floor-p99-us), so that the ratio
-// of Ensure's p99 to its floor compares two figures of the same seconds on
-// a machine whose load moves from one second to the next.
+// Its floor is the kernel's part alone: the four limit lines Ensure writes
+// for such a group, written by hand with the same write(2) per file. Both
+// go into a pod cgroup made for the call (untimed), as on a node, where
+// kubelet makes the pod cgroup just before it mounts the pod's volumes:
+// the first limit for a device in a cgroup makes the kernel create that
+// cgroup's throttle group for the device's queue, and the first open of
+// each file of a new cgroup looks it up afresh; a floor that writes one
+// warm cgroup over and over would leave that work to Ensure alone. The
+// floor is taken in every iteration beside the call, in another order each
+// time (floor-p50-us, floor-p99-us), so that the ratio of
+// Ensure's p99 to its floor compares two figures of the same seconds on a
+// machine whose load moves from one second to the next.
+//
+// A second floor, syscalls-*, is every system call such an Ensure makes,
+// made by hand in a third fresh cgroup: the stat that finds the pod cgroup,
+// the inotify watch, the four writes, the stat for children. What Ensure
+// costs beyond it is the table and the Go code around the calls.
 //
 // Every call is also timed in CPU (the calling thread's CPU clock:
 // cpu-p50-us, cpu-p99-us and floor-cpu-*): on a loaded machine the wall
@@ -41,32 +53,42 @@ func BenchmarkEnsure(b *testing.B) {
 			k, s := kf.spec(testutil.PodUID(i), ScopePod)
 			ensure(b, kf.table, k, s)
 		}
-		const pool = 100 // pod cgroups the measured groups go into
-		for i := range pool {
-			kf.podDir(b, testutil.PodUID(n+i))
-		}
-		bare := kf.podDir(b, testutil.PodUID(n+pool)) // the floor's pod cgroup
 		b.Run(fmt.Sprintf("v1/groups=%d", n), func(b *testing.B) {
 			// Each call is timed too, for the p99 the publish path cares
 			// about (hack/bench quotes it).
 			runtime.LockOSThread() // the thread's CPU clock is this goroutine's
 			defer runtime.UnlockOSThread()
-			var took, floor timings
+			var took, floor, syscalls timings
+			ino := newBenchInotify(b)
 			for i := 0; i < b.N; i++ {
-				uid := testutil.PodUID(n + i%pool)
-				k, s := kf.spec(uid, ScopePod)
-				k.VolumeID = fmt.Sprint("bench-", i)
-				start, cpu0 := time.Now(), threadCPU(b)
-				if _, err := kf.table.Ensure(context.Background(), k, s); err != nil {
-					b.Fatal(err)
-				}
-				took.add(time.Since(start), threadCPU(b)-cpu0)
 				b.StopTimer()
+				uid := testutil.PodUID(n + 3*i)
+				pod := kf.podDir(b, uid)
+				bare, bare2 := kf.podDir(b, testutil.PodUID(n+3*i+1)), kf.podDir(b, testutil.PodUID(n+3*i+2))
+				k, s := kf.spec(uid, ScopePod)
+				lines := V1Entries(kf.dev, s.Limits)
+				// The three in another order every iteration; only
+				// Ensure runs with the benchmark's timer on.
+				steps := []func(){
+					func() {
+						b.StartTimer()
+						took.add(timeCall(b, func() {
+							if _, err := kf.table.Ensure(context.Background(), k, s); err != nil {
+								b.Fatal(err)
+							}
+						}))
+						b.StopTimer()
+					},
+					func() { floor.add(timeLimitLines(b, bare, lines)) },
+					func() { syscalls.add(ino.timeEnsureSyscalls(b, bare2, lines)) },
+				}
+				for j := range steps {
+					steps[(i+j)%len(steps)]()
+				}
 				if err := kf.table.Remove(context.Background(), k); err != nil {
 					b.Fatal(err)
 				}
-				floor.add(timeLimitLines(b, bare, V1Entries(kf.dev, s.Limits)))
-				writeLimitLines(b, bare, V1Entries(kf.dev, Limits{}))
+				rmdirCgroups(b, pod, bare, bare2)
 				b.StartTimer()
 			}
 			if kf.table.Len() != n {
@@ -74,8 +96,50 @@ func BenchmarkEnsure(b *testing.B) {
 			}
 			took.report(b, "")
 			floor.report(b, "floor-")
+			syscalls.report(b, "syscalls-")
 		})
 	}
+}
+
+// benchInotify is an inotify instance of the benchmark's own, for the
+// watches its syscalls floor adds and removes.
+type benchInotify struct{ fd int }
+
+func newBenchInotify(b *testing.B) benchInotify {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { unix.Close(fd) })
+	return benchInotify{fd}
+}
+
+// timeEnsureSyscalls times, by hand, every system call an Ensure of a new
+// pod-scope group makes on v1 when its pod cgroup is the first candidate
+// and has no child yet: a stat to find the pod cgroup, the inotify watch
+// on it, the four limit writes, a stat for children. Its ratio to Ensure
+// is the cost of the table and of the Go code around the calls; the watch
+// is removed afterwards, untimed.
+func (ino benchInotify) timeEnsureSyscalls(b *testing.B, pod string, es [4]V1Entry) (wall, cpu, queued time.Duration) {
+	var wd int
+	wall, cpu, queued = timeCall(b, func() {
+		var st unix.Stat_t
+		if err := unix.Stat(pod, &st); err != nil {
+			b.Fatal(err)
+		}
+		var err error
+		if wd, err = unix.InotifyAddWatch(ino.fd, pod, watchMask); err != nil {
+			b.Fatal(err)
+		}
+		writeLimitLines(b, pod, es)
+		if err := unix.Stat(pod, &st); err != nil {
+			b.Fatal(err)
+		}
+	})
+	if _, err := unix.InotifyRmWatch(ino.fd, uint32(wd)); err != nil {
+		b.Fatal(err)
+	}
+	return wall, cpu, queued
 }
 
 // BenchmarkEnsureTableOnly is BenchmarkEnsure without file IO (a v2
@@ -159,19 +223,31 @@ func BenchmarkV1ContainerLimitWindow(b *testing.B) {
 
 func benchBareLimitWrites(b *testing.B) {
 	kf := newKernelFixture(b)
-	pod := kf.podDir(b, testutil.PodUID(0))
 	_, s := kf.spec(testutil.PodUID(0), ScopePod)
-	set, clear := V1Entries(kf.dev, s.Limits), V1Entries(kf.dev, Limits{})
+	set := V1Entries(kf.dev, s.Limits)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var took timings
 	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		pod := kf.podDir(b, testutil.PodUID(i)) // fresh, as in BenchmarkEnsure
+		b.StartTimer()
 		took.add(timeLimitLines(b, pod, set))
 		b.StopTimer()
-		writeLimitLines(b, pod, clear)
+		rmdirCgroups(b, pod)
 		b.StartTimer()
 	}
 	took.report(b, "")
+}
+
+// rmdirCgroups removes the empty pod cgroups a benchmark made, so that
+// thousands of iterations do not leave thousands of cgroups behind.
+func rmdirCgroups(b *testing.B, dirs ...string) {
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // writeLimitLines writes the four v1 limit lines es into cgroup pod, one
@@ -184,11 +260,38 @@ func writeLimitLines(b *testing.B, pod string, es [4]V1Entry) {
 	}
 }
 
-// timeLimitLines is writeLimitLines, timed: wall and thread CPU time.
-func timeLimitLines(b *testing.B, pod string, es [4]V1Entry) (wall, cpu time.Duration) {
+// timeLimitLines is writeLimitLines, timed as timeCall times.
+func timeLimitLines(b *testing.B, pod string, es [4]V1Entry) (wall, cpu, queued time.Duration) {
+	return timeCall(b, func() { writeLimitLines(b, pod, es) })
+}
+
+// timeCall runs f and returns its wall time, the thread's CPU time over it
+// and the thread's wait in the run queue (runnable, without a CPU) around
+// it. The caller holds its thread (runtime.LockOSThread).
+func timeCall(b *testing.B, f func()) (wall, cpu, queued time.Duration) {
+	q0 := runQueueWait(b)
 	start, cpu0 := time.Now(), threadCPU(b)
-	writeLimitLines(b, pod, es)
-	return time.Since(start), threadCPU(b) - cpu0
+	f()
+	wall, cpu = time.Since(start), threadCPU(b)-cpu0
+	return wall, cpu, runQueueWait(b) - q0
+}
+
+// runQueueWait is the calling thread's time runnable but waiting for a CPU
+// so far (the second field of /proc/thread-self/schedstat).
+func runQueueWait(b *testing.B) time.Duration {
+	data, err := (OSFS{}).ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		b.Fatalf("/proc/thread-self/schedstat: %q", data)
+	}
+	ns, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		b.Fatalf("/proc/thread-self/schedstat: %v", err)
+	}
+	return time.Duration(ns)
 }
 
 // threadCPU is the calling thread's CPU time (user and system): the caller
@@ -201,18 +304,22 @@ func threadCPU(b *testing.B) time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// timings are the wall and CPU times of a benchmark's calls.
-type timings struct{ wall, cpu []time.Duration }
+// timings are the wall and CPU times of a benchmark's calls, and their wall
+// times less the time the thread waited for a CPU.
+type timings struct{ wall, cpu, unqueued []time.Duration }
 
-func (t *timings) add(wall, cpu time.Duration) {
+func (t *timings) add(wall, cpu, queued time.Duration) {
 	t.wall, t.cpu = append(t.wall, wall), append(t.cpu, cpu)
+	t.unqueued = append(t.unqueued, max(wall-queued, 0))
 }
 
-// report reports both quantiles: PREFIXp50-us, PREFIXp99-us (wall) and
-// PREFIXcpu-p50-us, PREFIXcpu-p99-us.
+// report reports the quantiles of all three: PREFIXp50-us, PREFIXp99-us
+// (wall), PREFIXcpu-p50-us, PREFIXcpu-p99-us and PREFIXunqueued-p50-us,
+// PREFIXunqueued-p99-us.
 func (t *timings) report(b *testing.B, prefix string) {
 	reportQuantiles(b, t.wall, prefix)
 	reportQuantiles(b, t.cpu, prefix+"cpu-")
+	reportQuantiles(b, t.unqueued, prefix+"unqueued-")
 }
 
 // reportQuantiles reports the p50 and p99 of took in microseconds, as

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,5 +62,38 @@ func TestPodCgroupCandidatesAreBounded(t *testing.T) {
 		if !strings.HasPrefix(p, "a/b/kubepods") {
 			t.Errorf("candidate %q is not under the kubelet cgroup root", p)
 		}
+	}
+}
+
+func TestValidPodUID(t *testing.T) {
+	for uid, want := range map[string]bool{
+		"d2082c0e-c71a-4cb8-b770-696dd1159b17": true,  // an API pod
+		"6a1f3b3c0d7e4f5a9b8c7d6e5f4a3b2c":     true,  // a static pod's config hash
+		"A-z-0-9":                              true,  // any letters, digits, dashes
+		strings.Repeat("a", 128):               true,  // the longest
+		"":                                     false, // nothing to look for
+		strings.Repeat("a", 129):               false, // too long
+		"../../etc":                            false, // a path
+		"a/b":                                  false,
+		"x y":                                  false,
+		"pod_1":                                false, // underscores only in systemd slice names, never in a UID
+		"é":                                    false, // not ASCII
+		"a\x00":                                false,
+	} {
+		if got := ValidPodUID(uid); got != want {
+			t.Errorf("ValidPodUID(%q) = %v, want %v", uid, got, want)
+		}
+	}
+}
+
+func TestPodCgroupCandidatesOrder(t *testing.T) {
+	want := []string{
+		"r/kubepods/burstable/poda-1", "r/kubepods/besteffort/poda-1", "r/kubepods/poda-1",
+		"r/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-poda_1.slice",
+		"r/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-poda_1.slice",
+		"r/kubepods.slice/kubepods-poda_1.slice",
+	}
+	if got := PodCgroupCandidates("/r", "a-1"); !slices.Equal(got, want) {
+		t.Errorf("PodCgroupCandidates = %q, want %q", got, want)
 	}
 }

@@ -219,8 +219,12 @@ func TestAccuracy(t *testing.T) {
 		"the throttle core on the container cgroup below a kubelet-style pod cgroup) beside the same limit written by hand "+
 		"on a bare cgroup for a bare direct-IO loop device with ext4 (\"kernel\"), same run, same fio job (libaio, direct IO, "+
 		"iodepth 8; block size chosen for ~128 IOs/s at the limit). Achieved = what the kernel dispatched from the IO's cgroup "+
-		"(its blkio.throttle.io_service_bytes / io_serviced) over %v, after a %v ramp: fio's own bandwidth counts the IOs "+
-		"in flight at the end of its ramp and reads ~1.5%% high at these rates. Both sides mount ext4 with `%s` (see the notes). "+
+		"(its blkio.throttle.io_service_bytes / io_serviced) over about %v, after a %v ramp: fio's own bandwidth counts the IOs "+
+		"in flight at the end of its ramp and reads ~1.5%% high at these rates. The window runs from the start of one of the "+
+		"throttle's dispatch rounds to the start of another: blk-throttle hands out a slice's budget at once (100 ms on these "+
+		"rotational loop devices; measured at 100 IOPS: the counter steps by 10 IOs every ~100 ms and stands still between), so "+
+		"a window that began and ended anywhere held one step more or less by the phase of the slices alone, ±5%% of a 2 s "+
+		"window, and two such readings side by side missed 1%% by chance. Both sides mount ext4 with `%s` (see the notes). "+
 		"The last two columns are the ratio of ratios: 1.000 means csi-blkio is exactly as accurate as the bare kernel.\n\n", window, ramp, quietExt4)
 	var tr [][]string
 	worst, within, total, bound, markedRounds := 0.0, 0, 0, 0, 0
@@ -325,20 +329,64 @@ func TestAccuracy(t *testing.T) {
 }
 
 // rate runs j from cgroup and returns what the kernel dispatched for dev
-// from that cgroup per second (bytes, or IOs when ios) over j.runtime,
-// starting after j.ramp.
+// from that cgroup per second (bytes, or IOs when ios) over about
+// j.runtime, starting after j.ramp.
+//
+// The window runs from one dispatch round of the throttle to another, not
+// between two instants of the clock. blk-throttle hands out its budget a
+// slice at a time (100 ms on a rotational queue, as loop devices on this
+// machine are): at 100 IOPS the cgroup's counter steps by 10 IOs about
+// every 100 ms and stands still in between. A window of fixed length that
+// starts and ends anywhere holds 20 or 21 such steps of 2 s, so a reading
+// lands on 1.000 or 1.050 (or 0.950) of the limit by the phase of the slices
+// alone: the ±5% that made the ratio of two such readings miss 1%. Counting
+// from the start of one round to the start of another holds whole slices.
 func rate(t *testing.T, cgroup, file string, dev throttle.Device, j job, ios bool) float64 {
 	t.Helper()
 	window, ramp := j.runtime, j.ramp
-	j.ramp, j.runtime = 0, ramp+window+300*time.Millisecond // still running at the second sample
+	// Still running at the second edge: each edge comes within half a
+	// second.
+	j.ramp, j.runtime = 0, ramp+window+1200*time.Millisecond
 	write := strings.Contains(j.rw, "write")
 	r := startFio(t, cgroup, file, j)
 	time.Sleep(ramp)
-	c1, t1 := sampleCounter(t, cgroup, dev, write, ios)
-	time.Sleep(window)
-	c2, t2 := sampleCounter(t, cgroup, dev, write, ios)
+	c1, t1 := dispatchEdge(t, cgroup, dev, write, ios)
+	time.Sleep(time.Until(t1.Add(window - 50*time.Millisecond)))
+	c2, t2 := dispatchEdge(t, cgroup, dev, write, ios)
 	r.wait()
 	return float64(c2-c1) / t2.Sub(t1).Seconds()
+}
+
+// dispatchEdge polls the cgroup's counter until a dispatch round starts
+// and returns what the counter held just before, with when it moved: the
+// midpoint between the last reading that saw the old value and the first
+// that saw the new one. A round starts where the counter moves after
+// standing still for a tenth of a slice (so that the middle of a round,
+// whose IOs go out over a few milliseconds, is not taken for its start).
+// An edge seen across a gap of more than 2 ms (the poller lost its CPU on
+// this busy machine) is not trusted: it waits for the next. After half a
+// second (five slices) without a trusted edge (a counter that moves
+// continuously, or not at all) it returns a plain reading.
+func dispatchEdge(t *testing.T, cgroup string, dev throttle.Device, write, ios bool) (uint64, time.Time) {
+	t.Helper()
+	const quiet, maxGap = 10 * time.Millisecond, 2 * time.Millisecond
+	deadline := time.Now().Add(500 * time.Millisecond)
+	last, lastAt := sampleCounter(t, cgroup, dev, write, ios)
+	stillSince := lastAt
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Microsecond)
+		c, at := sampleCounter(t, cgroup, dev, write, ios)
+		if c == last {
+			lastAt = at
+			continue
+		}
+		if at.Sub(lastAt) <= maxGap && lastAt.Sub(stillSince) >= quiet {
+			return last, lastAt.Add(at.Sub(lastAt) / 2)
+		}
+		last, lastAt, stillSince = c, at, at
+	}
+	t.Logf("%s: no dispatch round found within 0.5 s; a plain reading", cgroup)
+	return sampleCounter(t, cgroup, dev, write, ios)
 }
 
 // sampleCounter reads counter with the time it held: the middle of a read

@@ -78,17 +78,9 @@ func memTotal() string {
 // diskOf names the block device under dir (where the volumes' backing
 // files live) with its model when the kernel knows one.
 func diskOf(dir string) string {
-	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
-		return "unknown"
-	}
-	sys := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
-	real, err := filepath.EvalSymlinks(sys)
+	real, err := diskSysDir(dir)
 	if err != nil {
-		return "unknown (" + dir + " is not on a block device)"
-	}
-	if _, err := os.Stat(filepath.Join(real, "partition")); err == nil {
-		real = filepath.Dir(real) // a partition: the model is on the disk
+		return "unknown (" + err.Error() + ")"
 	}
 	name := filepath.Base(real)
 	read := func(rel string) string {
@@ -105,4 +97,21 @@ func diskOf(dir string) string {
 	kind := "rotational=" + read("queue/rotational")
 	size, _ := strconv.ParseFloat(read("size"), 64)
 	return fmt.Sprintf("%s (%s, %s, %.0f GiB), holds %s", name, model, kind, size*512/(1<<30), dir)
+}
+
+// diskSysDir is the sysfs directory of the whole disk under dir (the disk,
+// not the partition, whose queue the volumes' backing files share).
+func diskSysDir(dir string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	if err != nil {
+		return "", fmt.Errorf("%s is not on a block device", dir)
+	}
+	if _, err := os.Stat(filepath.Join(real, "partition")); err == nil {
+		real = filepath.Dir(real)
+	}
+	return real, nil
 }
