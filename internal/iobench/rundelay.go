@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A throttled writer that keeps one IO in flight gets its whole budget only
@@ -25,6 +27,17 @@ import (
 // (runtime.LockOSThread) for the figure to be its own.
 func ThreadRunDelay() (time.Duration, error) {
 	return readRunDelay("/proc/thread-self/schedstat")
+}
+
+// ThreadCPU is the calling OS thread's CPU time so far, user and system
+// (CLOCK_THREAD_CPUTIME_ID). The caller must be locked to its thread, as for
+// ThreadRunDelay.
+func ThreadCPU() (time.Duration, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0, fmt.Errorf("the thread's CPU clock: %w", err)
+	}
+	return time.Duration(ts.Nano()), nil
 }
 
 // TaskRunDelay is how long the task pid (a process's main thread) has

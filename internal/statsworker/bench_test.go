@@ -3,17 +3,13 @@ package statsworker
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -217,31 +213,20 @@ func (t *opTimes) report(b *testing.B, prefix string) {
 	b.ReportMetric(p50(t.cpu), prefix+"cpu-p50-us")
 }
 
-// runQueueWait is the time the calling thread has spent runnable but
-// waiting for a CPU (the second field of /proc/thread-self/schedstat).
-func runQueueWait(b *testing.B) time.Duration {
-	data, err := os.ReadFile("/proc/thread-self/schedstat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 2 {
-		b.Fatalf("/proc/thread-self/schedstat: %q", data)
-	}
-	ns, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		b.Fatalf("/proc/thread-self/schedstat: %v", err)
-	}
-	return time.Duration(ns)
-}
+// runQueueWait is the calling thread's time runnable but waiting for a CPU
+// so far; threadCPU its CPU time (user and system). The caller holds its
+// thread with runtime.LockOSThread.
+func runQueueWait(b *testing.B) time.Duration { return must(b)(iobench.ThreadRunDelay()) }
+func threadCPU(b *testing.B) time.Duration    { return must(b)(iobench.ThreadCPU()) }
 
-// threadCPU is the calling thread's CPU time (user and system).
-func threadCPU(b *testing.B) time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		b.Fatal(err)
+// must ends the benchmark on a failed clock read.
+func must(b *testing.B) func(time.Duration, error) time.Duration {
+	return func(d time.Duration, err error) time.Duration {
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
 	}
-	return time.Duration(ts.Nano())
 }
 
 // cpuPerOp locks the benchmark's goroutine to its thread and returns the

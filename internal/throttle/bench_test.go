@@ -7,13 +7,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
@@ -277,31 +276,19 @@ func timeCall(b *testing.B, f func()) (wall, cpu, queued time.Duration) {
 }
 
 // runQueueWait is the calling thread's time runnable but waiting for a CPU
-// so far (the second field of /proc/thread-self/schedstat).
-func runQueueWait(b *testing.B) time.Duration {
-	data, err := (OSFS{}).ReadFile("/proc/thread-self/schedstat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 2 {
-		b.Fatalf("/proc/thread-self/schedstat: %q", data)
-	}
-	ns, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		b.Fatalf("/proc/thread-self/schedstat: %v", err)
-	}
-	return time.Duration(ns)
-}
+// so far; threadCPU its CPU time (user and system). The caller holds its
+// thread with runtime.LockOSThread.
+func runQueueWait(b *testing.B) time.Duration { return must(b)(iobench.ThreadRunDelay()) }
+func threadCPU(b *testing.B) time.Duration    { return must(b)(iobench.ThreadCPU()) }
 
-// threadCPU is the calling thread's CPU time (user and system): the caller
-// holds its thread with runtime.LockOSThread.
-func threadCPU(b *testing.B) time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		b.Fatal(err)
+// must ends the benchmark on a failed clock read.
+func must(b *testing.B) func(time.Duration, error) time.Duration {
+	return func(d time.Duration, err error) time.Duration {
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
 	}
-	return time.Duration(ts.Nano())
 }
 
 // timings are the wall and CPU times of a benchmark's calls, and their wall
