@@ -44,7 +44,7 @@ qemu: ## Run the cgroup v2 tests in a qemu VM (RUN=regex to pick tests).
 	hack/qemu/run.sh $(if $(RUN),-run '$(RUN)')
 
 .PHONY: e2e-v2
-e2e-v2: ## End to end on a cgroup v2 + systemd node in a qemu VM (root; 12-21 min, a tier of make test). RUN=regex: first boot only.
+e2e-v2: ## End to end on a cgroup v2 + systemd node in a qemu VM (root; 6-21 min by host load, a tier of make test). RUN=regex: first boot only.
 	hack/e2e-v2.sh $(if $(RUN),-run '$(RUN)')
 
 .PHONY: lint
