@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -134,7 +133,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			var sync, floor opTimes
-			start, waited0 := time.Now(), runQueueWait(b)
+			start, waited0 := time.Now(), testutil.ThreadRunDelay(b)
 			for i := 0; i < b.N; i++ {
 				k, p := keys[i%n], pods[i%n]
 				doSync := func() {
@@ -155,7 +154,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 			// waiting for a CPU, per op (both kinds).
 			ops := float64(2 * b.N)
 			b.ReportMetric(float64(time.Since(start))/1e3/ops, "wall-us/op")
-			b.ReportMetric(float64(runQueueWait(b)-waited0)/1e3/ops, "runq-us/op")
+			b.ReportMetric(float64(testutil.ThreadRunDelay(b)-waited0)/1e3/ops, "runq-us/op")
 			sync.report(b, "sync-")
 			floor.report(b, "floor-")
 		})
@@ -188,9 +187,9 @@ type opTimes struct{ wall, cpu []time.Duration }
 // time runs op and records its wall and thread CPU time; the caller holds
 // its thread (runtime.LockOSThread).
 func (t *opTimes) time(b *testing.B, op func()) {
-	start, cpu0 := time.Now(), threadCPU(b)
+	start, cpu0 := time.Now(), testutil.ThreadCPU(b)
 	op()
-	t.wall, t.cpu = append(t.wall, time.Since(start)), append(t.cpu, threadCPU(b)-cpu0)
+	t.wall, t.cpu = append(t.wall, time.Since(start)), append(t.cpu, testutil.ThreadCPU(b)-cpu0)
 }
 
 // report reports the mean and median of both: PREFIXmean-us,
@@ -213,28 +212,12 @@ func (t *opTimes) report(b *testing.B, prefix string) {
 	b.ReportMetric(p50(t.cpu), prefix+"cpu-p50-us")
 }
 
-// runQueueWait is the calling thread's time runnable but waiting for a CPU
-// so far; threadCPU its CPU time (user and system). The caller holds its
-// thread with runtime.LockOSThread.
-func runQueueWait(b *testing.B) time.Duration { return must(b)(iobench.ThreadRunDelay()) }
-func threadCPU(b *testing.B) time.Duration    { return must(b)(iobench.ThreadCPU()) }
-
-// must ends the benchmark on a failed clock read.
-func must(b *testing.B) func(time.Duration, error) time.Duration {
-	return func(d time.Duration, err error) time.Duration {
-		if err != nil {
-			b.Fatal(err)
-		}
-		return d
-	}
-}
-
 // cpuPerOp locks the benchmark's goroutine to its thread and returns the
 // function, deferred, that reports the thread's CPU time per op (user and
 // system, unix.CLOCK_THREAD_CPUTIME_ID) as cpu-us/op.
 func cpuPerOp(b *testing.B) func() {
 	runtime.LockOSThread()
-	now := func() time.Duration { return threadCPU(b) }
+	now := func() time.Duration { return testutil.ThreadCPU(b) }
 	start := now()
 	return func() {
 		b.ReportMetric(float64(now()-start)/1e3/float64(b.N), "cpu-us/op")

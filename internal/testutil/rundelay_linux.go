@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -52,4 +53,21 @@ func RunWaited(cmd *exec.Cmd) (Run, error) {
 	err := cmd.Wait()
 	r.Out = out.Bytes()
 	return r, err
+}
+
+// ThreadRunDelay is the calling thread's time runnable but waiting for a CPU
+// so far, and ThreadCPU its CPU time (user and system), for benchmarks that
+// time single calls; tb fails on a read error. The caller holds its thread
+// with runtime.LockOSThread.
+func ThreadRunDelay(tb testing.TB) time.Duration { return mustDuration(tb)(iobench.ThreadRunDelay()) }
+func ThreadCPU(tb testing.TB) time.Duration      { return mustDuration(tb)(iobench.ThreadCPU()) }
+
+// mustDuration ends the test on a failed clock read.
+func mustDuration(tb testing.TB) func(time.Duration, error) time.Duration {
+	return func(d time.Duration, err error) time.Duration {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return d
+	}
 }

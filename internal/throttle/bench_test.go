@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
@@ -268,27 +267,11 @@ func timeLimitLines(b *testing.B, pod string, es [4]V1Entry) (wall, cpu, queued 
 // and the thread's wait in the run queue (runnable, without a CPU) around
 // it. The caller holds its thread (runtime.LockOSThread).
 func timeCall(b *testing.B, f func()) (wall, cpu, queued time.Duration) {
-	q0 := runQueueWait(b)
-	start, cpu0 := time.Now(), threadCPU(b)
+	q0 := testutil.ThreadRunDelay(b)
+	start, cpu0 := time.Now(), testutil.ThreadCPU(b)
 	f()
-	wall, cpu = time.Since(start), threadCPU(b)-cpu0
-	return wall, cpu, runQueueWait(b) - q0
-}
-
-// runQueueWait is the calling thread's time runnable but waiting for a CPU
-// so far; threadCPU its CPU time (user and system). The caller holds its
-// thread with runtime.LockOSThread.
-func runQueueWait(b *testing.B) time.Duration { return must(b)(iobench.ThreadRunDelay()) }
-func threadCPU(b *testing.B) time.Duration    { return must(b)(iobench.ThreadCPU()) }
-
-// must ends the benchmark on a failed clock read.
-func must(b *testing.B) func(time.Duration, error) time.Duration {
-	return func(d time.Duration, err error) time.Duration {
-		if err != nil {
-			b.Fatal(err)
-		}
-		return d
-	}
+	wall, cpu = time.Since(start), testutil.ThreadCPU(b)-cpu0
+	return wall, cpu, testutil.ThreadRunDelay(b) - q0
 }
 
 // timings are the wall and CPU times of a benchmark's calls, and their wall
