@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"fmt"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,7 +13,16 @@ type Device struct {
 	Minor uint32
 }
 
-func (d Device) String() string { return fmt.Sprintf("%d:%d", d.Major, d.Minor) }
+func (d Device) String() string { return string(d.appendTo(make([]byte, 0, 24))) }
+
+// appendTo appends "MAJ:MIN" to b. The limit lines are built with
+// strconv's appends rather than fmt: every Ensure formats four of them,
+// and fmt's boxing and reflection cost more than the numbers themselves.
+func (d Device) appendTo(b []byte) []byte {
+	b = strconv.AppendUint(b, uint64(d.Major), 10)
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(d.Minor), 10)
+}
 
 // DeviceOf returns the device number of a block device node. It decodes rdev
 // with unix.Major/unix.Minor: the Linux encoding splits the minor number

@@ -37,7 +37,6 @@ func (t *Table) Ensure(ctx context.Context, key Key, spec Spec) (Phase, error) {
 	if err := validate(key, spec); err != nil {
 		return "", err
 	}
-	logger := klog.FromContext(ctx).WithValues("group", key)
 	for {
 		g, created := t.getOrCreate(key)
 		g.mu.Lock()
@@ -49,18 +48,20 @@ func (t *Table) Ensure(ctx context.Context, key Key, spec Spec) (Phase, error) {
 		}
 		err := t.ensureLocked(g, spec)
 		if err != nil && !g.placed {
-			t.dropLocked(logger, g)
+			t.dropLocked(klog.FromContext(ctx), g)
 		}
 		g.mu.Unlock()
+		// The logger is looked up only to log: on the publish path that
+		// is rare, and WithValues allocates.
 		if err != nil {
-			logger.Error(err, "Ensuring throttle group failed")
+			klog.FromContext(ctx).Error(err, "Ensuring throttle group failed", "group", key)
 			return "", err
 		}
-		if created {
-			logger.V(2).Info("Throttle group created", "spec", spec, "incarnation", g.inc, "placement", g.place.Load().message)
+		if logger := klog.FromContext(ctx).V(2); created && logger.Enabled() {
+			logger.Info("Throttle group created", "group", key, "spec", spec, "incarnation", g.inc, "placement", g.place.Load().message)
 		}
 		t.notify(key)
-		return g.status(t.backend).Phase, nil
+		return phaseOf(g.place.Load(), g.stats.Load()), nil
 	}
 }
 

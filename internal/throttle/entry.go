@@ -1,6 +1,6 @@
 package throttle
 
-import "fmt"
+import "strconv"
 
 // V1Knob is one of the four cgroup v1 blk-throttle limit files. v1 keeps
 // each knob in its own file, so one group's limits are up to four entries.
@@ -25,7 +25,13 @@ type V1Entry struct {
 }
 
 // String is the exact line the kernel accepts and prints: "7:256 10485760".
-func (e V1Entry) String() string { return fmt.Sprintf("%s %d", e.Device, e.Value) }
+func (e V1Entry) String() string { return string(e.appendTo(make([]byte, 0, 48))) }
+
+// appendTo appends the line String returns to b.
+func (e V1Entry) appendTo(b []byte) []byte {
+	b = append(e.Device.appendTo(b), ' ')
+	return strconv.AppendUint(b, e.Value, 10)
+}
 
 // V1Entries splits limits into the entry for each knob, in V1Knobs order.
 // Unlimited knobs come out as Value 0, which clears them.

@@ -47,6 +47,9 @@ func PodCgroupCandidates(kubeletRoot, uid string) []string {
 func podCgroupCandidates(kubeletRoot, uid string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		root := strings.Trim(kubeletRoot, "/")
+		if root != "" {
+			root = filepath.Clean(root) + "/"
+		}
 		u := "" // the UID with underscores, for the systemd slices
 		for i := range 6 {
 			var rel string
@@ -65,7 +68,7 @@ func podCgroupCandidates(kubeletRoot, uid string) iter.Seq[string] {
 			case 5:
 				rel = "kubepods.slice/kubepods-pod" + u + ".slice"
 			}
-			if !yield(filepath.Join(root, rel)) {
+			if !yield(root + rel) {
 				return
 			}
 		}
@@ -82,13 +85,30 @@ func KubepodsCandidates(kubeletRoot string) []string {
 // firstDir returns the first of rel (joined to the backend's hierarchy)
 // that is a directory.
 func firstDir(b Backend, rel iter.Seq[string]) (string, bool) {
-	for r := range rel {
-		p := filepath.Join(b.Hierarchy(), r)
+	for p := range absolute(b, rel) {
 		if fi, err := b.FS().Stat(p); err == nil && fi.IsDir() {
 			return p, true
 		}
 	}
 	return "", false
+}
+
+// absolute yields each of rel joined to the backend's hierarchy. The
+// backends keep their hierarchy clean and the candidates are clean
+// relative paths, so joining is concatenation, not filepath.Join's scan of
+// both again on every publish.
+func absolute(b Backend, rel iter.Seq[string]) iter.Seq[string] {
+	h := b.Hierarchy()
+	if h == "/" {
+		h = "" // a hierarchy at the root: "/" + r, not "//" + r
+	}
+	return func(yield func(string) bool) {
+		for r := range rel {
+			if !yield(h + "/" + r) {
+				return
+			}
+		}
+	}
 }
 
 // FindPodCgroup returns the absolute path of pod uid's cgroup.
@@ -102,7 +122,11 @@ func FindPodCgroup(b Backend, kubeletRoot, uid string) (string, error) {
 	if p, ok := firstDir(b, podCgroupCandidates(kubeletRoot, uid)); ok {
 		return p, nil
 	}
-	return "", fmt.Errorf("no cgroup for pod %s under %s (looked for kubepods/[burstable/|besteffort/]pod%s and the systemd slices; is --kubelet-cgroup-root right?)",
+	return "", podCgroupNotFound(b, kubeletRoot, uid)
+}
+
+func podCgroupNotFound(b Backend, kubeletRoot, uid string) error {
+	return fmt.Errorf("no cgroup for pod %s under %s (looked for kubepods/[burstable/|besteffort/]pod%s and the systemd slices; is --kubelet-cgroup-root right?)",
 		uid, filepath.Join(b.Hierarchy(), strings.Trim(kubeletRoot, "/")), uid)
 }
 

@@ -263,7 +263,8 @@ func (g *group) status(b Backend) GroupStatus {
 	if p.lift != nil {
 		st.Lifted, st.Lift = true, *p.lift
 	}
-	if s := g.stats.Load(); s != nil {
+	s := g.stats.Load()
+	if s != nil {
 		st.Stats = *s
 	}
 	if c := g.conds.Load(); c != nil {
@@ -273,13 +274,18 @@ func (g *group) status(b Backend) GroupStatus {
 		st.Readback = *rb
 		st.Readback.Repaired, st.Readback.Failed = slices.Clone(rb.Repaired), slices.Clone(rb.Failed)
 	}
+	st.Phase = phaseOf(p, s)
+	return st
+}
+
+// phaseOf is the Phase of a group with placement p and stats s (nil: none
+// yet). Ensure returns it without building the whole status.
+func phaseOf(p *placement, s *Stats) Phase {
 	switch {
 	case p.degraded:
-		st.Phase = PhaseDegraded
-	case st.Stats.Pending || !p.placed:
-		st.Phase = PhasePending
-	default:
-		st.Phase = PhaseActive
+		return PhaseDegraded
+	case s == nil || s.Pending || !p.placed:
+		return PhasePending
 	}
-	return st
+	return PhaseActive
 }

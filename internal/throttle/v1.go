@@ -50,23 +50,29 @@ func (b *V1) Description() string {
 // a knob left over from an earlier run or an earlier spec is cleared too.
 // The limits that are set go first: on a new container cgroup they are what
 // closes the unthrottled window, the clears only tidy up.
+//
+// This is the publish path's inner loop (four writes per cgroup), so it
+// builds each file name by concatenation: the directories the table and
+// recovery pass are clean absolute paths already, and filepath.Join would
+// only scan them again to clean them.
 func (b *V1) WriteLimits(dir string, dev Device, l Limits) error {
 	es := V1Entries(dev, l)
-	order := make([]int, 0, len(es))
+	var order [len(es)]int
+	n := 0
 	for i, e := range es {
 		if e.Value != 0 {
-			order = append(order, i)
+			order[n], n = i, n+1
 		}
 	}
 	for i, e := range es {
 		if e.Value == 0 {
-			order = append(order, i)
+			order[n], n = i, n+1
 		}
 	}
 	for _, i := range order {
 		e := es[i]
-		name := filepath.Join(dir, string(V1Knobs[i]))
-		if err := b.fs.WriteFile(name, []byte(e.String())); err != nil {
+		name := dir + "/" + string(V1Knobs[i])
+		if err := b.fs.WriteFile(name, e.appendTo(make([]byte, 0, 48))); err != nil {
 			if errors.Is(err, unix.ENODEV) {
 				return fmt.Errorf("write %q to %s: device %s is not a block device the kernel knows (detached?): %w", e, name, dev, err)
 			}
