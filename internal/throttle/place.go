@@ -3,6 +3,7 @@ package throttle
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"syscall"
 )
@@ -18,9 +19,9 @@ type target struct {
 }
 
 // plan decides where spec's entries go. Its IO is bounded: at most six
-// stat calls for the pod, two for kubepods, and on v1 one directory read of
-// the pod cgroup. It does not write.
-func (t *Table) plan(spec Spec) (target, error) {
+// stat calls (or, for a new v1 group, inotify watches) for the pod and two
+// for kubepods. It writes no limit.
+func (t *Table) plan(g *group, spec Spec) (target, error) {
 	b := t.backend
 	if b.Hierarchical() && spec.Scope == ScopeVolume {
 		kp, err := FindKubepods(b, t.kubeletRoot)
@@ -29,7 +30,10 @@ func (t *Table) plan(spec Spec) (target, error) {
 		}
 		return target{dirs: []string{kp}, statsDir: kp, message: "volume budget on " + kp}, nil
 	}
-	pod, perr := FindPodCgroup(b, t.kubeletRoot, spec.Pod.UID)
+	pod, perr, err := t.findPod(g, spec.Pod.UID)
+	if err != nil {
+		return target{}, err
+	}
 	if perr != nil {
 		if !b.Hierarchical() && spec.Pod.UID != "" && !t.acceptUnheld {
 			// v1's fallback, a root-level entry, does not hold a
@@ -59,6 +63,38 @@ func (t *Table) plan(spec Spec) (target, error) {
 		tg.message += ", and the root-level entry for writeback"
 	}
 	return tg, nil
+}
+
+// findPod returns the cgroup of pod uid, or in perr why there is none.
+//
+// On v1, a group that watches no pod cgroup yet (a new group: the publish
+// path) finds it by adding its inotify watch to each candidate in turn
+// rather than by a stat of each: the watch is needed anyway, it fails on a
+// path that does not exist, and IN_ONLYDIR makes it fail on anything but a
+// directory (a cgroup another volume of the pod watches already counts as
+// there without a call: its removal drops that watch). That saves the
+// publish path one of the three system calls an Ensure makes beyond the
+// limit writes. The watch it adds is recorded in
+// g.watching, so that place keeps it and a failed placement drops it. An
+// error of the watch other than "not there" (no inotify watches left) is
+// err: the group cannot be held, as when place adds the watch.
+func (t *Table) findPod(g *group, uid string) (pod string, perr, err error) {
+	b := t.backend
+	if b.Hierarchical() || t.watcher == nil || g.watching != "" || !ValidPodUID(uid) {
+		pod, perr = FindPodCgroup(b, t.kubeletRoot, uid)
+		return pod, perr, nil
+	}
+	for p := range absolute(b, podCgroupCandidates(t.kubeletRoot, uid)) {
+		err := t.watcher.Watch(p, g.key)
+		if err == nil {
+			g.watching = p
+			return p, nil, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return "", nil, err
+		}
+	}
+	return "", podCgroupNotFound(b, t.kubeletRoot, uid), nil
 }
 
 // fallbackMessage says where the fallback entry is and, on v1, in plain
@@ -120,7 +156,7 @@ func (t *Table) childrenIfAny(dir string) ([]string, error) {
 // created in between is seen by one or the other (both is harmless: the
 // write is idempotent). Called with g.mu held.
 func (t *Table) place(g *group, spec Spec) error {
-	tg, err := t.plan(spec)
+	tg, err := t.plan(g, spec)
 	if err != nil {
 		return err
 	}

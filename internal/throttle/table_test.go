@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -215,12 +216,19 @@ func TestInvariant3_NewContainerGetsLimitsFromWatcher(t *testing.T) {
 	})
 }
 
-// noWatcher loses every event, as an overflowed inotify queue would.
+// noWatcher loses every event, as an overflowed inotify queue would. Its
+// Watch fails as inotify's does on a path that is not a directory.
 type noWatcher struct{}
 
-func (noWatcher) Watch(string, Key) error { return nil }
-func (noWatcher) Unwatch(string, Key)     {}
-func (noWatcher) Close() error            { return nil }
+func (noWatcher) Watch(dir string, _ Key) error {
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = syscall.ENOTDIR
+	}
+	return err
+}
+func (noWatcher) Unwatch(string, Key) {}
+func (noWatcher) Close() error        { return nil }
 
 func lostEvents(WatchHandler) (ChildWatcher, error) { return noWatcher{}, nil }
 

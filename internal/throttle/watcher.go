@@ -9,6 +9,9 @@ package throttle
 type ChildWatcher interface {
 	// Watch starts reporting new children of dir for key. Watching the
 	// same dir for several keys (a pod with several volumes) is one watch.
+	// A dir that does not exist is an error satisfying fs.ErrNotExist, one
+	// that is not a directory syscall.ENOTDIR: the table finds a pod's
+	// cgroup by watching each place it may be.
 	Watch(dir string, key Key) error
 	// Unwatch stops reporting dir for key; the last key removes the watch.
 	Unwatch(dir string, key Key)

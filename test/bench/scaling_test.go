@@ -146,7 +146,7 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 	fmt.Fprintf(b, "Every figure below is the median of %d rounds (one `go test -bench` run each) with the range over them; a ratio "+
 		"is taken within each round, beside the baseline measured in it, before its median.\n\n", rounds)
 	b.WriteString("Throttle core: `Ensure` of a new group with n groups already in the table (`BenchmarkEnsure`, internal/throttle: real v1 " +
-		"hierarchy and loop device — pod lookup, inotify watch, limit writes, a stat for containers — each call timed for p50/p99), " +
+		"hierarchy and loop device — pod lookup by its inotify watch, limit writes, a stat for containers — each call timed for p50/p99), " +
 		"and the table's own cost without file IO (`BenchmarkEnsureTableOnly`, null cgroup fs). Its floor: the four limit lines " +
 		"such a group needs, written by hand with the same write per file. Both go into a pod cgroup made for the call (untimed), " +
 		"as kubelet makes one just before it mounts a pod's volumes: the first limit for a device in a cgroup makes the kernel " +
@@ -189,7 +189,8 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 		"their CPU for a scheduler tick or more, and a call that takes longer is more often among them, so its raw wall p99 " +
 		"grows by more than its work does. Beyond the four " +
 		"writes, an Ensure of a pod-scope group on v1 does what its floor leaves out and the publish path needs: it finds the " +
-		"pod cgroup (a stat per candidate path), adds an inotify watch on it and stats it for containers already there " +
+		"pod cgroup by adding its inotify watch to each candidate path in turn (the first, for a Burstable pod of the cgroupfs " +
+		"driver, as here) and stats it for containers already there " +
 		"(its link count; a directory read only when it has any). The \"all its syscalls\" columns make exactly those calls by " +
 		"hand, in a third fresh pod cgroup of the same iteration: what Ensure costs beyond them is the table and the Go code " +
 		"around the calls.\n\n")
