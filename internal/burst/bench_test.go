@@ -10,6 +10,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 // BenchmarkStep1000Groups is the controller's cost at 1,000 groups with a
@@ -58,11 +59,7 @@ func BenchmarkStep1000Groups(b *testing.B) {
 	})
 	b.Run("v1-table", func(b *testing.B) {
 		fake := testutil.NewFakeCgroupV1(b)
-		tb, err := throttle.NewTable(throttle.Options{Backend: throttle.NewV1(fake.Root, fake), KubeletCgroupRoot: "kroot"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { tb.Close() })
+		tb := throttletest.NewTable(b, throttle.Options{Backend: throttle.NewV1(fake.Root, fake), KubeletCgroupRoot: "kroot"})
 		fake.Mkdir(b, "kroot/kubepods/burstable")
 		dev := throttle.Device{Major: 7, Minor: 0}
 		c := New(tb, Options{})

@@ -13,6 +13,7 @@ import (
 	"github.com/csi-blkio/csi-blkio/internal/params"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
 
@@ -35,11 +36,7 @@ func TestRecoverSortsLoopsMountsAndLimits(t *testing.T) {
 	ctx := context.Background()
 	cg := testutil.NewFakeCgroupV1(t)
 	backend := throttle.NewV1(cg.Root, cg)
-	table, err := throttle.NewTable(throttle.Options{Backend: backend})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer table.Close()
+	table := throttletest.NewTable(t, throttle.Options{Backend: backend})
 	pUID, qUID := testutil.PodUID(1), testutil.PodUID(2)
 	podP, podQ := cg.Mkdir(t, "kubepods/burstable/pod"+pUID), cg.Mkdir(t, "kubepods/burstable/pod"+qUID)
 	ctrP, ctrQ := cg.Mkdir(t, "kubepods/burstable/pod"+pUID+"/ctr"), cg.Mkdir(t, "kubepods/burstable/pod"+qUID+"/ctr")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 // BenchmarkStep is one control period over n groups on the real v1
@@ -20,11 +21,7 @@ func BenchmarkStep(b *testing.B) {
 			testutil.RequireBlkioV1(b)
 			parent := testutil.NewCgroupParentV1(b)
 			vLoop, aLoop := testutil.NewLoop(b, 64<<20), testutil.NewLoop(b, 64<<20)
-			tb, err := throttle.NewTable(throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { tb.Close() })
+			tb := throttletest.NewTable(b, throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})
 			for i := range n {
 				uid := testutil.PodUID(i + 1)
 				testutil.MkdirCgroupV1(b, parent+"/kubepods/burstable/pod"+uid+"/ctr")

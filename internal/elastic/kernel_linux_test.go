@@ -12,6 +12,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 // Kernel test: real loop devices on this machine's disk, the real v1 blkio
@@ -49,11 +50,7 @@ func newElasticRig(t *testing.T) *elasticRig {
 		t.Skipf("the test's temp dir has no disk to watch: %v", err)
 	}
 	fill(t, r.vLoop.Path, victimRegion)
-	tb, err := throttle.NewTable(throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tb.Close() })
+	tb := throttletest.NewTable(t, throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})
 	r.table = tb
 	vUID, aUID := testutil.PodUID(1), testutil.PodUID(2)
 	r.vCtr = testutil.MkdirCgroupV1(t, parent+"/kubepods/burstable/pod"+vUID+"/ctr")

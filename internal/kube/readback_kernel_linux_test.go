@@ -18,6 +18,7 @@ import (
 	"github.com/csi-blkio/csi-blkio/internal/statsworker"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 // sweepCounter counts the worker's passes over a group (each Observe
@@ -66,14 +67,10 @@ func TestKernelReadbackRestoresTamperedEntries(t *testing.T) {
 	ctr := testutil.MkdirCgroupV1(t, parent+"/kubepods/besteffort/pod"+uid+"/ctr")
 
 	var w *statsworker.Worker
-	tb, err := throttle.NewTable(throttle.Options{
+	tb := throttletest.NewTable(t, throttle.Options{
 		Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent,
 		Notify: func(k throttle.Key) { w.Enqueue(k) },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tb.Close() })
 	rec := record.NewFakeRecorder(100)
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "writer", Namespace: "team-a", UID: types.UID(uid)}}
 	sink, err := NewSink(SinkOptions{Node: testNode, Kube: clientsetCore{fake.NewClientset(p)}, ThrottleGroups: newFakeTGs(), Recorder: rec, Hierarchy: testutil.BlkioV1})

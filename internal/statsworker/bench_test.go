@@ -11,6 +11,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 // BenchmarkEnsureWhileSinkBlocks: Ensure (+ Remove, untimed) of a new group
@@ -26,13 +27,10 @@ func BenchmarkEnsureWhileSinkBlocks(b *testing.B) {
 				sink.block, sink.entered = make(chan struct{}), make(chan struct{}, 1)
 			}
 			var w *Worker
-			tb, err := throttle.NewTable(throttle.Options{
+			tb := throttletest.NewTable(b, throttle.Options{
 				Backend: throttle.NewV2("/null", testutil.NullCgroupFS{}),
 				Notify:  func(k throttle.Key) { w.Enqueue(k) },
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
 			w = New(tb, Options{Sinks: []Sink{sink}, Interval: time.Millisecond})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
@@ -80,11 +78,7 @@ func BenchmarkSyncPerGroup(b *testing.B) {
 	for _, n := range []int{1, 100, 1000, 10000} {
 		parent := testutil.NewCgroupParentV1(b)
 		loop := testutil.NewLoop(b, 16<<20)
-		tb, err := throttle.NewTable(throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { tb.Close() })
+		tb := throttletest.NewTable(b, throttle.Options{Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent})
 		w := New(tb, Options{})
 		var keys []throttle.Key
 		var pods []string

@@ -9,6 +9,7 @@ import (
 	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 // The worker on the real v1 hierarchy: a container created after Ensure
@@ -23,14 +24,10 @@ func TestKernelWorkerReportsThrottledRate(t *testing.T) {
 	loop := testutil.NewLoop(t, 64<<20)
 	sink := &recSink{}
 	var w *Worker
-	tb, err := throttle.NewTable(throttle.Options{
+	tb := throttletest.NewTable(t, throttle.Options{
 		Backend: throttle.NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: parent,
 		Notify: func(k throttle.Key) { w.Enqueue(k) },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tb.Close() })
 	w = New(tb, Options{Interval: time.Second, Sinks: []Sink{sink}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

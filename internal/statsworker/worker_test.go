@@ -14,6 +14,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 const uid = "5f1d2c3b-aaaa-4bbb-8ccc-0123456789ab"
@@ -85,7 +86,7 @@ func newFixture(t testing.TB, o Options) *fixture {
 		o.BaseDelay, o.MaxDelay = time.Millisecond, 4*time.Millisecond
 	}
 	var w *Worker
-	tb, err := throttle.NewTable(throttle.Options{
+	tb := throttletest.NewTable(t, throttle.Options{
 		Backend:           throttle.NewV1(fx.fake.Root, fx.fake),
 		KubeletCgroupRoot: "kroot",
 		Notify:            func(k throttle.Key) { w.Enqueue(k) },
@@ -93,10 +94,6 @@ func newFixture(t testing.TB, o Options) *fixture {
 		// refuses them by default is the throttle package's test.
 		AcceptUnheldV1: true,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tb.Close() })
 	w = New(tb, o)
 	t.Cleanup(w.queue.ShutDown)
 	fx.table, fx.worker = tb, w
