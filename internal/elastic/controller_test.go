@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 var (
@@ -20,22 +21,27 @@ var (
 	held100M = throttle.Limits{WriteBytesPerSecond: 100 << 20}
 )
 
-// fakeGroups is a table of groups whose counters the test moves.
+// fakeGroups is a table of groups whose counters the test moves and
+// whose limits the controller lifts and holds.
 type fakeGroups struct {
-	mu       sync.Mutex
-	st       map[throttle.Key]throttle.GroupStatus
+	*throttletest.Groups
+	mu       sync.Mutex // guards what follows; Groups has its own lock
+	added    uint64
 	counters map[throttle.Key]throttle.Counters
 	lifts    []string // "key:held" or "key:<limits>"
 }
 
 func newFakeGroups() *fakeGroups {
-	return &fakeGroups{st: map[throttle.Key]throttle.GroupStatus{}, counters: map[throttle.Key]throttle.Counters{}}
+	return &fakeGroups{Groups: throttletest.NewGroups(), counters: map[throttle.Key]throttle.Counters{}}
 }
 
+// add places a group, each with an incarnation of its own.
 func (f *fakeGroups) add(k throttle.Key, s throttle.Spec) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.st[k] = throttle.GroupStatus{Key: k, Spec: s, Incarnation: uint64(len(f.st) + 1)}
+	f.added++
+	inc := f.added
+	f.mu.Unlock()
+	f.Set(throttle.GroupStatus{Key: k, Spec: s, Incarnation: inc})
 }
 
 func (f *fakeGroups) io(k throttle.Key, n uint64) {
@@ -46,48 +52,33 @@ func (f *fakeGroups) io(k throttle.Key, n uint64) {
 	f.counters[k] = c
 }
 
-func (f *fakeGroups) Keys() []throttle.Key {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var ks []throttle.Key
-	for k := range f.st {
-		ks = append(ks, k)
-	}
-	return ks
-}
-
-func (f *fakeGroups) Get(k throttle.Key) (throttle.GroupStatus, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.st[k]
-	return s, ok
-}
-
 func (f *fakeGroups) ReadCounters(k throttle.Key) (throttle.Counters, uint64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.st[k]
+	s, ok := f.Get(k)
 	if !ok {
 		return throttle.Counters{}, 0, throttle.ErrGroupNotFound
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.counters[k], s.Incarnation, nil
 }
 
 func (f *fakeGroups) SetLift(k throttle.Key, l *throttle.Limits) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.st[k]
-	if !ok {
+	found := f.Update(k, func(s *throttle.GroupStatus) {
+		s.Lifted, s.Lift = l != nil, throttle.Limits{}
+		if l != nil {
+			s.Lift = *l
+		}
+	})
+	if !found {
 		return throttle.ErrGroupNotFound
 	}
-	if l == nil {
-		s.Lifted, s.Lift = false, throttle.Limits{}
-		f.lifts = append(f.lifts, k.VolumeID+":held")
-	} else {
-		s.Lifted, s.Lift = true, *l
-		f.lifts = append(f.lifts, k.VolumeID+":"+l.String())
+	lift := k.VolumeID + ":held"
+	if l != nil {
+		lift = k.VolumeID + ":" + l.String()
 	}
-	f.st[k] = s
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lifts = append(f.lifts, lift)
 	return nil
 }
 
@@ -268,9 +259,7 @@ func TestLifterDecidesTheLift(t *testing.T) {
 
 func TestNoProtectedGroupLiftsAtOnce(t *testing.T) {
 	r := newRig(t, nil)
-	r.g.mu.Lock()
-	delete(r.g.st, victimK)
-	r.g.mu.Unlock()
+	r.g.Remove(victimK)
 	r.period(0, 50*time.Millisecond)
 	r.wantHeld(t, false, "no protected group")
 }
@@ -294,11 +283,7 @@ func TestGroupNoLongerElasticIsHeldAndRemovedGroupsForgotten(t *testing.T) {
 	r.wantHeld(t, false, "lifted")
 	// Re-placed without elastic (the spec changed): the controller puts
 	// the spec limits back.
-	r.g.mu.Lock()
-	s := r.g.st[aggrK]
-	s.Spec.Elastic = false
-	r.g.st[aggrK] = s
-	r.g.mu.Unlock()
+	r.g.Update(aggrK, func(s *throttle.GroupStatus) { s.Spec.Elastic = false })
 	r.period(0, time.Millisecond)
 	if _, lifted := r.g.kernel(aggrK); lifted {
 		t.Fatal("a group that is no longer elastic stayed lifted")
@@ -306,9 +291,7 @@ func TestGroupNoLongerElasticIsHeldAndRemovedGroupsForgotten(t *testing.T) {
 	if _, ok := r.c.State(aggrK); ok {
 		t.Fatal("a group that is no longer elastic still has a state")
 	}
-	r.g.mu.Lock()
-	delete(r.g.st, victimK)
-	r.g.mu.Unlock()
+	r.g.Remove(victimK)
 	r.period(0, time.Millisecond)
 	if len(r.c.States()) != 0 || len(r.c.domains) != 0 {
 		t.Fatalf("states %v domains %d after every group left", r.c.States(), len(r.c.domains))

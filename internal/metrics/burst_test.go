@@ -7,17 +7,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 func TestCollectorExportsBurstBalance(t *testing.T) {
-	g := &fakeGroups{m: map[throttle.Key]throttle.GroupStatus{}}
+	g := throttletest.NewGroups()
 	st := activeGroup("vol-a", "uid-1", "writer", throttle.Limits{WriteBytesPerSecond: 8 << 20}, throttle.Stats{WriteBytes: 1})
 	st.Boost = throttle.Limits{WriteBytesPerSecond: 40 << 20}
 	st.Burst = &throttle.BurstState{Seconds: 5, Buckets: []throttle.Bucket{{
 		Knob: "writeBytesPerSecond", Baseline: 8 << 20, Rate: 40 << 20, Capacity: 160 << 20, Balance: 40 << 20, Bursting: true,
 	}}}
-	g.set(st)
-	g.set(activeGroup("vol-b", "uid-2", "other", throttle.Limits{WriteIOPS: 100}, throttle.Stats{}))
+	g.Set(st)
+	g.Set(activeGroup("vol-b", "uid-2", "other", throttle.Limits{WriteIOPS: 100}, throttle.Stats{}))
 	c := NewGroupCollector(g, nil)
 	want := `
 # HELP csi_blkio_group_burst_active 1 while the kernel holds the limit's burst rate, 0 while it holds the baseline.

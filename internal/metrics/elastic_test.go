@@ -9,6 +9,7 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/elastic"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 type fakeStates map[throttle.Key]elastic.GroupState
@@ -16,12 +17,12 @@ type fakeStates map[throttle.Key]elastic.GroupState
 func (f fakeStates) States() map[throttle.Key]elastic.GroupState { return f }
 
 func TestElasticCollector(t *testing.T) {
-	g := &fakeGroups{m: map[throttle.Key]throttle.GroupStatus{}}
+	g := throttletest.NewGroups()
 	victim := activeGroup("vol-v", "uid-1", "db", throttle.Limits{}, throttle.Stats{})
 	aggr := activeGroup("vol-a", "uid-2", "batch", throttle.Limits{WriteBytesPerSecond: 100 << 20}, throttle.Stats{})
 	aggr.Lifted = true // lifted to no limit: no limit series
-	g.set(victim)
-	g.set(aggr)
+	g.Set(victim)
+	g.Set(aggr)
 	states := fakeStates{
 		victim.Key:         {Protected: true, Target: 2 * time.Millisecond, Latency: 3 * time.Millisecond},
 		aggr.Key:           {Elastic: true, Held: false, HeldTime: 1500 * time.Millisecond, Holds: 2},

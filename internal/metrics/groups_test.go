@@ -2,49 +2,14 @@ package metrics
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
-
-// fakeGroups is a table of snapshots; the collector only reads.
-type fakeGroups struct {
-	mu sync.Mutex
-	m  map[throttle.Key]throttle.GroupStatus
-}
-
-func (f *fakeGroups) Keys() []throttle.Key {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var ks []throttle.Key
-	for k := range f.m {
-		ks = append(ks, k)
-	}
-	return ks
-}
-
-func (f *fakeGroups) Get(k throttle.Key) (throttle.GroupStatus, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st, ok := f.m[k]
-	return st, ok
-}
-
-func (f *fakeGroups) set(st throttle.GroupStatus) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.m[st.Key] = st
-}
-
-func (f *fakeGroups) remove(k throttle.Key) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, k)
-}
 
 func activeGroup(vol, uid, pod string, l throttle.Limits, s throttle.Stats) throttle.GroupStatus {
 	return throttle.GroupStatus{
@@ -56,12 +21,12 @@ func activeGroup(vol, uid, pod string, l throttle.Limits, s throttle.Stats) thro
 }
 
 func TestCollectorExportsTotalsLimitsAndPhases(t *testing.T) {
-	g := &fakeGroups{m: map[throttle.Key]throttle.GroupStatus{}}
-	g.set(activeGroup("vol-a", "uid-1", "writer", throttle.Limits{WriteBytesPerSecond: 20 << 20, ReadIOPS: 1000},
+	g := throttletest.NewGroups()
+	g.Set(activeGroup("vol-a", "uid-1", "writer", throttle.Limits{WriteBytesPerSecond: 20 << 20, ReadIOPS: 1000},
 		throttle.Stats{ReadBytes: 4096, WriteBytes: 10 << 20, ReadIOs: 1, WriteIOs: 10}))
 	pending := activeGroup("vol-b", "uid-2", "reader", throttle.Limits{}, throttle.Stats{Pending: true})
 	pending.Phase = throttle.PhasePending
-	g.set(pending)
+	g.Set(pending)
 	failures := uint64(3)
 	c := NewGroupCollector(g, func() uint64 { return failures })
 
@@ -103,9 +68,9 @@ csi_blkio_stats_failures_total 3
 }
 
 func TestCollectorDropsRemovedGroupAndFollowsTotals(t *testing.T) {
-	g := &fakeGroups{m: map[throttle.Key]throttle.GroupStatus{}}
+	g := throttletest.NewGroups()
 	st := activeGroup("vol-a", "uid-1", "writer", throttle.Limits{WriteBytesPerSecond: 1 << 20}, throttle.Stats{WriteBytes: 100})
-	g.set(st)
+	g.Set(st)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewGroupCollector(g, nil))
 
@@ -113,11 +78,11 @@ func TestCollectorDropsRemovedGroupAndFollowsTotals(t *testing.T) {
 		t.Fatalf("write bytes = %v, want 100", v)
 	}
 	st.Stats.WriteBytes = 5000
-	g.set(st)
+	g.Set(st)
 	if v := writeBytes(t, reg, "vol-a"); v != 5000 {
 		t.Fatalf("write bytes after the next sample = %v, want 5000", v)
 	}
-	g.remove(st.Key)
+	g.Remove(st.Key)
 	if v := writeBytes(t, reg, "vol-a"); v != -1 {
 		t.Fatalf("removed group still exported (write bytes %v)", v)
 	}

@@ -12,14 +12,15 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
+	"github.com/csi-blkio/csi-blkio/internal/throttle/throttletest"
 )
 
 // TestServerScrape serves a registry with every kind of metric on a free
 // loopback port and scrapes it over HTTP, as Prometheus would.
 func TestServerScrape(t *testing.T) {
 	m := New()
-	g := &fakeGroups{m: map[throttle.Key]throttle.GroupStatus{}}
-	g.set(activeGroup("vol-a", "uid-1", "writer", throttle.Limits{WriteIOPS: 500}, throttle.Stats{WriteIOs: 7}))
+	g := throttletest.NewGroups()
+	g.Set(activeGroup("vol-a", "uid-1", "writer", throttle.Limits{WriteIOPS: 500}, throttle.Stats{WriteIOs: 7}))
 	if err := m.AddGroups(g, func() uint64 { return 0 }); err != nil {
 		t.Fatal(err)
 	}
