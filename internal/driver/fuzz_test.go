@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,15 +22,8 @@ func FuzzCheckID(f *testing.F) {
 	}
 	dir := filepath.Join("/", "state", "volumes")
 	f.Fuzz(func(t *testing.T, id string) {
-		err := checkID(id)
-		if err != nil {
-			s, _ := status.FromError(err)
-			if s.Code() != codes.InvalidArgument {
-				t.Fatalf("checkID(%q): code %s, want InvalidArgument", id, s.Code())
-			}
-			if len(s.Message()) > 512 {
-				t.Fatalf("checkID(%q): message of %d bytes; a hostile ID must not bloat logs", id, len(s.Message()))
-			}
+		if err := checkID(id); err != nil {
+			requireBoundedRefusal(t, fmt.Sprintf("checkID(%q)", id), err)
 			return
 		}
 		if !volume.ValidID(id) || len(id) > 128 || strings.ContainsAny(id, "/.\x00\\") {
@@ -54,15 +48,8 @@ func FuzzCheckPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
-		err := checkPath("target_path", p)
-		if err != nil {
-			s, _ := status.FromError(err)
-			if s.Code() != codes.InvalidArgument {
-				t.Fatalf("checkPath(%q): code %s, want InvalidArgument", p, s.Code())
-			}
-			if len(s.Message()) > 512 {
-				t.Fatalf("checkPath(%q): message of %d bytes", p, len(s.Message()))
-			}
+		if err := checkPath("target_path", p); err != nil {
+			requireBoundedRefusal(t, fmt.Sprintf("checkPath(%q)", p), err)
 			return
 		}
 		if !filepath.IsAbs(p) || len(p) > maxPathLen || strings.ContainsRune(p, 0) {
@@ -74,4 +61,18 @@ func FuzzCheckPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// requireBoundedRefusal fails t unless err, what call returned for a value
+// it refused, is InvalidArgument with a message of at most 512 bytes: the
+// message quotes the value, and a hostile value must not bloat the logs.
+func requireBoundedRefusal(t *testing.T, call string, err error) {
+	t.Helper()
+	s, _ := status.FromError(err)
+	if s.Code() != codes.InvalidArgument {
+		t.Fatalf("%s: code %s, want InvalidArgument", call, s.Code())
+	}
+	if len(s.Message()) > 512 {
+		t.Fatalf("%s: message of %d bytes, want at most 512", call, len(s.Message()))
+	}
 }
