@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
-	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
 
 // TestKernelUpdateLimits: a live limit change reaches the kernel and the
@@ -31,15 +31,7 @@ func TestKernelUpdateLimits(t *testing.T) {
 	if got := kernel(); got != want {
 		t.Errorf("pod cgroup write_bps_device = %q after UpdateLimits, want %q", got, want)
 	}
-	store, err := volume.NewStore(e.h.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := r.GroupLimits(key); got != (throttle.Limits{WriteBytesPerSecond: 4 << 20, ReadIOPS: 100}) {
+	if got := drivertest.ReadRecord(t, e.h.StateDir, id).GroupLimits(key); got != (throttle.Limits{WriteBytesPerSecond: 4 << 20, ReadIOPS: 100}) {
 		t.Errorf("persisted group limits %+v, want the override", got)
 	}
 
@@ -50,7 +42,7 @@ func TestKernelUpdateLimits(t *testing.T) {
 		t.Errorf("pod cgroup write_bps_device = %q after a repeated publish, want the live limit %q", got, want)
 	}
 
-	err = e.h.Driver.UpdateLimits(ctx, throttle.Key{VolumeID: id, PodUID: testutil.PodUID(8)}, throttle.Limits{})
+	err := e.h.Driver.UpdateLimits(ctx, throttle.Key{VolumeID: id, PodUID: testutil.PodUID(8)}, throttle.Limits{})
 	if status.Code(err) != codes.NotFound {
 		t.Errorf("UpdateLimits for a pod without a publication: %v, want NotFound", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/internal/volume"
@@ -24,16 +25,8 @@ func TestKernelModifyVolume(t *testing.T) {
 	v := e.newPodVolume(t, testutil.PodUID(9))
 	id, key, dev := v.id, v.key, v.dev
 	kernel := func(file string) string { return throttleFile(t, v.pod, file) }
-	store, err := volume.NewStore(e.h.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	source := func() volume.LimitsSource {
-		r, err := store.Get(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.GroupLimitsSource(key)
+		return drivertest.ReadRecord(t, e.h.StateDir, id).GroupLimitsSource(key)
 	}
 	modify := func(m map[string]string) error {
 		_, err := e.h.Controller().ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id, MutableParameters: m})

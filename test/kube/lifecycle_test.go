@@ -18,10 +18,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/kube"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
-	pvolume "github.com/csi-blkio/csi-blkio/internal/volume"
 	"github.com/csi-blkio/csi-blkio/pkg/apis/blkio/v1alpha1"
 )
 
@@ -134,15 +134,7 @@ func TestThrottleGroupLifecycle(t *testing.T) {
 		return strings.Contains(got, want), got
 	})
 	t.Logf("edited limit in the kernel %v after the edit", time.Since(edited).Round(time.Millisecond))
-	store, err := pvolume.NewStore(p.stateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.Get(v.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := r.GroupLimits(key); got.WriteBytesPerSecond != 4<<20 {
+	if got := drivertest.ReadRecord(t, p.stateDir, v.id).GroupLimits(key); got.WriteBytesPerSecond != 4<<20 {
 		t.Errorf("persisted limits of the group %+v, want 4Mi write", got)
 	}
 	tg = c.waitTG(t, name, 10*statsInterval, "appliedLimits 4Mi, generation 2", func(tg *v1alpha1.ThrottleGroup) bool {

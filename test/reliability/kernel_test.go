@@ -24,15 +24,7 @@ import (
 // record reads a volume's record as the plugin left it.
 func (e *env) record(t *testing.T, v vol) *volume.Record {
 	t.Helper()
-	s, err := volume.NewStore(e.stateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Get(v.id)
-	if err != nil {
-		t.Fatalf("volume record %s: %v", v.id, err)
-	}
-	return r
+	return drivertest.ReadRecord(t, e.stateDir, v.id)
 }
 
 func (e *env) backing(v vol) string { return filepath.Join(e.stateDir, "volumes", v.id+".img") }
