@@ -108,18 +108,15 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bg := context.Background()
 
-	mntID := createVolume(t, d, "mnt", testutil.MountCap(""))
-	blkID := createVolume(t, d, "blk", testutil.BlockCap())
+	mntID := createVolume(t, d, "mnt", testutil.MountCap(""), nil)
+	blkID := createVolume(t, d, "blk", testutil.BlockCap(), nil)
 	// The block volume staged and published single-writer at one target,
 	// as the record says: what a second publish must respect.
 	staging, published := filepath.Join(dir, "staging"), filepath.Join(dir, "published")
 	if _, err := d.NodeStageVolume(bg, &csi.NodeStageVolumeRequest{VolumeId: blkID, StagingTargetPath: staging, VolumeCapability: testutil.BlockCap()}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := d.deps.Store.Get(blkID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := storedRecord(t, d, blkID)
 	r.Publications = map[string]volume.Publication{published: {TargetPath: published, SingleWriter: true}}
 	if err := d.deps.Store.Put(r); err != nil {
 		t.Fatal(err)

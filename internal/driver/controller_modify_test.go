@@ -9,16 +9,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
-
-func mountCaps() []*csi.VolumeCapability {
-	return []*csi.VolumeCapability{{
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}}
-}
 
 // recordingCarrier stands in for internal/kube's carrier.
 type recordingCarrier struct {
@@ -56,20 +50,17 @@ func TestControllerModifyVolumeAdvertised(t *testing.T) {
 func TestCreateVolumeWithMutableParameters(t *testing.T) {
 	d := newFakeDriver(t)
 	ctx := context.Background()
-	resp, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "pvc-vac", VolumeCapabilities: mountCaps(),
+	resp, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "pvc-vac", VolumeCapabilities: []*csi.VolumeCapability{testutil.MountCap("")},
 		Parameters:        map[string]string{"writeBytesPerSecond": "10Mi", "readIOPS": "100"},
 		MutableParameters: map[string]string{"writeBytesPerSecond": "50Mi", "readIOPS": "max"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := d.deps.Store.Get(resp.GetVolume().GetVolumeId())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := storedRecord(t, d, resp.GetVolume().GetVolumeId())
 	if want := (throttle.Limits{WriteBytesPerSecond: 50 << 20}); r.Params.Limits != want || r.LimitsSource != volume.SourceVolumeAttributesClass {
 		t.Errorf("record limits %+v from %s, want %+v from VolumeAttributesClass", r.Params.Limits, r.LimitsSource, want)
 	}
-	_, err = d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "pvc-bad-vac", VolumeCapabilities: mountCaps(),
+	_, err = d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "pvc-bad-vac", VolumeCapabilities: []*csi.VolumeCapability{testutil.MountCap("")},
 		MutableParameters: map[string]string{"scope": "volume"}})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `mutable_parameters: parameter "scope"`) {
 		t.Errorf("CreateVolume with an immutable mutable parameter: %v, want InvalidArgument naming scope", err)
@@ -81,12 +72,7 @@ func TestCreateVolumeWithMutableParameters(t *testing.T) {
 func TestControllerModifyVolumeBadInput(t *testing.T) {
 	d := newFakeDriver(t)
 	ctx := context.Background()
-	resp, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "pvc-bad", VolumeCapabilities: mountCaps(),
-		Parameters: map[string]string{"writeBytesPerSecond": "10Mi"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := resp.GetVolume().GetVolumeId()
+	id := createVolume(t, d, "pvc-bad", testutil.MountCap(""), map[string]string{"writeBytesPerSecond": "10Mi"})
 	cases := []struct {
 		name string
 		id   string
@@ -116,10 +102,7 @@ func TestControllerModifyVolumeBadInput(t *testing.T) {
 			}
 		})
 	}
-	r, err := d.deps.Store.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := storedRecord(t, d, id)
 	if r.Params.Limits != (throttle.Limits{WriteBytesPerSecond: 10 << 20}) || r.LimitsSource != volume.SourceStorageClass {
 		t.Errorf("record after refused changes: %+v from %s, want the StorageClass's limits", r.Params.Limits, r.LimitsSource)
 	}
@@ -150,16 +133,8 @@ func TestControllerModifyVolumeUsesCarrier(t *testing.T) {
 func TestModifyLimitsUpdatesEveryGroup(t *testing.T) {
 	d := newFakeDriver(t)
 	ctx := context.Background()
-	resp, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "pvc-shared", VolumeCapabilities: mountCaps(),
-		Parameters: map[string]string{"writeBytesPerSecond": "10Mi"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := resp.GetVolume().GetVolumeId()
-	r, err := d.deps.Store.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createVolume(t, d, "pvc-shared", testutil.MountCap(""), map[string]string{"writeBytesPerSecond": "10Mi"})
+	r := storedRecord(t, d, id)
 	edited := throttle.Limits{ReadIOPS: 5}
 	pods := []throttle.PodRef{{UID: "11111111-1111-1111-1111-111111111111", Name: "a"}, {UID: "22222222-2222-2222-2222-222222222222", Name: "b"}}
 	r.Publications = map[string]volume.Publication{

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
+	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
 
 func wantStatus(t *testing.T, err error, code codes.Code, frags ...string) {
@@ -50,20 +51,31 @@ func TestSameNameDifferentRequestIsAlreadyExists(t *testing.T) {
 	wantStatus(t, err, codes.AlreadyExists, "capacity")
 }
 
-// createVolume creates a volume with one capability and returns its ID.
-func createVolume(t *testing.T, d *Driver, name string, c *csi.VolumeCapability) string {
+// createVolume creates a volume with one capability and the StorageClass
+// parameters params, and returns its ID.
+func createVolume(t *testing.T, d *Driver, name string, c *csi.VolumeCapability, params map[string]string) string {
 	t.Helper()
-	v, err := d.CreateVolume(context.Background(), &csi.CreateVolumeRequest{Name: name, VolumeCapabilities: []*csi.VolumeCapability{c}})
+	v, err := d.CreateVolume(context.Background(), &csi.CreateVolumeRequest{Name: name, VolumeCapabilities: []*csi.VolumeCapability{c}, Parameters: params})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v.GetVolume().GetVolumeId()
 }
 
+// storedRecord is the record of volume id in d's store.
+func storedRecord(t *testing.T, d *Driver, id string) *volume.Record {
+	t.Helper()
+	r, err := d.deps.Store.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestConcurrentCallOnSameVolumeIsAborted(t *testing.T) {
 	ctx := context.Background()
 	d := newFakeDriver(t)
-	id := createVolume(t, d, "busy", testutil.BlockCap())
+	id := createVolume(t, d, "busy", testutil.BlockCap(), nil)
 	release, ok := d.inflight.acquire(id) // an operation is running
 	if !ok {
 		t.Fatal("could not claim the volume")
@@ -81,7 +93,7 @@ func TestConcurrentCallOnSameVolumeIsAborted(t *testing.T) {
 func TestDeleteInUseIsFailedPrecondition(t *testing.T) {
 	ctx := context.Background()
 	d := newFakeDriver(t)
-	id := createVolume(t, d, "used", testutil.BlockCap())
+	id := createVolume(t, d, "used", testutil.BlockCap(), nil)
 	staging := t.TempDir()
 	if _, err := d.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: staging, VolumeCapability: testutil.BlockCap()}); err != nil {
 		t.Fatal(err)
