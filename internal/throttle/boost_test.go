@@ -73,7 +73,7 @@ func TestBoostReachesNewContainersOnV1(t *testing.T) {
 	if err := fx.table.SetBoost(key, st.Incarnation, Limits{WriteIOPS: 3000}, nil); err != nil {
 		t.Fatal(err)
 	}
-	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	ctr := fx.container(t, testUID, "ctr")
 	testutil.Eventually(t, 5*time.Second, "the container's entry", func() (bool, string) { return file(t, ctr, string(V1WriteIOPS)) != "", "" })
 	wantLines(t, ctr, string(V1WriteIOPS), "7:256 3000")
 	wantLines(t, pod, string(V1WriteIOPS), "7:256 3000")

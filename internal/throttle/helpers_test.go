@@ -100,6 +100,13 @@ func (fx *fixture) pod(t testing.TB, uid string) string {
 	return p
 }
 
+// container creates the cgroup name below pod uid's burstable pod cgroup,
+// as the runtime does for a container, and returns its path.
+func (fx *fixture) container(t testing.TB, uid, name string) string {
+	t.Helper()
+	return fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+uid+"/"+name)
+}
+
 func podSpec(uid string, l Limits, scope Scope) (Key, Spec) {
 	return Key{VolumeID: "vol-1", PodUID: uid}, Spec{Device: testDev, Limits: l, Scope: scope, Pod: PodRef{UID: uid, Name: "p", Namespace: "ns"}}
 }

@@ -13,7 +13,7 @@ import (
 func TestSetLiftRewritesEntriesAndKeepsSpec(t *testing.T) {
 	fx := newFixture(t, 1)
 	fx.pod(t, testUID)
-	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr1")
+	ctr := fx.container(t, testUID, "ctr1")
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	s.Elastic = true
 	ensure(t, fx.table, k, s)
@@ -30,7 +30,7 @@ func TestSetLiftRewritesEntriesAndKeepsSpec(t *testing.T) {
 	}
 
 	// A container that appears while lifted gets the lifted limits.
-	ctr2 := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr2")
+	ctr2 := fx.container(t, testUID, "ctr2")
 	testutil.Eventually(t, 5*time.Second, "the lifted limit on the new container", func() (bool, string) {
 		return file(t, ctr2, string(V1WriteBPS)) == "7:256 67108864\n", ""
 	})

@@ -23,7 +23,7 @@ func TestInvariant1_GroupOwnsItsEntries(t *testing.T) {
 	t.Run("v1", func(t *testing.T) {
 		fx := newFixture(t, 1)
 		pod := fx.pod(t, testUID)
-		ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr1")
+		ctr := fx.container(t, testUID, "ctr1")
 		k, s := podSpec(testUID, limit8M, ScopePod)
 		ensure(t, fx.table, k, s)
 		st, _ := fx.table.Get(k)
@@ -151,8 +151,8 @@ func TestInvariant3_LimitsInKernelBeforeEnsureReturns(t *testing.T) {
 	t.Run("v1", func(t *testing.T) {
 		fx := newFixture(t, 1, func(o *Options) { o.NewWatcher = lostEvents })
 		pod := fx.pod(t, testUID)
-		c1 := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/sandbox")
-		c2 := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+		c1 := fx.container(t, testUID, "sandbox")
+		c2 := fx.container(t, testUID, "ctr")
 		k, s := podSpec(testUID, Limits{WriteBytesPerSecond: 10485760, ReadIOPS: 100}, ScopePod)
 		ensure(t, fx.table, k, s)
 		for _, d := range []string{pod, c1, c2} {
@@ -199,7 +199,7 @@ func TestInvariant3_NewContainerGetsLimitsFromWatcher(t *testing.T) {
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	ensure(t, fx.table, k, s)
 	before := fx.notes.count(k)
-	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	ctr := fx.container(t, testUID, "ctr")
 	testutil.Eventually(t, 5*time.Second, "the container's limit", func() (bool, string) {
 		return strings.TrimSpace(file(t, ctr, string(V1WriteBPS))) == "7:256 8388608", ""
 	})
@@ -250,7 +250,7 @@ func missedContainer(t *testing.T) (*fixture, Key, string) {
 	fx.pod(t, testUID)
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	ensure(t, fx.table, k, s)
-	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	ctr := fx.container(t, testUID, "ctr")
 	return fx, k, ctr
 }
 
@@ -333,7 +333,7 @@ func TestEnsureWriteFailureLeavesNothing(t *testing.T) {
 	bb := &blockingBackend{fail: "/ctr"}
 	fx := newFixture(t, 1, func(o *Options) { bb.Backend = o.Backend; o.Backend = bb })
 	pod := fx.pod(t, testUID)
-	fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	fx.container(t, testUID, "ctr")
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	_, err := fx.table.Ensure(context.Background(), k, s)
 	if !errors.Is(err, syscall.EIO) {
@@ -446,7 +446,7 @@ func TestInvariant9_ReadersTolerateMissingStats(t *testing.T) {
 func TestEnsureIsIdempotentAndUpdatesLive(t *testing.T) {
 	fx := newFixture(t, 1)
 	pod := fx.pod(t, testUID)
-	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	ctr := fx.container(t, testUID, "ctr")
 	k, s := podSpec(testUID, limit8M, ScopePod)
 	ensure(t, fx.table, k, s)
 	st1, _ := fx.table.Get(k)

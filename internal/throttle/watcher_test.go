@@ -23,7 +23,7 @@ func TestWatchSharedByGroupsOfOnePod(t *testing.T) {
 	if err := fx.table.Remove(context.Background(), k1); err != nil {
 		t.Fatal(err)
 	}
-	ctr := fx.fake.Mkdir(t, "kroot/kubepods/burstable/pod"+testUID+"/ctr")
+	ctr := fx.container(t, testUID, "ctr")
 	testutil.Eventually(t, 5*time.Second, "the remaining group's limit on the new container", func() (bool, string) {
 		return strings.TrimSpace(file(t, ctr, string(V1ReadIOPS))) == "7:257 10", ""
 	})
