@@ -84,18 +84,24 @@ func dirs(t *testing.T) (source, target string) {
 	return source, target
 }
 
-func TestBindMount(t *testing.T) {
-	source, target := dirs(t)
-	if err := New().Mount(source, target, "", []string{"bind"}); err != nil {
+// bindMounted bind-mounts a fresh source dir (dirs) at a fresh target with
+// "bind" and opts, and fails t unless the target is then a mount point whose
+// options, as mountinfo lists them, include want.
+func bindMounted(t *testing.T, opts []string, want string) (source, target string) {
+	t.Helper()
+	source, target = dirs(t)
+	if err := New().Mount(source, target, "", append([]string{"bind"}, opts...)); err != nil {
 		t.Fatal(err)
 	}
 	mi, ok := mountPoint(t, target)
-	if !ok {
-		t.Fatalf("%s is not a mount point after the bind mount", target)
+	if !ok || !slices.Contains(mi.MountOptions, want) {
+		t.Fatalf("bind mount %v at %s: found %t, options %q; want %s", opts, target, ok, mi.MountOptions, want)
 	}
-	if !slices.Contains(mi.MountOptions, "rw") {
-		t.Errorf("bind mount options %q, want rw", mi.MountOptions)
-	}
+	return source, target
+}
+
+func TestBindMount(t *testing.T) {
+	source, target := bindMounted(t, nil, "rw")
 	if err := os.WriteFile(filepath.Join(target, "new"), []byte("x"), 0o644); err != nil {
 		t.Fatalf("write through the bind mount: %v", err)
 	}
@@ -105,14 +111,7 @@ func TestBindMount(t *testing.T) {
 }
 
 func TestReadOnlyBindMount(t *testing.T) {
-	source, target := dirs(t)
-	if err := New().Mount(source, target, "", []string{"bind", "ro"}); err != nil {
-		t.Fatal(err)
-	}
-	mi, ok := mountPoint(t, target)
-	if !ok || !slices.Contains(mi.MountOptions, "ro") {
-		t.Fatalf("mount at %s: found %t, options %q; want a read-only mount", target, ok, mi.MountOptions)
-	}
+	source, target := bindMounted(t, []string{"ro"}, "ro")
 	err := os.WriteFile(filepath.Join(target, "new"), []byte("x"), 0o644)
 	if !errors.Is(err, unix.EROFS) {
 		t.Errorf("write through a read-only bind mount: %v, want EROFS", err)
@@ -126,14 +125,7 @@ func TestReadOnlyBindMount(t *testing.T) {
 // An option the fast path does not know goes to mount(8), which applies
 // it: a bind mount with noexec is a bind plus a remount there.
 func TestOtherOptionsGoToMountBinary(t *testing.T) {
-	source, target := dirs(t)
-	if err := New().Mount(source, target, "", []string{"bind", "noexec"}); err != nil {
-		t.Fatal(err)
-	}
-	mi, ok := mountPoint(t, target)
-	if !ok || !slices.Contains(mi.MountOptions, "noexec") {
-		t.Fatalf("mount at %s: found %t, options %q; want noexec", target, ok, mi.MountOptions)
-	}
+	bindMounted(t, []string{"noexec"}, "noexec")
 }
 
 func TestFilesystemMount(t *testing.T) {
