@@ -72,16 +72,11 @@ func neighbourRows(t *testing.T, out string) map[string]float64 {
 	t.Helper()
 	units := map[string]float64{"B/s": 1, "KiB/s": 1 << 10, "MiB/s": 1 << 20, "GiB/s": 1 << 30}
 	rows := map[string]float64{}
-	header := false
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) > 2 && f[0] == "phase" && f[1] == "aggressor":
-			header = true
-		case header && len(f) > 3 && (f[0] == "unthrottled" || f[0] == "throttled"):
+	for _, f := range tableRows(out, func(f []string) bool { return len(f) > 2 && f[0] == "phase" && f[1] == "aggressor" }) {
+		if len(f) > 3 && (f[0] == "unthrottled" || f[0] == "throttled") {
 			v, err := strconv.ParseFloat(f[len(f)-2], 64)
 			if err != nil || units[f[len(f)-1]] == 0 {
-				t.Fatalf("aggressor column of %q: %v", l, err)
+				t.Fatalf("aggressor column of %q: %v", f, err)
 			}
 			rows[f[0]] = v * units[f[len(f)-1]]
 		}

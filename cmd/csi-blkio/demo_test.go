@@ -99,19 +99,32 @@ func assertLeftNothing(t *testing.T, b throttle.Backend, tmp string, pid int) {
 	}
 }
 
-// limitedRatio finds the limited volume's ratio in the final table.
-func limitedRatio(t *testing.T, out string) float64 {
-	t.Helper()
+// tableRows is the demo's final table in out: the fields of every line
+// after the first one isHeader accepts. The demo prints progress above the
+// table, and a progress line may start like a row.
+func tableRows(out string, isHeader func(fields []string) bool) [][]string {
+	var rows [][]string
 	header := false
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		switch {
-		case len(f) > 4 && f[0] == "volume" && f[3] == "ratio":
+		case header:
+			rows = append(rows, f)
+		case isHeader(f):
 			header = true
-		case header && len(f) > 5 && f[0] == "limited":
+		}
+	}
+	return rows
+}
+
+// limitedRatio finds the limited volume's ratio in the final table.
+func limitedRatio(t *testing.T, out string) float64 {
+	t.Helper()
+	for _, f := range tableRows(out, func(f []string) bool { return len(f) > 4 && f[0] == "volume" && f[3] == "ratio" }) {
+		if len(f) > 5 && f[0] == "limited" {
 			r, err := strconv.ParseFloat(f[5], 64)
 			if err != nil {
-				t.Fatalf("ratio column of %q: %v", l, err)
+				t.Fatalf("ratio column of %q: %v", f, err)
 			}
 			return r
 		}
