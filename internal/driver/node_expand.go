@@ -17,19 +17,16 @@ import (
 // and grow the filesystem online.
 func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolumeRequest) (*csi.NodeExpandVolumeResponse, error) {
 	id, path := req.GetVolumeId(), req.GetVolumePath()
-	if err := checkID(id); err != nil {
+	if err := checkIDAndVolumePath(id, path); err != nil {
 		return nil, err
-	}
-	if path == "" {
-		return nil, status.Error(codes.InvalidArgument, "volume_path is required")
 	}
 	r, release, err := d.open(id, req.GetVolumeCapability())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if _, published := r.Publications[path]; !published && (r.Staging == nil || r.Staging.Path != path) {
-		return nil, status.Errorf(codes.NotFound, "volume %s is neither staged nor published at %s", id, quote(path))
+	if err := volumePathOf(r, path); err != nil {
+		return nil, err
 	}
 	if r.Staging == nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "volume %s is not staged; stage it before expanding on the node", id)

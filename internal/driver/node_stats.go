@@ -17,20 +17,15 @@ import (
 // of this call into NodeGetVolumeHealth.)
 func (d *Driver) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeStatsRequest) (*csi.NodeGetVolumeStatsResponse, error) {
 	id, path := req.GetVolumeId(), req.GetVolumePath()
-	if err := checkID(id); err != nil {
+	if err := checkIDAndVolumePath(id, path); err != nil {
 		return nil, err
-	}
-	if path == "" {
-		return nil, status.Error(codes.InvalidArgument, "volume_path is required")
 	}
 	r, err := d.record(id)
 	if err != nil {
 		return nil, err
 	}
-	// Only the volume's own paths: statfs on anything else would report
-	// another filesystem as this volume.
-	if _, published := r.Publications[path]; !published && (r.Staging == nil || r.Staging.Path != path) {
-		return nil, status.Errorf(codes.NotFound, "volume %s is neither staged nor published at %s", id, quote(path))
+	if err := volumePathOf(r, path); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, status.Errorf(codes.NotFound, "volume path %s of volume %s: %v", quote(path), id, err)

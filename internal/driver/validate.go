@@ -68,6 +68,32 @@ func checkIDAndPath(id, field, path string) error {
 	return checkPath(field, path)
 }
 
+// checkIDAndVolumePath validates the arguments of a call that names one of
+// a volume's own paths (NodeGetVolumeStats, NodeExpandVolume). Unlike a
+// staging or target path, volume_path is never used as it is, only compared
+// with the volume's recorded paths (volumePathOf), so beyond "required" any
+// other path is NotFound there rather than InvalidArgument here: csi-sanity
+// asks NotFound for a path such as "some/path".
+func checkIDAndVolumePath(id, path string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if path == "" {
+		return status.Error(codes.InvalidArgument, "volume_path is required")
+	}
+	return nil
+}
+
+// volumePathOf admits only r's staging path or one of its target paths:
+// statfs or a resize anywhere else would act on another filesystem as if it
+// were this volume.
+func volumePathOf(r *volume.Record, path string) error {
+	if _, published := r.Publications[path]; !published && (r.Staging == nil || r.Staging.Path != path) {
+		return status.Errorf(codes.NotFound, "volume %s is neither staged nor published at %s", r.ID, quote(path))
+	}
+	return nil
+}
+
 // open claims id (see lock), loads its record (NotFound when there is none)
 // and, when c is set, checks that the capability fits the volume. On
 // success the caller must call release; on error nothing is held.
