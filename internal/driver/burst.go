@@ -45,13 +45,7 @@ func (d *Driver) forgetBurst(key throttle.Key) {
 // called when the expansion had already been done, so that a retried
 // expansion whose limit write failed the first time converges.
 func (d *Driver) reapplyLimits(ctx context.Context, r *volume.Record) error {
-	done := map[throttle.Key]bool{}
-	for _, p := range r.Publications {
-		key := r.Group(p)
-		if done[key] {
-			continue
-		}
-		done[key] = true
+	for _, key := range r.Groups() {
 		l := r.GroupLimits(key)
 		err := d.deps.Throttler.Update(ctx, key, l)
 		if errors.Is(err, throttle.ErrGroupNotFound) {

@@ -89,13 +89,7 @@ func (d *Driver) ModifyLimits(ctx context.Context, id string, m map[string]strin
 		}
 		logger.V(2).Info("Volume limits changed by a VolumeAttributesClass", "limits", p.Limits)
 	}
-	done := map[throttle.Key]bool{}
-	for _, pub := range r.Publications {
-		key := r.Group(pub)
-		if done[key] {
-			continue
-		}
-		done[key] = true
+	for _, key := range r.Groups() {
 		err := d.deps.Throttler.Update(ctx, key, r.GroupLimits(key))
 		if errors.Is(err, throttle.ErrGroupNotFound) {
 			continue // not placed (yet): the next publish places it from the record

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/internal/volume"
@@ -15,19 +14,8 @@ import (
 // a condition the worker raised, or a cgroup whose kernel limits differ
 // from the group's. Targets are visited in order so messages are stable.
 func (d *Driver) throttleProblems(r *volume.Record) []string {
-	targets := make([]string, 0, len(r.Publications))
-	for t := range r.Publications {
-		targets = append(targets, t)
-	}
-	sort.Strings(targets)
 	var out []string
-	seen := map[throttle.Key]bool{}
-	for _, t := range targets {
-		key := r.Group(r.Publications[t])
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
+	for t, key := range r.Groups() {
 		st, ok := d.deps.Throttler.Get(key)
 		if !ok {
 			out = append(out, fmt.Sprintf("no throttle group %s: the limits for the publication at %s are not in the kernel; republish the volume", key, t))

@@ -4,6 +4,10 @@
 package volume
 
 import (
+	"iter"
+	"maps"
+	"slices"
+
 	"github.com/csi-blkio/csi-blkio/internal/params"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
@@ -110,6 +114,26 @@ func (r *Record) SharesGroup(target string, key throttle.Key) bool {
 		}
 	}
 	return false
+}
+
+// Groups yields each distinct throttle group of r's publications once, with
+// the first of its target paths, in the order of the target paths (so that
+// what a caller writes or reports per group comes in a stable order). Two
+// publications share a group when one pod mounts the volume at two targets.
+func (r *Record) Groups() iter.Seq2[string, throttle.Key] {
+	return func(yield func(string, throttle.Key) bool) {
+		seen := map[throttle.Key]bool{}
+		for _, t := range slices.Sorted(maps.Keys(r.Publications)) {
+			key := r.Group(r.Publications[t])
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if !yield(t, key) {
+				return
+			}
+		}
+	}
 }
 
 // InUse reports whether the volume is staged or published anywhere.
