@@ -44,10 +44,7 @@ func burstLimitKeys() []string {
 // burstFields adds the parsers of the burst keys to table.
 func burstFields(table map[string]field) {
 	for _, k := range knobs() {
-		table[k.key+SuffixBurst] = field{example: burstExample(k), mutable: true, lift: func(v *Volume) { *k.limit(&v.Burst.Rates) = 0 }, parse: func(s string, v *Volume) (err error) {
-			*k.limit(&v.Burst.Rates), err = k.parseRate(s)
-			return err
-		}}
+		table[k.key+SuffixBurst] = limitField(burstExample(k), k.parseRate, func(v *Volume) *uint64 { return k.limit(&v.Burst.Rates) })
 	}
 	table[KeyBurstSeconds] = field{example: "30", mutable: true, lift: func(v *Volume) { v.Burst.Seconds = 0 }, parse: func(s string, v *Volume) error {
 		n, err := strconv.ParseUint(s, 10, 64)

@@ -101,18 +101,10 @@ func capacityLimitKeys() []string {
 // capacityFields adds the parsers of the capacity-scaled keys to table.
 func capacityFields(table map[string]field) {
 	for _, k := range knobs() {
-		table[k.key+SuffixPerGiB] = field{example: perGiBExample(k), mutable: true, lift: func(v *Volume) { v.Scaling.of(k.key).PerGiB = 0 }, parse: func(s string, v *Volume) (err error) {
-			v.Scaling.of(k.key).PerGiB, err = parsePerGiB(k, s)
-			return err
-		}}
-		table[k.key+SuffixMin] = field{example: k.example(), mutable: true, lift: func(v *Volume) { v.Scaling.of(k.key).Min = 0 }, parse: func(s string, v *Volume) (err error) {
-			v.Scaling.of(k.key).Min, err = k.parseRate(s)
-			return err
-		}}
-		table[k.key+SuffixMax] = field{example: k.example(), mutable: true, lift: func(v *Volume) { v.Scaling.of(k.key).Max = 0 }, parse: func(s string, v *Volume) (err error) {
-			v.Scaling.of(k.key).Max, err = k.parseRate(s)
-			return err
-		}}
+		perGiB := func(s string) (float64, error) { return parsePerGiB(k, s) }
+		table[k.key+SuffixPerGiB] = limitField(perGiBExample(k), perGiB, func(v *Volume) *float64 { return &v.Scaling.of(k.key).PerGiB })
+		table[k.key+SuffixMin] = limitField(k.example(), k.parseRate, func(v *Volume) *uint64 { return &v.Scaling.of(k.key).Min })
+		table[k.key+SuffixMax] = limitField(k.example(), k.parseRate, func(v *Volume) *uint64 { return &v.Scaling.of(k.key).Max })
 	}
 }
 

@@ -32,34 +32,26 @@ type field struct {
 // with this value.
 const LiftValue = "max"
 
+// limitField is the entry of a key that sets one number of a limit (the
+// limit itself, its burst rate, its capacity scaling): mutable, lifted to 0
+// (unlimited, or no scaling), parsed by parse into the number at points at.
+func limitField[N uint64 | float64](example string, parse func(string) (N, error), at func(v *Volume) *N) field {
+	return field{example: example, mutable: true,
+		lift: func(v *Volume) { *at(v) = 0 },
+		parse: func(s string, v *Volume) (err error) {
+			*at(v), err = parse(s)
+			return err
+		}}
+}
+
 // fields is the table of accepted keys. A function (not a package variable)
 // keeps the package free of mutable globals.
 func fields() map[string]field {
 	table := map[string]field{
-		KeyReadBytesPerSecond: {example: "10Mi", mutable: true,
-			lift: func(v *Volume) { v.Limits.ReadBytesPerSecond = 0 },
-			parse: func(s string, v *Volume) (err error) {
-				v.Limits.ReadBytesPerSecond, err = parseBytesPerSecond(s)
-				return err
-			}},
-		KeyWriteBytesPerSecond: {example: "10Mi", mutable: true,
-			lift: func(v *Volume) { v.Limits.WriteBytesPerSecond = 0 },
-			parse: func(s string, v *Volume) (err error) {
-				v.Limits.WriteBytesPerSecond, err = parseBytesPerSecond(s)
-				return err
-			}},
-		KeyReadIOPS: {example: "1000", mutable: true,
-			lift: func(v *Volume) { v.Limits.ReadIOPS = 0 },
-			parse: func(s string, v *Volume) (err error) {
-				v.Limits.ReadIOPS, err = parseIOPS(s)
-				return err
-			}},
-		KeyWriteIOPS: {example: "500", mutable: true,
-			lift: func(v *Volume) { v.Limits.WriteIOPS = 0 },
-			parse: func(s string, v *Volume) (err error) {
-				v.Limits.WriteIOPS, err = parseIOPS(s)
-				return err
-			}},
+		KeyReadBytesPerSecond:  limitField("10Mi", parseBytesPerSecond, func(v *Volume) *uint64 { return &v.Limits.ReadBytesPerSecond }),
+		KeyWriteBytesPerSecond: limitField("10Mi", parseBytesPerSecond, func(v *Volume) *uint64 { return &v.Limits.WriteBytesPerSecond }),
+		KeyReadIOPS:            limitField("1000", parseIOPS, func(v *Volume) *uint64 { return &v.Limits.ReadIOPS }),
+		KeyWriteIOPS:           limitField("500", parseIOPS, func(v *Volume) *uint64 { return &v.Limits.WriteIOPS }),
 		KeyScope: {example: string(throttle.ScopePod), parse: func(s string, v *Volume) error {
 			if s == "" {
 				return fmt.Errorf("must not be empty; omit the key for the default %q", throttle.ScopePod)
