@@ -6,30 +6,21 @@ import "github.com/csi-blkio/csi-blkio/internal/throttle"
 // limit's bucket counts bytes, an IOPS limit's counts IOs.
 var knobNames = [4]string{"readBytesPerSecond", "writeBytesPerSecond", "readIOPS", "writeIOPS"}
 
-func knobOf(l throttle.Limits, i int) uint64 {
+// knob points at limit i of l.
+func knob(l *throttle.Limits, i int) *uint64 {
 	switch i {
 	case 0:
-		return l.ReadBytesPerSecond
+		return &l.ReadBytesPerSecond
 	case 1:
-		return l.WriteBytesPerSecond
+		return &l.WriteBytesPerSecond
 	case 2:
-		return l.ReadIOPS
+		return &l.ReadIOPS
 	}
-	return l.WriteIOPS
+	return &l.WriteIOPS
 }
 
-func setKnob(l *throttle.Limits, i int, v uint64) {
-	switch i {
-	case 0:
-		l.ReadBytesPerSecond = v
-	case 1:
-		l.WriteBytesPerSecond = v
-	case 2:
-		l.ReadIOPS = v
-	default:
-		l.WriteIOPS = v
-	}
-}
+// knobOf is the value of limit i of l.
+func knobOf(l throttle.Limits, i int) uint64 { return *knob(&l, i) }
 
 // counterOf is what limit i counts.
 func counterOf(c throttle.Counters, i int) uint64 {

@@ -76,7 +76,7 @@ func (c *Controller) sync(ctx context.Context, e entry, now time.Time) {
 			}
 		}
 		if b.bursting {
-			setKnob(&boost, i, rate)
+			*knob(&boost, i) = rate
 		}
 		state.Buckets = append(state.Buckets, throttle.Bucket{
 			Knob: knobNames[i], Baseline: base, Rate: rate, Capacity: b.capacity, Balance: b.balance,
