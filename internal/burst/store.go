@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/csi-blkio/csi-blkio/internal/atomicfile"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
@@ -38,7 +39,7 @@ type savedBucket struct {
 const savedKeep = 10 * time.Minute
 
 // store is the file that holds every group's buckets, rewritten whole and
-// atomically (write, fsync, rename), like the volume records.
+// atomically (internal/atomicfile), like the volume records.
 type store struct {
 	path    string
 	started time.Time
@@ -72,23 +73,7 @@ func (s *store) save(list []savedGroup) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".buckets-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // gone after the rename; cleans up a failure
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), s.path)
+	return atomicfile.Write(s.path, data)
 }
 
 // persist writes every tracked group's buckets, and the persisted groups

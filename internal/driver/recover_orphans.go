@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/mount-utils"
 
+	"github.com/csi-blkio/csi-blkio/internal/atomicfile"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
@@ -129,7 +130,7 @@ func (rc *recovery) removeOrphanFiles() {
 		name := e.Name()
 		p := filepath.Join(rc.d.deps.Store.Dir(), name)
 		switch {
-		case strings.HasSuffix(name, ".json.tmp"):
+		case strings.HasSuffix(name, ".json"+atomicfile.TempSuffix):
 			rc.removeFile(p, "a volume record's temp file")
 		case strings.HasSuffix(name, ".img"):
 			id := strings.TrimSuffix(name, ".img")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/csi-blkio/csi-blkio/internal/atomicfile"
 )
 
 // ErrNotFound: no record for the ID.
@@ -69,9 +71,9 @@ func (s *Store) Get(id string) (*Record, error) {
 	return &r, nil
 }
 
-// Put writes r atomically: a temp file, fsync, rename over the old record,
-// fsync of the directory. After a crash the record is the old or the new
-// one, never a torn mix.
+// Put writes r atomically (atomicfile.Write: a temp file <id>.json.tmp,
+// fsync, rename over the old record, fsync of the directory). After a crash
+// the record is the old or the new one, never a torn mix.
 func (s *Store) Put(r *Record) error {
 	p, err := s.path(r.ID, ".json")
 	if err != nil {
@@ -81,16 +83,10 @@ func (s *Store) Put(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode volume record: %w", err)
 	}
-	tmp := p + ".tmp"
-	if err := writeSync(tmp, data); err != nil {
-		_ = os.Remove(tmp)
+	if err := atomicfile.Write(p, data); err != nil {
 		return fmt.Errorf("write volume record: %w", err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("commit volume record: %w", err)
-	}
-	return s.syncDir()
+	return nil
 }
 
 // Delete removes the backing file, then the record. The order makes a crash
@@ -136,29 +132,8 @@ func (s *Store) List() ([]*Record, error) {
 }
 
 func (s *Store) syncDir() error {
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return fmt.Errorf("sync volume store: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("sync volume store: %w", err)
 	}
 	return nil
-}
-
-func writeSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
