@@ -30,6 +30,22 @@ func ParseDevice(s string) (Device, error) {
 	return Device{Major: uint32(ma), Minor: uint32(mi)}, nil
 }
 
+// readDeviceEntry reads the cgroup file name and returns what parse makes
+// of dev's line in it: the zero value when the file has none (no limit on
+// the device, or no IO counted for it yet).
+func readDeviceEntry[V any](fsys FS, name string, dev Device, parse func([]byte) (map[Device]V, error)) (V, error) {
+	var zero V
+	data, err := fsys.ReadFile(name)
+	if err != nil {
+		return zero, err
+	}
+	m, err := parse(data)
+	if err != nil {
+		return zero, fmt.Errorf("parse %s: %w", name, err)
+	}
+	return m[dev], nil
+}
+
 // eachLine calls fn with the fields of every non-empty line. It cuts the
 // lines itself rather than through a bufio.Scanner, whose 4 KiB buffer was
 // allocated for every file of every group on every sweep.

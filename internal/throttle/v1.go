@@ -85,40 +85,23 @@ func (b *V1) WriteLimits(dir string, dev Device, l Limits) error {
 func (b *V1) ReadLimits(dir string, dev Device) (Limits, error) {
 	var vals [4]uint64
 	for i, k := range V1Knobs {
-		name := filepath.Join(dir, string(k))
-		data, err := b.fs.ReadFile(name)
+		v, err := readDeviceEntry(b.fs, filepath.Join(dir, string(k)), dev, ParseV1Limits)
 		if err != nil {
 			return Limits{}, err
 		}
-		m, err := ParseV1Limits(data)
-		if err != nil {
-			return Limits{}, fmt.Errorf("parse %s: %w", name, err)
-		}
-		vals[i] = m[dev]
+		vals[i] = v
 	}
 	return Limits{ReadBytesPerSecond: vals[0], WriteBytesPerSecond: vals[1], ReadIOPS: vals[2], WriteIOPS: vals[3]}, nil
 }
 
 func (b *V1) ReadCounters(dir string, dev Device) (Counters, error) {
-	bytes, err := b.readStat(filepath.Join(dir, v1ServiceBytesRecursive), dev)
+	bytes, err := readDeviceEntry(b.fs, filepath.Join(dir, v1ServiceBytesRecursive), dev, ParseV1Stat)
 	if err != nil {
 		return Counters{}, err
 	}
-	ios, err := b.readStat(filepath.Join(dir, v1ServicedRecursive), dev)
+	ios, err := readDeviceEntry(b.fs, filepath.Join(dir, v1ServicedRecursive), dev, ParseV1Stat)
 	if err != nil {
 		return Counters{}, err
 	}
 	return Counters{ReadBytes: bytes.Read, WriteBytes: bytes.Write, ReadIOs: ios.Read, WriteIOs: ios.Write}, nil
-}
-
-func (b *V1) readStat(name string, dev Device) (V1Stat, error) {
-	data, err := b.fs.ReadFile(name)
-	if err != nil {
-		return V1Stat{}, err
-	}
-	m, err := ParseV1Stat(data)
-	if err != nil {
-		return V1Stat{}, fmt.Errorf("parse %s: %w", name, err)
-	}
-	return m[dev], nil
 }

@@ -58,27 +58,13 @@ func (b *V2) WriteLimits(dir string, dev Device, l Limits) error {
 }
 
 func (b *V2) ReadLimits(dir string, dev Device) (Limits, error) {
-	name := filepath.Join(dir, "io.max")
-	data, err := b.fs.ReadFile(name)
+	l, err := readDeviceEntry(b.fs, filepath.Join(dir, "io.max"), dev, ParseIOMax)
 	if err != nil {
 		return Limits{}, b.noIOMax(dir, err)
 	}
-	m, err := ParseIOMax(data)
-	if err != nil {
-		return Limits{}, fmt.Errorf("parse %s: %w", name, err)
-	}
-	return m[dev], nil
+	return l, nil
 }
 
 func (b *V2) ReadCounters(dir string, dev Device) (Counters, error) {
-	name := filepath.Join(dir, "io.stat")
-	data, err := b.fs.ReadFile(name)
-	if err != nil {
-		return Counters{}, err
-	}
-	m, err := ParseIOStat(data)
-	if err != nil {
-		return Counters{}, fmt.Errorf("parse %s: %w", name, err)
-	}
-	return m[dev], nil
+	return readDeviceEntry(b.fs, filepath.Join(dir, "io.stat"), dev, ParseIOStat)
 }
