@@ -73,11 +73,7 @@ func ParseV1Limits(data []byte) (map[Device]uint64, error) {
 		if len(f) != 2 {
 			return fmt.Errorf("want \"MAJ:MIN VALUE\"")
 		}
-		dev, err := ParseDevice(f[0])
-		if err != nil {
-			return err
-		}
-		v, err := strconv.ParseUint(f[1], 10, 64)
+		dev, v, err := parseV1Line(f[0], f[1])
 		if err != nil {
 			return err
 		}
@@ -85,6 +81,17 @@ func ParseV1Limits(data []byte) (map[Device]uint64, error) {
 		return nil
 	})
 	return out, err
+}
+
+// parseV1Line reads the two parts of a v1 line that every v1 file has:
+// the device first and a decimal count or limit last.
+func parseV1Line(device, value string) (Device, uint64, error) {
+	dev, err := ParseDevice(device)
+	if err != nil {
+		return Device{}, 0, err
+	}
+	v, err := strconv.ParseUint(value, 10, 64)
+	return dev, v, err
 }
 
 // parseMaxOr reads a v2 limit value: "max" is unlimited (0).
@@ -188,11 +195,7 @@ func ParseV1Stat(data []byte) (map[Device]V1Stat, error) {
 		if len(f) != 3 {
 			return fmt.Errorf("want \"MAJ:MIN OP VALUE\" or \"Total VALUE\"")
 		}
-		dev, err := ParseDevice(f[0])
-		if err != nil {
-			return err
-		}
-		v, err := strconv.ParseUint(f[2], 10, 64)
+		dev, v, err := parseV1Line(f[0], f[2])
 		if err != nil {
 			return err
 		}
