@@ -157,12 +157,8 @@ func (d *Driver) bind(r *volume.Record, pub volume.Publication, mountFlags []str
 	} else if err := os.MkdirAll(target, 0o750); err != nil {
 		return failure(err, "create target path")
 	}
-	notMnt, err := d.deps.Mounter.IsLikelyNotMountPoint(target)
-	if err != nil {
-		return failure(err, "check target path")
-	}
-	if !notMnt {
-		return nil // an earlier attempt mounted it
+	if mounted, err := d.mounted(target, "target path"); err != nil || mounted {
+		return err // mounted: by an earlier attempt
 	}
 	opts := append([]string{"bind"}, mountFlags...)
 	if pub.ReadOnly {

@@ -98,12 +98,8 @@ func (d *Driver) mountStaging(r *volume.Record, img, dev, path string, mountFlag
 	if err := os.MkdirAll(path, 0o750); err != nil {
 		return failure(err, "create staging path")
 	}
-	notMnt, err := d.deps.Mounter.IsLikelyNotMountPoint(path)
-	if err != nil {
-		return failure(err, "check staging path")
-	}
-	if !notMnt {
-		return nil // mounted by an earlier attempt
+	if mounted, err := d.mounted(path, "staging path"); err != nil || mounted {
+		return err // mounted: by an earlier attempt
 	}
 	// Formats only a device without a filesystem, so a re-stage after a
 	// reboot mounts the user's data instead of wiping it.
@@ -160,6 +156,17 @@ func (d *Driver) unstage(r *volume.Record, path string) error {
 		}
 	}
 	return nil
+}
+
+// mounted reports whether path is a mount point: a repeated stage or
+// publish finds there what an earlier attempt mounted, and is done. what
+// names the path in an error.
+func (d *Driver) mounted(path, what string) (bool, error) {
+	notMnt, err := d.deps.Mounter.IsLikelyNotMountPoint(path)
+	if err != nil {
+		return false, failure(err, "check "+what)
+	}
+	return !notMnt, nil
 }
 
 // unmount unmounts path if it is a mount point; remove also deletes the
