@@ -38,6 +38,24 @@ type Backend interface {
 	FS() FS
 }
 
+// hierarchy is what both backends hold: the root of the mounted hierarchy
+// and the filesystem they read and write it through.
+type hierarchy struct {
+	root string
+	fs   FS
+}
+
+// newHierarchy cleans root; a nil fsys is the real filesystem (OSFS).
+func newHierarchy(root string, fsys FS) hierarchy {
+	if fsys == nil {
+		fsys = OSFS{}
+	}
+	return hierarchy{root: filepath.Clean(root), fs: fsys}
+}
+
+func (h hierarchy) Hierarchy() string { return h.root }
+func (h hierarchy) FS() FS            { return h.fs }
+
 // ErrNoBackend is returned by DetectBackend when no usable hierarchy exists.
 var ErrNoBackend = errors.New("no cgroup hierarchy with IO throttling found")
 

@@ -21,26 +21,18 @@ const (
 )
 
 // V1 is the cgroup v1 blkio backend.
-type V1 struct {
-	root string
-	fs   FS
-}
+type V1 struct{ hierarchy }
 
 var _ Backend = (*V1)(nil)
 
 // NewV1 returns a backend for the v1 blkio hierarchy mounted at root
 // (normally /sys/fs/cgroup/blkio).
 func NewV1(root string, fsys FS) *V1 {
-	if fsys == nil {
-		fsys = OSFS{}
-	}
-	return &V1{root: filepath.Clean(root), fs: fsys}
+	return &V1{newHierarchy(root, fsys)}
 }
 
 func (b *V1) Version() int       { return 1 }
-func (b *V1) Hierarchy() string  { return b.root }
 func (b *V1) Hierarchical() bool { return false }
-func (b *V1) FS() FS             { return b.fs }
 func (b *V1) Description() string {
 	return "cgroup v1 blkio at " + b.root +
 		" (blk-throttle is not hierarchical: pod limits go on every container cgroup; buffered writeback is only held by scope volume's root-level entry)"

@@ -10,25 +10,17 @@ import (
 // V2 is the cgroup v2 backend (io.max, io.stat). It takes any root, so the
 // qemu harness can run it against a real cgroup2 mount and unit tests
 // against a tree in t.TempDir.
-type V2 struct {
-	root string
-	fs   FS
-}
+type V2 struct{ hierarchy }
 
 var _ Backend = (*V2)(nil)
 
 // NewV2 returns a backend for the cgroup2 hierarchy mounted at root.
 func NewV2(root string, fsys FS) *V2 {
-	if fsys == nil {
-		fsys = OSFS{}
-	}
-	return &V2{root: filepath.Clean(root), fs: fsys}
+	return &V2{newHierarchy(root, fsys)}
 }
 
 func (b *V2) Version() int       { return 2 }
-func (b *V2) Hierarchy() string  { return b.root }
 func (b *V2) Hierarchical() bool { return true }
-func (b *V2) FS() FS             { return b.fs }
 func (b *V2) Description() string {
 	return "cgroup v2 at " + b.root + " (io.max is hierarchical: one budget per pod, or per volume on kubepods)"
 }
