@@ -69,7 +69,7 @@ provisioner=$(hack/images/csi-provisioner.sh --out "$pay/images/csi-provisioner.
 echo "$pause" >"$pay/pause-image"
 cp -r charts/csi-blkio "$pay/chart"
 cp hack/qemu/node/*.sh "$pay/"
-cp hack/cluster/containerd-config.sh "$pay/" # node-setup.sh sources it
+cp hack/cluster/{containerd,kubelet}-config.sh "$pay/" # node-setup.sh sources them
 
 # Certificates: one CA; the apiserver serves 127.0.0.1, the kubelet its node
 # name. Clients use the admin token.

@@ -15,6 +15,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/apiserver.sh"
 source "$CLUSTER_DIR/node-teardown.sh"
 source "$CLUSTER_DIR/containerd-config.sh"
+source "$CLUSTER_DIR/kubelet-config.sh"
 
 NODE_NAME=localhost
 # The CNI network, bridge and pod subnet. The bridge name carries the
@@ -109,43 +110,19 @@ TOML
 # write_kubelet_config DIR PORT HEALTHZ_PORT: the KubeletConfiguration.
 write_kubelet_config() {
 	local dir=$1 port=$2 healthz_port=$3
-	cat >"$dir/kubelet-config.yaml" <<YAML
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
+	{
+		kubelet_config cgroupfs "$dir/containerd/containerd.sock" 127.0.0.1 "$dir/pki" 100Mi
+		cat <<YAML
 # This host mounts cgroup v1 for IO; kubelet 1.37 refuses v1 unless told.
 failCgroupV1: false
-cgroupDriver: cgroupfs
-failSwapOn: false
 oomScoreAdj: 0
-containerRuntimeEndpoint: unix://$dir/containerd/containerd.sock
-address: 127.0.0.1
 port: $port
 healthzBindAddress: 127.0.0.1
 healthzPort: $healthz_port
-readOnlyPort: 0
-tlsCertFile: $dir/pki/kubelet.crt
-tlsPrivateKeyFile: $dir/pki/kubelet.key
-# The apiserver calls the kubelet (logs, exec) with no client certificate.
-authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
-authorization: {mode: AlwaysAllow}
 podLogsDir: $dir/pod-logs
 volumePluginDir: $dir/kubelet-volume-plugins
-resolvConf: /etc/resolv.conf
-clusterDomain: cluster.local
-serializeImagePulls: false
-# Images cannot be pulled again: never garbage-collect them. Eviction only
-# when the host is really out of space (the disk is shared).
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-evictionHard:
-  memory.available: "100Mi"
-  nodefs.available: "1%"
-  nodefs.inodesFree: "1%"
-  imagefs.available: "1%"
-  imagefs.inodesFree: "1%"
 YAML
+	} >"$dir/kubelet-config.yaml"
 }
 
 # node_up DIR

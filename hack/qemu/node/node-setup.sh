@@ -161,36 +161,13 @@ source "$P/containerd-config.sh"
 } >/etc/containerd/config.toml
 cni_bridge_conflist csiblkio-test csiblkio-br0 "$POD_CIDR" >/etc/cni/net.d/10-csiblkio-test.conflist
 
-cat >/etc/kubernetes/kubelet-config.yaml <<EOF
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
 # The node setup most clusters run: unified cgroup v2, the systemd driver
-# (kubepods.slice and its children are systemd units).
-cgroupDriver: systemd
-containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
-# The apiserver reaches the kubelet (logs, exec) at the node's address on the
-# dummy interface; the VM has no other network to be reached from.
-address: 0.0.0.0
-readOnlyPort: 0
-tlsCertFile: $pki/kubelet.crt
-tlsPrivateKeyFile: $pki/kubelet.key
-authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
-authorization: {mode: AlwaysAllow}
-failSwapOn: false
-resolvConf: /etc/resolv.conf
-clusterDomain: cluster.local
-serializeImagePulls: false
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-evictionHard:
-  memory.available: "50Mi"
-  nodefs.available: "1%"
-  nodefs.inodesFree: "1%"
-  imagefs.available: "1%"
-  imagefs.inodesFree: "1%"
-EOF
+# (kubepods.slice and its children are systemd units). The apiserver reaches
+# the kubelet (logs, exec) at the node's address on the dummy interface; the
+# VM has no other network to be reached from.
+# shellcheck source=../../cluster/kubelet-config.sh
+source "$P/kubelet-config.sh"
+kubelet_config systemd /run/containerd/containerd.sock 0.0.0.0 "$pki" 50Mi >/etc/kubernetes/kubelet-config.yaml
 touch /etc/resolv.conf
 
 unit kubelet.service <<'EOF'
