@@ -25,10 +25,7 @@ cd "$(dirname "$0")/.."
 source hack/lib.sh
 source hack/cluster/pki.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "skip: the cgroup v2 node tier needs root (debootstrap, the VM image)"
-	exit 0
-fi
+require_root "the cgroup v2 node tier" "debootstrap, the VM image"
 run_regex=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -40,8 +37,6 @@ done
 vm_timeout=${CSI_BLKIO_E2EV2_TIMEOUT:-1500}
 vm_mem=${CSI_BLKIO_E2EV2_MEM:-4096}
 out=_output/e2e-v2
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 t0=$(now)
 
 apt_install qemu-system-x86 e2fsprogs openssl >/dev/null

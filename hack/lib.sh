@@ -26,6 +26,12 @@ summary() {
 	printf '  %s\n' "${_steps[@]}"
 }
 
+# now: the wall clock in seconds, to the nanosecond; since T: the seconds
+# from T (a value of now) to now, to a tenth. The VM tiers time their
+# phases with them, finer than $SECONDS.
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
+
 # require_root TIER NEEDS: ends the calling script with a skip (exit 0)
 # unless it runs as root; NEEDS says what for.
 require_root() {

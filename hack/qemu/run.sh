@@ -39,8 +39,6 @@ out=_output/qemu
 log=${CSI_BLKIO_QEMU_LOG:-$out/serial.log}
 mkdir -p "$out" "$CACHE/qemu"
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 t0=$(now)
 
 # --- tools and cached artefacts -------------------------------------------
