@@ -16,16 +16,13 @@ source hack/lib.sh
 require_root "the conformance tier" "a kubelet, containerd, loop devices, mounts, cgroups"
 
 if [ "${1:-}" != --in-node ]; then
-	t0=$SECONDS
 	node_tier_prepare conformance
 	export CSI_BLKIO_CONF_WORK=$NODE_WORK CSI_BLKIO_CONF_BINARY=$NODE_BINARY CSI_BLKIO_CONF_HELM=$NODE_HELM
 	CSI_BLKIO_CONF_E2E_DIR=$(hack/tools/e2e-test.sh)
 	CSI_BLKIO_CONF_GINKGO=$(hack/tools/ginkgo.sh)
 	export CSI_BLKIO_CONF_E2E_DIR CSI_BLKIO_CONF_GINKGO
 	hack/images/agnhost.sh >/dev/null
-	echo "conformance: binary, tools and images ready in $((SECONDS - t0)) s"
-	hack/cluster/with.sh node "$0" --in-node "$@"
-	exit
+	node_tier_enter conformance "$@"
 fi
 shift
 
@@ -46,14 +43,12 @@ e2e_test=$CSI_BLKIO_CONF_E2E_DIR/e2e.test
 repo_list=$PWD/test/conformance/repo-list.yaml
 
 t0=$SECONDS
-plugin_image=$(hack/images/csi-blkio.sh --binary "$CSI_BLKIO_CONF_BINARY" --import "$sock")
-provisioner_image=$(hack/images/csi-provisioner.sh --import "$sock")
-resizer_image=$(hack/images/csi-resizer.sh --import "$sock")
+node_tier_import_images "$CSI_BLKIO_CONF_BINARY"
 hack/images/e2e-test-images.sh --import "$sock" --e2e-test "$e2e_test" --repo-list "$repo_list" >/dev/null
 echo "conformance: images imported in $((SECONDS - t0)) s"
 
 t0=$SECONDS
-install_plugin "$work" "$plugin_image" "$provisioner_image" "$resizer_image"
+install_plugin "$work" "$NODE_PLUGIN_IMAGE" "$NODE_PROVISIONER_IMAGE" "$NODE_RESIZER_IMAGE"
 echo "conformance: csi-blkio installed and registered in $((SECONDS - t0)) s"
 
 skip=$(skip_regex test/conformance/skips)

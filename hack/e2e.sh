@@ -12,21 +12,18 @@ source hack/lib.sh
 require_root "the e2e stage" "a kubelet, containerd, loop devices, mounts, cgroups"
 
 if [ "${1:-}" != --in-node ]; then
-	t0=$SECONDS
 	node_tier_prepare e2e
 	export CSI_BLKIO_E2E_BINARY=$NODE_BINARY CSI_BLKIO_E2E_HELM=$NODE_HELM
 	hack/images/fio.sh >/dev/null
-	echo "e2e: binary, tools and images ready in $((SECONDS - t0)) s"
-	hack/cluster/with.sh node "$0" --in-node "$@"
-	exit
+	node_tier_enter e2e "$@"
 fi
 shift
 
 # In the node (with.sh exported CSI_BLKIO_TEST_*): import the images.
-sock=$CSI_BLKIO_TEST_CONTAINERD_SOCK
-CSI_BLKIO_E2E_PLUGIN_IMAGE=$(hack/images/csi-blkio.sh --binary "$CSI_BLKIO_E2E_BINARY" --import "$sock")
-CSI_BLKIO_E2E_PROVISIONER_IMAGE=$(hack/images/csi-provisioner.sh --import "$sock")
-CSI_BLKIO_E2E_RESIZER_IMAGE=$(hack/images/csi-resizer.sh --import "$sock")
-CSI_BLKIO_E2E_FIO_IMAGE=$(hack/images/fio.sh --import "$sock")
+node_tier_import_images "$CSI_BLKIO_E2E_BINARY"
+CSI_BLKIO_E2E_PLUGIN_IMAGE=$NODE_PLUGIN_IMAGE
+CSI_BLKIO_E2E_PROVISIONER_IMAGE=$NODE_PROVISIONER_IMAGE
+CSI_BLKIO_E2E_RESIZER_IMAGE=$NODE_RESIZER_IMAGE
+CSI_BLKIO_E2E_FIO_IMAGE=$(hack/images/fio.sh --import "$CSI_BLKIO_TEST_CONTAINERD_SOCK")
 export CSI_BLKIO_E2E_PLUGIN_IMAGE CSI_BLKIO_E2E_PROVISIONER_IMAGE CSI_BLKIO_E2E_RESIZER_IMAGE CSI_BLKIO_E2E_FIO_IMAGE
 go test -count=1 -v -parallel 8 -timeout 20m ./test/e2e/ "$@"

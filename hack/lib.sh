@@ -49,6 +49,7 @@ require_root() {
 # NODE_WORK, NODE_BINARY and NODE_HELM (the helm binary).
 # shellcheck disable=SC2034 # the NODE_* variables are for the caller
 node_tier_prepare() {
+	NODE_T0=$SECONDS
 	NODE_WORK=$(mktemp -d "/tmp/csiblkio-test-$1.XXXXXX")
 	# shellcheck disable=SC2064 # expanded now: the path of this run
 	trap "rm -rf '$NODE_WORK'" EXIT
@@ -60,6 +61,31 @@ node_tier_prepare() {
 	hack/images/plugin-rootfs.sh >/dev/null # builds the Debian rootfs it is cut from too
 	hack/images/csi-provisioner.sh >/dev/null
 	hack/images/csi-resizer.sh >/dev/null
+}
+
+# node_tier_enter NAME ARG...: the end of a node tier's first half, on the
+# host: says how long the preparation took (from node_tier_prepare on) and
+# runs the calling script again with --in-node ARG... inside a node
+# (hack/cluster/with.sh node, which tears it down however the run ends),
+# then exits with the node half's status.
+node_tier_enter() {
+	echo "$1: binary, tools and images ready in $((SECONDS - NODE_T0)) s"
+	shift
+	hack/cluster/with.sh node "$0" --in-node "$@"
+	exit
+}
+
+# node_tier_import_images BINARY: in the node, imports the images the chart
+# runs into the node's containerd ($CSI_BLKIO_TEST_CONTAINERD_SOCK): the
+# csi-blkio image of BINARY and the csi-provisioner and csi-resizer images
+# node_tier_prepare built. Sets NODE_PLUGIN_IMAGE, NODE_PROVISIONER_IMAGE
+# and NODE_RESIZER_IMAGE to their references.
+# shellcheck disable=SC2034 # the NODE_* variables are for the caller
+node_tier_import_images() {
+	local sock=$CSI_BLKIO_TEST_CONTAINERD_SOCK
+	NODE_PLUGIN_IMAGE=$(hack/images/csi-blkio.sh --binary "$1" --import "$sock")
+	NODE_PROVISIONER_IMAGE=$(hack/images/csi-provisioner.sh --import "$sock")
+	NODE_RESIZER_IMAGE=$(hack/images/csi-resizer.sh --import "$sock")
 }
 
 # apt_install PKG...: installs the Debian packages that are missing.
