@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -163,10 +165,10 @@ func (rc *recovery) classifyLoops() error {
 		byID[id] = append(byID[id], a)
 	}
 	rc.kept, rc.devices = map[string]string{}, map[throttle.Device]string{}
-	for _, id := range sortedKeys(byID) {
+	for _, id := range slices.Sorted(maps.Keys(byID)) {
 		rc.classify(id, byID[id])
 	}
-	for _, id := range sortedKeys(rc.records) {
+	for _, id := range slices.Sorted(maps.Keys(rc.records)) {
 		r := rc.records[id]
 		if r.Staging != nil && rc.kept[id] == "" {
 			rc.count(RecoveryLoopDeviceMissing)
@@ -246,7 +248,7 @@ func (rc *recovery) classify(id string, atts []loop.Attachment) {
 // publish would; the kubelet's NodeUnpublishVolume then removes it.
 func (rc *recovery) restoreGroups(ctx context.Context) {
 	rc.restored, rc.unsure = map[throttle.Key]throttle.Device{}, map[throttle.Device]bool{}
-	for _, id := range sortedKeys(rc.kept) {
+	for _, id := range slices.Sorted(maps.Keys(rc.kept)) {
 		r := rc.records[id]
 		if len(r.Publications) == 0 {
 			continue
@@ -256,7 +258,7 @@ func (rc *recovery) restoreGroups(ctx context.Context) {
 			rc.failed(err, "device number of a staged volume", "volumeID", id)
 			continue
 		}
-		for _, target := range sortedKeys(r.Publications) {
+		for _, target := range slices.Sorted(maps.Keys(r.Publications)) {
 			pub := r.Publications[target]
 			key := r.Group(pub)
 			if _, done := rc.restored[key]; done {
@@ -322,13 +324,4 @@ func (rc *recovery) unmountAll(mps []string, why string, kv ...any) bool {
 		rc.logger.Info("Recovery: unmounted "+why, append([]any{"mountPoint", mp}, kv...)...)
 	}
 	return ok
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
