@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/test/nodetest"
 )
 
@@ -96,10 +98,39 @@ func ioStatWritten(t *testing.T, cgroup, dev string) int64 {
 	return 0
 }
 
-// volumeDevice is the major:minor of the filesystem the kubelet mounted for
-// the pod's volume (the loop device), read from the publish target itself.
+// volumeDevice waits until the pod's volume is published, a mount on its
+// own device below the kubelet's pod directory, and returns that device
+// ("MAJ:MIN"). Right after a reboot the pod object still shows the Running
+// status of before it, and the publish target is an empty directory on the
+// node's root disk until the kubelet publishes the volume again, up to
+// minutes later on an emulated CPU: a stat of it then would name the root
+// disk.
 func volumeDevice(t *testing.T, pod *corev1.Pod, volume string) string {
 	t.Helper()
+	var dev string
+	testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("volume %s of pod %s published", volume, pod.Name), func() (bool, string) {
+		target, err := publishTarget(pod, volume)
+		if err != nil {
+			return false, err.Error()
+		}
+		var st, parent unix.Stat_t
+		if err := unix.Stat(target, &st); err != nil {
+			return false, err.Error()
+		}
+		if err := unix.Stat(filepath.Dir(target), &parent); err != nil {
+			return false, err.Error()
+		}
+		if st.Dev == parent.Dev {
+			return false, target + " is not a mount yet"
+		}
+		dev = fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+		return true, ""
+	})
+	return dev
+}
+
+// publishTarget is where the kubelet publishes the pod's volume.
+func publishTarget(pod *corev1.Pod, volume string) (string, error) {
 	dir := volume
 	for _, v := range pod.Spec.Volumes {
 		if v.Name == volume && v.PersistentVolumeClaim != nil {
@@ -112,18 +143,16 @@ func volumeDevice(t *testing.T, pod *corev1.Pod, volume string) string {
 		// pods have one claim each.
 		entries, err := os.ReadDir(base)
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), "pvc-") {
 				dir = e.Name()
 			}
 		}
+		if dir == "" {
+			return "", fmt.Errorf("no claim's directory in %s yet", base)
+		}
 	}
-	var st unix.Stat_t
-	target := filepath.Join(base, dir, "mount")
-	if err := unix.Stat(target, &st); err != nil {
-		t.Fatalf("volume %s of pod %s: %v", volume, pod.Name, err)
-	}
-	return fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	return filepath.Join(base, dir, "mount"), nil
 }
