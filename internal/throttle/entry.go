@@ -55,4 +55,9 @@ type IOMaxEntry struct {
 
 // String is the exact line the kernel accepts and prints:
 // "7:256 rbps=10485760 wbps=max riops=max wiops=max".
-func (e IOMaxEntry) String() string { return e.Device.String() + " " + e.Limits.String() }
+func (e IOMaxEntry) String() string { return string(e.appendTo(make([]byte, 0, 128))) }
+
+// appendTo appends the line String returns to b.
+func (e IOMaxEntry) appendTo(b []byte) []byte {
+	return e.Limits.appendTo(append(e.Device.appendTo(b), ' '))
+}

@@ -1,6 +1,9 @@
 package throttle
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Limits are the four blk-throttle knobs of a group. Zero means unlimited,
 // which is how the kernel's own files read back a limit that is not set
@@ -15,17 +18,23 @@ type Limits struct {
 // IsUnlimited reports whether no knob is set.
 func (l Limits) IsUnlimited() bool { return l == Limits{} }
 
-func (l Limits) String() string {
-	return fmt.Sprintf("rbps=%s wbps=%s riops=%s wiops=%s",
-		maxOr(l.ReadBytesPerSecond), maxOr(l.WriteBytesPerSecond), maxOr(l.ReadIOPS), maxOr(l.WriteIOPS))
+func (l Limits) String() string { return string(l.appendTo(make([]byte, 0, 96))) }
+
+// appendTo appends the limits as io.max's keys to b:
+// "rbps=10485760 wbps=max riops=max wiops=max".
+func (l Limits) appendTo(b []byte) []byte {
+	b = appendMaxOr(append(b, "rbps="...), l.ReadBytesPerSecond)
+	b = appendMaxOr(append(b, " wbps="...), l.WriteBytesPerSecond)
+	b = appendMaxOr(append(b, " riops="...), l.ReadIOPS)
+	return appendMaxOr(append(b, " wiops="...), l.WriteIOPS)
 }
 
-// maxOr renders a limit the way cgroup v2 does: "max" for unlimited.
-func maxOr(v uint64) string {
+// appendMaxOr renders a limit the way cgroup v2 does: "max" for unlimited.
+func appendMaxOr(b []byte, v uint64) []byte {
 	if v == 0 {
-		return "max"
+		return append(b, "max"...)
 	}
-	return fmt.Sprint(v)
+	return strconv.AppendUint(b, v, 10)
 }
 
 // Scope says which IO one budget covers; see docs/architecture.md.

@@ -41,9 +41,9 @@ func (b *V2) noIOMax(dir string, err error) error {
 }
 
 func (b *V2) WriteLimits(dir string, dev Device, l Limits) error {
-	name := filepath.Join(dir, "io.max")
+	name := dir + "/io.max" // dir is clean: see V1.WriteLimits
 	e := IOMaxEntry{Device: dev, Limits: l}
-	if err := b.fs.WriteFile(name, []byte(e.String())); err != nil {
+	if err := b.fs.WriteFile(name, e.appendTo(make([]byte, 0, 128))); err != nil {
 		return fmt.Errorf("write %q to %s: %w", e, name, b.noIOMax(dir, err))
 	}
 	return nil
