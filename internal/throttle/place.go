@@ -74,10 +74,10 @@ func (t *Table) plan(g *group, spec Spec) (target, error) {
 // directory (a cgroup another volume of the pod watches already counts as
 // there without a call: its removal drops that watch). That saves the
 // publish path one of the three system calls an Ensure makes beyond the
-// limit writes. The watch it adds is recorded in
-// g.watching, so that place keeps it and a failed placement drops it. An
-// error of the watch other than "not there" (no inotify watches left) is
-// err: the group cannot be held, as when place adds the watch.
+// limit writes. The watch it adds is recorded in g.watching, so that place
+// keeps it and a failed placement drops it. An error of the watch other
+// than "not there" (no inotify watches left) is err: the group cannot be
+// held, as when place adds the watch.
 func (t *Table) findPod(g *group, uid string) (pod string, perr, err error) {
 	b := t.backend
 	if b.Hierarchical() || t.watcher == nil || g.watching != "" || !ValidPodUID(uid) {
