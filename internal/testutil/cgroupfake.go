@@ -279,6 +279,16 @@ func (f *FakeCgroup) Stat(name string) (fs.FileInfo, error) { return os.Stat(nam
 // ReadDir implements throttle.FS.
 func (f *FakeCgroup) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
 
+// WriteFiles implements throttle.FS: WriteFile of each file in turn.
+func (f *FakeCgroup) WriteFiles(dir string, names []string, data [][]byte) (int, error) {
+	for i, name := range names {
+		if err := f.WriteFile(filepath.Join(dir, name), data[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(names), nil
+}
+
 // WriteFile implements throttle.FS with the kernel's semantics.
 func (f *FakeCgroup) WriteFile(name string, data []byte) error {
 	if _, err := os.Stat(name); err != nil {

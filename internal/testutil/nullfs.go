@@ -12,8 +12,11 @@ import (
 // entry refcounts, queueing) apart from the kernel's file IO.
 type NullCgroupFS struct{}
 
-func (NullCgroupFS) ReadFile(string) ([]byte, error)       { return nil, nil }
-func (NullCgroupFS) WriteFile(string, []byte) error        { return nil }
+func (NullCgroupFS) ReadFile(string) ([]byte, error) { return nil, nil }
+func (NullCgroupFS) WriteFile(string, []byte) error  { return nil }
+func (NullCgroupFS) WriteFiles(_ string, names []string, _ [][]byte) (int, error) {
+	return len(names), nil
+}
 func (NullCgroupFS) ReadDir(string) ([]fs.DirEntry, error) { return nil, nil }
 func (NullCgroupFS) Stat(name string) (fs.FileInfo, error) { return dirInfo(filepath.Base(name)), nil }
 

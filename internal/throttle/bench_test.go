@@ -118,7 +118,8 @@ func newBenchInotify(b *testing.B) benchInotify {
 // timeEnsureSyscalls times, by hand, every system call an Ensure of a new
 // pod-scope group makes on v1 when its pod cgroup is the first candidate
 // and has no child yet: the inotify watch that finds the pod cgroup, the
-// four limit writes, a stat for children. Its ratio to Ensure
+// four limit writes through one descriptor of the cgroup (as
+// OSFS.WriteFiles makes them), a stat for children. Its ratio to Ensure
 // is the cost of the table and of the Go code around the calls; the watch
 // is removed afterwards, untimed.
 func (ino benchInotify) timeEnsureSyscalls(b *testing.B, pod string, es [4]V1Entry) (wall, cpu, queued time.Duration) {
@@ -128,7 +129,7 @@ func (ino benchInotify) timeEnsureSyscalls(b *testing.B, pod string, es [4]V1Ent
 		if wd, err = unix.InotifyAddWatch(ino.fd, pod, watchMask); err != nil {
 			b.Fatal(err)
 		}
-		writeLimitLines(b, pod, es)
+		writeLimitLinesAt(b, pod, es)
 		var st unix.Stat_t
 		if err := unix.Stat(pod, &st); err != nil {
 			b.Fatal(err)
@@ -258,6 +259,27 @@ func rmdirCgroups(b *testing.B, dirs ...string) {
 func writeLimitLines(b *testing.B, pod string, es [4]V1Entry) {
 	for i, e := range es {
 		if err := (OSFS{}).WriteFile(filepath.Join(pod, string(V1Knobs[i])), []byte(e.String())); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// writeLimitLinesAt writes the four lines as writeLimitLines does, each
+// file opened relative to one O_PATH descriptor of pod.
+func writeLimitLinesAt(b *testing.B, pod string, es [4]V1Entry) {
+	dfd, err := unix.Open(pod, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(dfd)
+	for i, e := range es {
+		fd, err := unix.Openat(dfd, string(V1Knobs[i]), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = unix.Write(fd, []byte(e.String()))
+		unix.Close(fd)
+		if err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,0 +1,68 @@
+package throttle
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOSFSWriteFiles: the files of one directory written through one
+// descriptor of it, in order, stopping at the first that fails, with the
+// full path in the error; a missing directory fails before any write.
+func TestOSFSWriteFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a", "b", "d"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := [][]byte{[]byte("1"), []byte("2"), []byte("3"), []byte("4")}
+
+	n, err := OSFS{}.WriteFiles(dir, []string{"a", "b", "c", "d"}, data)
+	if n != 2 || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(dir, "c")) {
+		t.Fatalf("WriteFiles with the third file missing = %d, %v; want 2 and ENOENT naming %s/c", n, err, dir)
+	}
+	for name, want := range map[string]string{"a": "1", "b": "2", "d": ""} {
+		if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != want {
+			t.Errorf("%s holds %q, want %q", name, got, want)
+		}
+	}
+
+	if n, err := (OSFS{}).WriteFiles(dir, []string{"d"}, data[3:]); n != 1 || err != nil {
+		t.Fatalf("WriteFiles of an existing file = %d, %v", n, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "d")); string(got) != "4" {
+		t.Errorf("d holds %q, want 4", got)
+	}
+
+	gone := filepath.Join(dir, "gone")
+	if n, err := (OSFS{}).WriteFiles(gone, []string{"a"}, data[:1]); n != 0 || !isGone(err) {
+		t.Fatalf("WriteFiles into a missing directory = %d, %v; want 0 and an error isGone takes", n, err)
+	}
+	if n, err := (OSFS{}).WriteFiles(filepath.Join(dir, "a"), []string{"a"}, data[:1]); n != 0 || err == nil {
+		t.Fatalf("WriteFiles into a file = %d, %v; want 0 and an error", n, err)
+	}
+}
+
+// TestV1WriteLimitsNamesTheFileThatFailed: the error of a write that fails
+// part of the way names that knob's file and its line.
+func TestV1WriteLimitsNamesTheFileThatFailed(t *testing.T) {
+	dir := t.TempDir()
+	// Only the set limit's file exists: it is written first, and the first
+	// clear after it fails.
+	if err := os.WriteFile(filepath.Join(dir, string(V1WriteBPS)), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dev := Device{Major: 7, Minor: 3}
+	err := NewV1("/", OSFS{}).WriteLimits(dir, dev, Limits{WriteBytesPerSecond: 1 << 20})
+	want := `write "7:3 0" to ` + filepath.Join(dir, string(V1ReadBPS))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("WriteLimits = %v, want an error containing %q", err, want)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, string(V1WriteBPS))); string(got) != "7:3 1048576" {
+		t.Errorf("%s holds %q, want the limit written first", V1WriteBPS, got)
+	}
+}
