@@ -163,7 +163,9 @@ func (t *Table) Remove(ctx context.Context, key Key) error {
 	}
 	logger := klog.FromContext(ctx)
 	t.dropLocked(logger, g)
-	logger.V(2).Info("Throttle group removed", "group", key, "incarnation", g.inc)
+	if v := logger.V(2); v.Enabled() { // its arguments would escape even when off
+		v.Info("Throttle group removed", "group", key, "incarnation", g.inc)
+	}
 	// The worker finds the key gone and has its sinks forget it (invariant 8).
 	t.notify(key)
 	return nil

@@ -31,7 +31,8 @@ type entry struct {
 
 	mu      sync.Mutex
 	holders map[uint64]Limits // by group incarnation; guarded by mu
-	written *Limits           // what the kernel holds (nil: unknown); guarded by mu
+	written Limits            // what the kernel holds, if known; guarded by mu
+	known   bool              // whether written is known; guarded by mu
 }
 
 func newEntries(b Backend) *entries {
@@ -110,21 +111,21 @@ func (r *entries) forget(id entryID, holder uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.holders, holder)
-	e.written = nil
+	e.known = false
 }
 
 // sync writes the strictest limits of e's holders if they differ from what
 // was last written. Called with e.mu held.
 func (r *entries) sync(id entryID, e *entry) error {
 	want := strictest(e.holders)
-	if e.written != nil && *e.written == want {
+	if e.known && e.written == want {
 		return nil
 	}
 	if err := r.backend.WriteLimits(id.dir, id.dev, want); err != nil {
-		e.written = nil
+		e.known = false
 		return err
 	}
-	e.written = &want
+	e.written, e.known = want, true
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"syscall"
 )
 
@@ -84,7 +85,8 @@ func (t *Table) findPod(g *group, uid string) (pod string, perr, err error) {
 		pod, perr = FindPodCgroup(b, t.kubeletRoot, uid)
 		return pod, perr, nil
 	}
-	for p := range absolute(b, podCgroupCandidates(t.kubeletRoot, uid)) {
+	for i := range podCgroupCandidates {
+		p := podCgroupCandidate(t.podPrefix, uid, i)
 		err := t.watcher.Watch(p, g.key)
 		if err == nil {
 			g.watching = p
@@ -169,10 +171,10 @@ func (t *Table) place(g *group, spec Spec) error {
 			g.watching = tg.watch
 		}
 	}
-	want := map[entryID]struct{}{}
+	var want []entryID // a pod cgroup and its few containers: a slice, not a map
 	add := func(dir string) error {
 		id := entryID{dir, spec.Device}
-		want[id] = struct{}{}
+		want = append(want, id)
 		if err := t.entries.hold(id, g.inc, g.kernelLimits(spec.Limits)); err != nil {
 			return err
 		}
@@ -197,7 +199,7 @@ func (t *Table) place(g *group, spec Spec) error {
 	}
 	var errs []error
 	for id := range g.held {
-		if _, ok := want[id]; ok {
+		if slices.Contains(want, id) {
 			continue
 		}
 		if err := t.entries.release(id, g.inc); err != nil {

@@ -2,9 +2,7 @@ package throttle
 
 import (
 	"fmt"
-	"iter"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -38,41 +36,60 @@ func ValidPodUID(uid string) bool {
 // hierarchy root). The list is fixed and short: resolving a pod is at most
 // six stat calls, never a walk of the tree.
 func PodCgroupCandidates(kubeletRoot, uid string) []string {
-	return slices.Collect(podCgroupCandidates(kubeletRoot, uid))
+	out := make([]string, podCgroupCandidates)
+	for i := range out {
+		out[i] = podCgroupCandidate(kubeletPrefix(kubeletRoot), uid, i)
+	}
+	return out
 }
 
-// podCgroupCandidates yields PodCgroupCandidates one at a time, each made
-// only when asked for: the pod lookup on the publish path stops at the
-// first that exists, usually the first or second.
-func podCgroupCandidates(kubeletRoot, uid string) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		root := strings.Trim(kubeletRoot, "/")
-		if root != "" {
-			root = filepath.Clean(root) + "/"
-		}
-		u := "" // the UID with underscores, for the systemd slices
-		for i := range 6 {
-			var rel string
-			switch i {
-			case 0:
-				rel = "kubepods/burstable/pod" + uid
-			case 1:
-				rel = "kubepods/besteffort/pod" + uid
-			case 2:
-				rel = "kubepods/pod" + uid
-			case 3:
-				u = strings.ReplaceAll(uid, "-", "_")
-				rel = "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + u + ".slice"
-			case 4:
-				rel = "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + u + ".slice"
-			case 5:
-				rel = "kubepods.slice/kubepods-pod" + u + ".slice"
-			}
-			if !yield(root + rel) {
-				return
-			}
-		}
+// podCgroupCandidates is how many places PodCgroupCandidates lists.
+const podCgroupCandidates = 6
+
+// podCgroupCandidate returns the i-th of PodCgroupCandidates with prefix
+// in front of it, in one string: the pod lookup on the publish path makes
+// only the candidates it tries (usually the first or second), and each in
+// one allocation. prefix is kubeletPrefix's, or a hierarchy's root with a
+// slash and that (podPrefix).
+func podCgroupCandidate(prefix, uid string, i int) string {
+	switch i {
+	case 0:
+		return prefix + "kubepods/burstable/pod" + uid
+	case 1:
+		return prefix + "kubepods/besteffort/pod" + uid
+	case 2:
+		return prefix + "kubepods/pod" + uid
 	}
+	u := strings.ReplaceAll(uid, "-", "_") // the systemd slices' spelling
+	switch i {
+	case 3:
+		return prefix + "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + u + ".slice"
+	case 4:
+		return prefix + "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + u + ".slice"
+	}
+	return prefix + "kubepods.slice/kubepods-pod" + u + ".slice"
+}
+
+// kubeletPrefix is kubelet's --cgroup-root as a clean relative path with a
+// trailing slash, or "" for the hierarchy root.
+func kubeletPrefix(kubeletRoot string) string {
+	root := strings.Trim(kubeletRoot, "/")
+	if root == "" {
+		return ""
+	}
+	return filepath.Clean(root) + "/"
+}
+
+// podPrefix is what the absolute paths of b's pod cgroup candidates start
+// with: the hierarchy's root, a slash and kubeletPrefix. The backends keep
+// their root clean, so joining is concatenation, not filepath.Join's scan
+// of both again on every publish.
+func podPrefix(b Backend, kubeletRoot string) string {
+	h := b.Hierarchy()
+	if h == "/" {
+		h = "" // a hierarchy at the root: "/" + r, not "//" + r
+	}
+	return h + "/" + kubeletPrefix(kubeletRoot)
 }
 
 // KubepodsCandidates lists, relative to the hierarchy root, the common
@@ -82,33 +99,10 @@ func KubepodsCandidates(kubeletRoot string) []string {
 	return []string{filepath.Join(root, "kubepods"), filepath.Join(root, "kubepods.slice")}
 }
 
-// firstDir returns the first of rel (joined to the backend's hierarchy)
-// that is a directory.
-func firstDir(b Backend, rel iter.Seq[string]) (string, bool) {
-	for p := range absolute(b, rel) {
-		if fi, err := b.FS().Stat(p); err == nil && fi.IsDir() {
-			return p, true
-		}
-	}
-	return "", false
-}
-
-// absolute yields each of rel joined to the backend's hierarchy. The
-// backends keep their hierarchy clean and the candidates are clean
-// relative paths, so joining is concatenation, not filepath.Join's scan of
-// both again on every publish.
-func absolute(b Backend, rel iter.Seq[string]) iter.Seq[string] {
-	h := b.Hierarchy()
-	if h == "/" {
-		h = "" // a hierarchy at the root: "/" + r, not "//" + r
-	}
-	return func(yield func(string) bool) {
-		for r := range rel {
-			if !yield(h + "/" + r) {
-				return
-			}
-		}
-	}
+// isDir reports whether path is a directory of b's filesystem.
+func isDir(b Backend, path string) bool {
+	fi, err := b.FS().Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // FindPodCgroup returns the absolute path of pod uid's cgroup.
@@ -119,8 +113,11 @@ func FindPodCgroup(b Backend, kubeletRoot, uid string) (string, error) {
 	if !ValidPodUID(uid) {
 		return "", fmt.Errorf("pod UID %q is not a kubelet pod UID", uid)
 	}
-	if p, ok := firstDir(b, podCgroupCandidates(kubeletRoot, uid)); ok {
-		return p, nil
+	prefix := podPrefix(b, kubeletRoot)
+	for i := range podCgroupCandidates {
+		if p := podCgroupCandidate(prefix, uid, i); isDir(b, p) {
+			return p, nil
+		}
 	}
 	return "", podCgroupNotFound(b, kubeletRoot, uid)
 }
@@ -132,8 +129,10 @@ func podCgroupNotFound(b Backend, kubeletRoot, uid string) error {
 
 // FindKubepods returns the absolute path of the cgroup above all pods.
 func FindKubepods(b Backend, kubeletRoot string) (string, error) {
-	if p, ok := firstDir(b, slices.Values(KubepodsCandidates(kubeletRoot))); ok {
-		return p, nil
+	for _, rel := range KubepodsCandidates(kubeletRoot) {
+		if p := filepath.Join(b.Hierarchy(), rel); isDir(b, p) {
+			return p, nil
+		}
 	}
 	return "", fmt.Errorf("no kubepods cgroup (kubepods or kubepods.slice) under %s; is --kubelet-cgroup-root right?",
 		filepath.Join(b.Hierarchy(), strings.Trim(kubeletRoot, "/")))

@@ -118,10 +118,10 @@ func (r *entries) verify(id entryID) (EntryCheck, bool, error) {
 	}
 	c.Found = found
 	if found == c.Want {
-		e.written = &c.Want
+		e.written, e.known = c.Want, true
 		return c, false, nil
 	}
-	e.written = nil // forces the write
+	e.known = false // forces the write
 	if err := r.sync(id, e); err != nil {
 		return c, false, fmt.Errorf("held %s, want %s; restoring failed: %w", found, c.Want, err)
 	}

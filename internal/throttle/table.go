@@ -63,6 +63,7 @@ const DefaultRescanEvery = 6
 type Table struct {
 	backend      Backend
 	kubeletRoot  string
+	podPrefix    string // podPrefix(backend, kubeletRoot), made once
 	notify       func(Key)
 	watcher      ChildWatcher // nil on hierarchical backends
 	entries      *entries
@@ -83,6 +84,7 @@ func NewTable(o Options) (*Table, error) {
 	t := &Table{
 		backend:      o.Backend,
 		kubeletRoot:  o.KubeletCgroupRoot,
+		podPrefix:    podPrefix(o.Backend, o.KubeletCgroupRoot),
 		notify:       o.Notify,
 		entries:      newEntries(o.Backend),
 		groups:       map[Key]*group{},
