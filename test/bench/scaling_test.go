@@ -146,16 +146,21 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 	fmt.Fprintf(b, "Every figure below is the median of %d rounds (one `go test -bench` run each) with the range over them; a ratio "+
 		"is taken within each round, beside the baseline measured in it, before its median.\n\n", rounds)
 	b.WriteString("Throttle core: `Ensure` of a new group with n groups already in the table (`BenchmarkEnsure`, internal/throttle: real v1 " +
-		"hierarchy and loop device — pod lookup by its inotify watch, limit writes, a stat for containers — each call timed for p50/p99), " +
-		"and the table's own cost without file IO (`BenchmarkEnsureTableOnly`, null cgroup fs). Its floor: the four limit lines " +
-		"such a group needs, written by hand with the same write per file. Both go into a pod cgroup made for the call (untimed), " +
+		"hierarchy and loop device — pod lookup by its inotify watch, the limit writes through one descriptor of the cgroup, a stat " +
+		"for containers — each call timed for p50/p99), and the table's own cost without file IO (`BenchmarkEnsureTableOnly`, null " +
+		"cgroup fs). Its floor: the four limit lines such a group needs, written by hand with the same write per file, each file " +
+		"opened by its full path. Both go into a pod cgroup made for the call (untimed), " +
 		"as kubelet makes one just before it mounts a pod's volumes: the first limit for a device in a cgroup makes the kernel " +
 		"create that cgroup's throttle group for the device, and the first open of each file of a new cgroup looks it up afresh, " +
 		"work a floor that rewrote one warm cgroup would leave to Ensure alone. The floor is timed in every iteration beside the " +
 		"call, before it in one and after it in the next (the floor column), and on its own at the start of each round " +
 		"(`BenchmarkEnsure/v1/bare-writes`: " +
 		fmt.Sprintf("mean %s us, p50 %s us, p99 %s us).\n\n", get(bare, "ns/op").Show(func(x float64) string { return f0(x / 1e3) }),
-			get(bare, "p50-us").Show(f0), bareP99.Show(f0)))
+			get(bare, "p50-us").Show(f0), bareP99.Show(f0)) +
+		"The groups and cgroups of a round are removed 100 iterations at a time (so a table of n groups holds n to n+99 " +
+		"while a batch is open), and the kernel's deferred teardown of the removed cgroups — work that kworkers run an RCU " +
+		"grace period later — is given 50 ms before the next batch: removed one by one between iterations, it preempted " +
+		"later timed calls at random, and the wall-time p99s measured which call the benchmark's own clean-up hit.\n\n")
 	var rows [][]string
 	var p99Ratios, cpuRatios, unqueuedRatios []spread
 	for _, n := range []int{10, 1000, 10000} {
