@@ -273,6 +273,18 @@ func (f *FakeCgroup) ReadFile(name string) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
+// ReadFiles implements throttle.FS: ReadFile of each file in turn.
+func (f *FakeCgroup) ReadFiles(dir string, names []string) ([][]byte, error) {
+	data := make([][]byte, len(names))
+	for i, name := range names {
+		var err error
+		if data[i], err = f.ReadFile(filepath.Join(dir, name)); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
 // Stat implements throttle.FS.
 func (f *FakeCgroup) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 

@@ -14,6 +14,9 @@ type NullCgroupFS struct{}
 
 func (NullCgroupFS) ReadFile(string) ([]byte, error) { return nil, nil }
 func (NullCgroupFS) WriteFile(string, []byte) error  { return nil }
+func (NullCgroupFS) ReadFiles(_ string, names []string) ([][]byte, error) {
+	return make([][]byte, len(names)), nil
+}
 func (NullCgroupFS) WriteFiles(_ string, names []string, _ [][]byte) (int, error) {
 	return len(names), nil
 }

@@ -66,3 +66,25 @@ func TestV1WriteLimitsNamesTheFileThatFailed(t *testing.T) {
 		t.Errorf("%s holds %q, want the limit written first", V1WriteBPS, got)
 	}
 }
+
+// TestOSFSReadFiles: the files of one directory read through one descriptor
+// of it; the first that fails ends the read with its full path in the error.
+func TestOSFSReadFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"a": "1\n", "b": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := OSFS{}.ReadFiles(dir, []string{"a", "b"})
+	if err != nil || len(data) != 2 || string(data[0]) != "1\n" || len(data[1]) != 0 {
+		t.Fatalf("ReadFiles = %q, %v; want [\"1\\n\" \"\"]", data, err)
+	}
+	data, err = OSFS{}.ReadFiles(dir, []string{"a", "c", "b"})
+	if data != nil || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(dir, "c")) {
+		t.Fatalf("ReadFiles with a missing file = %q, %v; want nil and ENOENT naming %s/c", data, err, dir)
+	}
+	if _, err := (OSFS{}).ReadFiles(filepath.Join(dir, "gone"), []string{"a"}); !isGone(err) {
+		t.Fatalf("ReadFiles of a missing directory: %v; want an error isGone takes", err)
+	}
+}

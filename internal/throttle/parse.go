@@ -46,6 +46,24 @@ func readDeviceEntry[V any](fsys FS, name string, dev Device, parse func([]byte)
 	return m[dev], nil
 }
 
+// readDeviceEntries is readDeviceEntry for files of one directory, read
+// through one descriptor of it (FS.ReadFiles): out[i] is what parse makes
+// of dev's line in dir/names[i].
+func readDeviceEntries[V any](fsys FS, dir string, names []string, dev Device, parse func([]byte) (map[Device]V, error), out []V) error {
+	data, err := fsys.ReadFiles(dir, names)
+	if err != nil {
+		return err
+	}
+	for i, d := range data {
+		m, err := parse(d)
+		if err != nil {
+			return fmt.Errorf("parse %s/%s: %w", dir, names[i], err)
+		}
+		out[i] = m[dev]
+	}
+	return nil
+}
+
 // eachLine calls fn with the fields of every non-empty line. It cuts the
 // lines itself rather than through a bufio.Scanner, whose 4 KiB buffer was
 // allocated for every file of every group on every sweep.

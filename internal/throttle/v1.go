@@ -3,7 +3,6 @@ package throttle
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,26 +78,26 @@ func (b *V1) WriteLimits(dir string, dev Device, l Limits) error {
 	return fmt.Errorf("write %q to %s: %w", e, name, err)
 }
 
+// v1KnobFiles and v1StatFiles are the files ReadLimits and ReadCounters
+// read, in the order of V1Knobs and of Counters' two halves.
+var (
+	v1KnobFiles = []string{string(V1ReadBPS), string(V1WriteBPS), string(V1ReadIOPS), string(V1WriteIOPS)}
+	v1StatFiles = []string{v1ServiceBytesRecursive, v1ServicedRecursive}
+)
+
 func (b *V1) ReadLimits(dir string, dev Device) (Limits, error) {
-	var vals [4]uint64
-	for i, k := range V1Knobs {
-		v, err := readDeviceEntry(b.fs, filepath.Join(dir, string(k)), dev, ParseV1Limits)
-		if err != nil {
-			return Limits{}, err
-		}
-		vals[i] = v
+	var vals [len(V1Knobs)]uint64
+	if err := readDeviceEntries(b.fs, dir, v1KnobFiles, dev, ParseV1Limits, vals[:]); err != nil {
+		return Limits{}, err
 	}
 	return Limits{ReadBytesPerSecond: vals[0], WriteBytesPerSecond: vals[1], ReadIOPS: vals[2], WriteIOPS: vals[3]}, nil
 }
 
 func (b *V1) ReadCounters(dir string, dev Device) (Counters, error) {
-	bytes, err := readDeviceEntry(b.fs, filepath.Join(dir, v1ServiceBytesRecursive), dev, ParseV1Stat)
-	if err != nil {
+	var st [2]V1Stat
+	if err := readDeviceEntries(b.fs, dir, v1StatFiles, dev, ParseV1Stat, st[:]); err != nil {
 		return Counters{}, err
 	}
-	ios, err := readDeviceEntry(b.fs, filepath.Join(dir, v1ServicedRecursive), dev, ParseV1Stat)
-	if err != nil {
-		return Counters{}, err
-	}
+	bytes, ios := st[0], st[1]
 	return Counters{ReadBytes: bytes.Read, WriteBytes: bytes.Write, ReadIOs: ios.Read, WriteIOs: ios.Write}, nil
 }

@@ -215,7 +215,8 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 	b.WriteString("Stats worker: one sync per group (reconcile the pod's containers, read the group's two entries back from the kernel " +
 		"and compare them with the table, read and parse the two recursive stat files, compute, install; `BenchmarkSyncPerGroup`, " +
 		"internal/statsworker, real v1) beside the readback alone, a bare read of the two stat files, and a bare read of every file " +
-		"a sync must read (the two stat files and the four limit files of each entry), its floor. The first four columns are " +
+		"a sync must read (the two stat files and the four limit files of each entry), each opened by its full path, its floor " +
+		"(a sync opens the files of one cgroup relative to one descriptor of it). The first four columns are " +
 		"means of wall time per op, each from a run of its own. The ratios come from the paired run: a sync and its floor on the " +
 		"same group in every iteration, the order swapped each time, every op timed on its own in wall time and in the thread's " +
 		"CPU time; the wall ratio is of the medians of the ops, the CPU ratio of the means.\n\n")
