@@ -36,9 +36,10 @@ func ValidPodUID(uid string) bool {
 // hierarchy root). The list is fixed and short: resolving a pod is at most
 // six stat calls, never a walk of the tree.
 func PodCgroupCandidates(kubeletRoot, uid string) []string {
+	prefix := kubeletPrefix(kubeletRoot)
 	out := make([]string, podCgroupCandidates)
 	for i := range out {
-		out[i] = podCgroupCandidate(kubeletPrefix(kubeletRoot), uid, i)
+		out[i] = podCgroupCandidate(prefix, uid, i)
 	}
 	return out
 }
