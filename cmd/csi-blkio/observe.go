@@ -170,9 +170,10 @@ func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.D
 	if obs.clients == nil {
 		return nil
 	}
+	own := &kube.OwnSpecs{} // the specs the ModifyController writes, for the live-limits controller to know
 	ctrl, err := kube.NewLimitsController(kube.LimitsControllerOptions{
 		Node: obs.o.NodeID, ThrottleGroups: obs.clients.WatchThrottleGroups,
-		Groups: core.table, Updater: d, Specs: obs.specs, Notify: core.worker.Enqueue,
+		Groups: core.table, Updater: d, Specs: obs.specs, Notify: core.worker.Enqueue, Own: own,
 		Recorder: obs.recorder, Resync: obs.o.StatsInterval, MetricsProvider: obs.workerOptions().MetricsProvider,
 	})
 	if err != nil {
@@ -181,7 +182,7 @@ func (obs *observers) start(ctx context.Context, core *throttleCore, d *driver.D
 	obs.wg.Go(func() { ctrl.Run(ctx, 1) })
 	modify, err := kube.NewModifyController(kube.ModifyControllerOptions{
 		Node: obs.o.NodeID, Driver: obs.o.DriverName, Kube: obs.clients.Kube, WatchKube: obs.clients.WatchKube,
-		ThrottleGroups: obs.clients.ThrottleGroups, Applier: d, Resync: obs.o.StatsInterval,
+		ThrottleGroups: obs.clients.ThrottleGroups, Own: own, Applier: d, Resync: obs.o.StatsInterval,
 		MetricsProvider: obs.workerOptions().MetricsProvider,
 	})
 	if err != nil {

@@ -46,6 +46,10 @@ type LimitsControllerOptions struct {
 	Specs    *SpecStates
 	Notify   func(throttle.Key)
 	Recorder record.EventRecorder
+	// Own tells the specs the plugin wrote itself for a
+	// VolumeAttributesClass change (shared with the ModifyController);
+	// nil treats every spec as the user's.
+	Own *OwnSpecs
 	// Resync re-examines every object this often even without a change
 	// (the stats interval), so a failed apply is retried and a spec that
 	// differs from the table for any reason converges.
@@ -120,6 +124,7 @@ func (c *LimitsController) sync(ctx context.Context, k string) error {
 		delete(c.keys, k)
 		delete(c.ignored, k)
 		c.mu.Unlock()
+		c.o.Own.Forget(k)
 		if ok {
 			c.o.Specs.Delete(key)
 		}
@@ -145,6 +150,12 @@ func (c *LimitsController) sync(ctx context.Context, k string) error {
 	c.keys[k] = key
 	delete(c.ignored, k)
 	c.mu.Unlock()
+	stale, own := c.o.Own.Judge(k, tg)
+	if stale {
+		// The cache has not seen the plugin's own newer spec yet; its
+		// event is on the way, and acting on this one would undo it.
+		return nil
+	}
 	want, err := LimitsFromAPI(tg.Spec.Limits)
 	if err != nil {
 		if c.o.Specs.Set(key, SpecState{Generation: tg.Generation, Invalid: err.Error()}) {
@@ -155,7 +166,10 @@ func (c *LimitsController) sync(ctx context.Context, k string) error {
 		}
 		return nil
 	}
-	if want != st.Spec.Limits {
+	// The plugin's own spec for a class change is applied by the
+	// ModifyController (and retried there); applied here too, it would be
+	// recorded as a ThrottleGroup edit of the group.
+	if want != st.Spec.Limits && !own {
 		err := c.o.Updater.UpdateLimits(ctx, key, want)
 		if status.Code(err) == codes.NotFound {
 			return nil // unpublished meanwhile

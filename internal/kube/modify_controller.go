@@ -41,8 +41,10 @@ type ModifyControllerOptions struct {
 	// Kube patches PVs (time-limited); WatchKube lists and watches them.
 	Kube      CoreAPI
 	WatchKube CoreAPI
-	// ThrottleGroups rewrites the spec.limits of the volume's groups.
+	// ThrottleGroups rewrites the spec.limits of the volume's groups;
+	// Own tells each rewrite to the live-limits controller.
 	ThrottleGroups *ThrottleGroups
+	Own            *OwnSpecs
 	Applier        ModifyApplier
 	// Resync re-examines every labelled PV this often, so that a change
 	// whose apply failed is retried even without an event.
@@ -62,8 +64,9 @@ type ModifyControllerOptions struct {
 //
 // The spec rewrite before the kernel write is deliberate: the live-limits
 // controller makes the kernel hold spec.limits, so a spec still showing the
-// old limits would undo the class change. Written first, the worst it can
-// do is apply the new limits a moment early.
+// old limits would undo the class change. Each rewrite is told to that
+// controller first (OwnSpecs), so that it neither applies the rewrite as a
+// ThrottleGroup edit nor acts on the older spec its cache may still hold.
 type ModifyController struct {
 	o        ModifyControllerOptions
 	informer cache.SharedIndexInformer
@@ -207,7 +210,11 @@ func (c *ModifyController) rewriteSpecs(ctx context.Context, volumeID string, li
 		if err != nil {
 			return err
 		}
+		c.o.Own.Writing(&tg, limits)
 		_, err = c.o.ThrottleGroups.Patch(ctx, tg.Namespace, tg.Name, types.JSONPatchType, patch)
+		if err != nil {
+			c.o.Own.Forget(tg.Namespace + "/" + tg.Name)
+		}
 		if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
 			continue // deleted, or replaced by a new object (a failed test op): not this group any more
 		}

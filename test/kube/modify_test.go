@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/csi-blkio/csi-blkio/internal/driver"
 	"github.com/csi-blkio/csi-blkio/internal/kube"
@@ -44,7 +45,14 @@ func (c *cluster) createPV(t *testing.T, id, node string) *corev1.PersistentVolu
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.kc.CoreV1().PersistentVolumes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		// No controller manager runs here to take off the pv-protection
+		// finalizer that admission adds: without this the PV stays
+		// Terminating, and a second run (-count) cannot create it again.
+		ctx := context.Background()
+		_, _ = c.kc.CoreV1().PersistentVolumes().Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		_ = c.kc.CoreV1().PersistentVolumes().Delete(ctx, name, metav1.DeleteOptions{})
+	})
 	return pv
 }
 
@@ -133,4 +141,38 @@ func TestModifyAcrossNodes(t *testing.T) {
 	if err := modify(a, map[string]string{"writeBytesPerSecond": "4Mi"}); err != nil {
 		t.Errorf("retry after B came back: %v", err)
 	}
+
+	// Every change above was the class's, and the plugin's own rewrites of
+	// spec.limits carried them: none may read as a ThrottleGroup edit (a
+	// LimitsChanged Event, an override that outlives the class change).
+	// One real edit last: the recorder sends Events in order, so once its
+	// Event is there, any earlier one is too.
+	c.patchSpec(t, tgName, `{"spec":{"limits":{"writeBytesPerSecond":"2Mi"}}}`)
+	testutil.Eventually(t, 30*time.Second, "the LimitsChanged Event of the edit to 2Mi", func() (bool, string) {
+		changed := limitsChanged(t, c, tg.Namespace, tg.UID)
+		return slices.ContainsFunc(changed, func(m string) bool { return strings.HasPrefix(m, "write 2Mi/s in force") }), strings.Join(changed, "; ")
+	})
+	if changed := limitsChanged(t, c, tg.Namespace, tg.UID); len(changed) != 1 {
+		t.Errorf("LimitsChanged Events %q, want only the edit's: the class changes were taken for ThrottleGroup edits", changed)
+	}
+}
+
+// limitsChanged lists the messages of the LimitsChanged Events on the
+// object uid, one entry per time told.
+func limitsChanged(t *testing.T, c *cluster, ns string, uid types.UID) []string {
+	t.Helper()
+	evs, err := c.kc.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(uid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs.Items {
+		if e.Reason != kube.ReasonLimitsChanged {
+			continue
+		}
+		for range max(e.Count, 1) {
+			out = append(out, e.Message)
+		}
+	}
+	return out
 }
