@@ -25,3 +25,21 @@ func Rounds[T any](n, retries int, measure func(round int) T, disturbed func(T) 
 	}
 	return kept, marked, retried
 }
+
+// Reference judges a round by its baseline reading (the victim alone, say)
+// against the readings seen before it: a reading under Fraction of their
+// median was disturbed. Its first reading is never disturbed, so a
+// Reference should serve every section that measures the same baseline:
+// one started afresh takes whatever its first round met as the norm.
+type Reference struct {
+	Fraction float64
+	seen     Spread
+}
+
+// Disturbed reports whether x is under Fraction of the median of the
+// readings seen so far, and then counts x among them.
+func (r *Reference) Disturbed(x float64) bool {
+	disturbed := len(r.seen) > 0 && x < r.Fraction*r.seen.Median()
+	r.seen = append(r.seen, x)
+	return disturbed
+}

@@ -62,3 +62,32 @@ func TestRoundsKeepsARetriedRoundThatRecovers(t *testing.T) {
 		t.Errorf("kept %v marked %v retried %d, want [2 3] [] 1", kept, marked, retried)
 	}
 }
+
+func TestReferenceFlagsABaselineFarUnderItsUsualLevel(t *testing.T) {
+	// The victim alone's IOPS in one bench run: two aggressor kinds on a
+	// quiet disk, then a third whose first three rounds met a slow disk.
+	quiet := []float64{11795, 9784, 12001, 10552, 9689, 11168, 11534, 13739, 11347, 10381}
+	slow := []float64{7359, 5929, 6195}
+	shared := Reference{Fraction: 0.7}
+	for _, x := range quiet {
+		if shared.Disturbed(x) {
+			t.Fatalf("%v IOPS on a quiet disk judged disturbed", x)
+		}
+	}
+	for _, x := range slow {
+		if !shared.Disturbed(x) {
+			t.Errorf("%v IOPS on a slow disk passed as undisturbed (usual ~11k)", x)
+		}
+	}
+	// A reference of the third kind's rounds alone takes its first slow
+	// round as the norm, and lets the next ones pass: why one Reference
+	// serves every section.
+	fresh := Reference{Fraction: 0.7}
+	var flagged []bool
+	for _, x := range slow {
+		flagged = append(flagged, fresh.Disturbed(x))
+	}
+	if fmt.Sprint(flagged) != "[false false false]" {
+		t.Errorf("a fresh reference flagged %v, want [false false false]", flagged)
+	}
+}
