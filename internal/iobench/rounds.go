@@ -43,3 +43,20 @@ func (r *Reference) Disturbed(x float64) bool {
 	r.seen = append(r.seen, x)
 	return disturbed
 }
+
+// Mirrored is the order in which one block of a paired comparison runs n
+// candidates: the n in turn, then back again without repeating the middle
+// one (n = 3: a b c b a). Every candidate's runs sit at the block's centre
+// on average, so a machine that speeds up or slows down steadily over the
+// block favours none of them, as it does whichever runs first or last in a
+// plain a b c. block rotates which candidate starts and which runs once.
+func Mirrored(n, block int) []int {
+	order := make([]int, 0, 2*n-1)
+	for k := range n {
+		order = append(order, (k+block)%n)
+	}
+	for k := n - 2; k >= 0; k-- {
+		order = append(order, order[k])
+	}
+	return order
+}
