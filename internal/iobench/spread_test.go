@@ -91,3 +91,28 @@ func TestReferenceFlagsABaselineFarUnderItsUsualLevel(t *testing.T) {
 		t.Errorf("a fresh reference flagged %v, want [false false false]", flagged)
 	}
 }
+
+func TestMedianIntervalTakesTheOrderStatisticsOfItsCoverage(t *testing.T) {
+	for _, c := range []struct {
+		s        Spread
+		lo, hi   float64
+		coverage float64
+	}{
+		{Spread{3, 1, 2}, 1, 3, 0.75},
+		{Spread{4, 1, 3, 2}, 1, 4, 0.875},
+		{Spread{5, 1, 3, 2, 4}, 1, 5, 0.9375},
+		{Spread{7, 1, 3, 2, 4, 6, 5}, 1, 7, 0.984375},
+		{Spread{8, 1, 3, 2, 4, 6, 5, 7}, 2, 7, 0.9296875},
+		{Spread{9, 1, 3, 2, 4, 6, 5, 7, 8}, 2, 8, 0.9609375},
+		// 20 values: k = 6 holds 0.9586, k = 7 only 0.8847.
+		{Spread{20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, 6, 15, 0.9586105346679688},
+	} {
+		lo, hi, cov := c.s.MedianInterval()
+		if lo != c.lo || hi != c.hi || math.Abs(cov-c.coverage) > 1e-12 {
+			t.Errorf("%v.MedianInterval() = %v, %v, %v; want %v, %v, %v", c.s, lo, hi, cov, c.lo, c.hi, c.coverage)
+		}
+	}
+	if lo, hi, cov := Spread(nil).MedianInterval(); !math.IsNaN(lo) || !math.IsNaN(hi) || !math.IsNaN(cov) {
+		t.Errorf("no values: %v, %v, %v; want NaNs", lo, hi, cov)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 )
 
 // The Kubernetes tier's TestApiserverWritesAtSteadyState (test/kube) logs
@@ -60,7 +62,7 @@ func apiserverSection() (section, error) {
 	fmt.Fprintf(&b, "\nEvents: %s in all (%s per group per minute).\n", m[4], m[5])
 	sec.Body = b.String()
 	sec.Targets = []target{{What: what, Goal: goal,
-		Measured: fmt.Sprintf("ThrottleGroup: worst %.2f; Events %s", worst, m[5]), Verdict: verdictAtMost(worst, 1)}}
+		Measured: fmt.Sprintf("ThrottleGroup: worst %.2f; Events %s", worst, m[5]), Verdict: iobench.AtMost(worst, 1)}}
 	return sec, nil
 }
 

@@ -219,12 +219,8 @@ func TestNoisyNeighbour(t *testing.T) {
 			"host flushes/s", "host read IOs/s", "CPU busy"}, mrows))
 
 		thr, unthr := ratios[2], ratios[1]
-		ti, tp := thr[0].Median(), thr[1].Median()
+		verdict := victimVerdict(thr[0], thr[1])
 		ui, up := unthr[0].Median(), unthr[1].Median()
-		verdict := "met"
-		if ti < 0.9 || tp > 1.5 {
-			verdict = fmt.Sprintf("missed (IOPS %s, p99 %s)", verdictAtLeast(ti, 0.9), verdictAtMost(tp, 1.5))
-		}
 		damage := "met"
 		if ui > 0.8 && up < 2 {
 			damage = "missed: no clear damage in this run"

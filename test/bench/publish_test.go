@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
+	"github.com/csi-blkio/csi-blkio/internal/iobench"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
@@ -104,7 +105,7 @@ func TestPublishPath(t *testing.T) {
 		r := float64(p50) / float64(bare50)
 		targets = append(targets, target{
 			What: fmt.Sprintf("publish path (stage+publish, %s) vs bare losetup+mkfs+mount", fs), Goal: "<= 1.2x",
-			Measured: fmt.Sprintf("%s (p50 %s vs %s)", times(r), ms(p50), ms(bare50)), Verdict: verdictAtMost(r, 1.2),
+			Measured: fmt.Sprintf("%s (p50 %s vs %s)", times(r), ms(p50), ms(bare50)), Verdict: iobench.AtMost(r, 1.2),
 		})
 	}
 	b.WriteString("Totals:\n\n")
@@ -118,7 +119,7 @@ func TestPublishPath(t *testing.T) {
 	r := float64(th99) / float64(fl99)
 	targets = append(targets, target{
 		What: "throttle core inside NodePublishVolume (Ensure) vs the bare limit writes, p99", Goal: "<= 1.5x",
-		Measured: fmt.Sprintf("%s (p99 %s vs %s)", times(r), us(th99), us(fl99)), Verdict: verdictAtMost(r, 1.5),
+		Measured: fmt.Sprintf("%s (p99 %s vs %s)", times(r), us(th99), us(fl99)), Verdict: iobench.AtMost(r, 1.5),
 	})
 
 	serial, concurrent := publishConcurrency(t, e, pick(50, 4), params)

@@ -95,6 +95,14 @@ func writeReport(path string, h host, took time.Duration) error {
 		{"duration", took.Round(time.Second).String()},
 	}))
 	b.WriteString("\n## Targets\n\n")
+	b.WriteString("A figure measured in rounds is judged by the interval of its median, not by the median alone: \"met\" or " +
+		"\"missed\" when the interval lies wholly on one side of the goal, \"unresolved\" when it holds the goal, which " +
+		"says that the rounds fell on both sides and this run cannot tell which side the figure is on (the verdict gives the " +
+		"interval and where the median fell). The interval runs from the k-th smallest round to the k-th largest, with the " +
+		"largest k for which it holds the true median with a probability of at least 90% whatever the figures' distribution, " +
+		"and k = 1 when none does: the rounds' whole range up to seven rounds (a probability of 75% for three, 94% for five), " +
+		"the second smallest to the second largest for eight or nine. A target made of several figures takes the worst " +
+		"verdict among them.\n\n")
 	var rows [][]string
 	for _, s := range secs {
 		for _, tg := range s.Targets {

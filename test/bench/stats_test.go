@@ -51,20 +51,12 @@ func ms(d time.Duration) string {
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f us", float64(d)/float64(time.Microsecond)) }
 
-// verdictAtMost says whether got <= goal and by how much it misses.
-func verdictAtMost(got, goal float64) string {
-	if got <= goal {
-		return "met"
-	}
-	return fmt.Sprintf("missed by %.0f%%", (got/goal-1)*100)
-}
-
-// verdictAtLeast says whether got >= goal and by how much it misses.
-func verdictAtLeast(got, goal float64) string {
-	if got >= goal {
-		return "met"
-	}
-	return fmt.Sprintf("missed by %.0f%%", (1-got/goal)*100)
+// victimVerdict judges a victim beside a held aggressor, its ratios to the
+// victim alone taken in each round: at least 0.9 of its IOPS alone and its
+// p99 at most 1.5x alone.
+func victimVerdict(iops, p99 spread) string {
+	return iobench.Worst(iobench.Part{Name: "IOPS", Verdict: iobench.SpreadAtLeast(iops, 0.9)},
+		iobench.Part{Name: "p99", Verdict: iobench.SpreadAtMost(p99, 1.5)})
 }
 
 // spread is one figure measured once per round: its median, with the
