@@ -82,16 +82,15 @@ func (s Spread) MedianInterval() (lo, hi, coverage float64) {
 	}
 	c := slices.Clone(s)
 	slices.Sort(c)
-	k, cov := 1, 1-2*math.Pow(0.5, float64(n))
-	for below, tail := 1.0, math.Pow(0.5, float64(n)); k < (n+1)/2; k++ {
-		// P(B <= k) from P(B <= k-1): the term C(n, k) / 2^n.
-		below *= float64(n-k+1) / float64(k)
-		next := 1 - 2*(tail+below*math.Pow(0.5, float64(n)))
-		if next < MedianCoverage {
+	term := math.Pow(0.5, float64(n)) // P(B = 0)
+	below := term                     // P(B < k), for k = 1
+	k := 1
+	for ; k < (n+1)/2; k++ {
+		term *= float64(n-k+1) / float64(k) // P(B = k)
+		if 1-2*(below+term) < MedianCoverage {
 			break
 		}
-		tail += below * math.Pow(0.5, float64(n))
-		cov = next
+		below += term
 	}
-	return c[k-1], c[n-k], cov
+	return c[k-1], c[n-k], 1 - 2*below
 }

@@ -182,8 +182,9 @@ func TestElastic(t *testing.T) {
 		b.WriteString("\nIn this run " + n + ".\n")
 	}
 
-	// The verdicts take each round's ratios, as section 6 does: the phases
-	// of a round ran minutes apart at most, the rounds' medians did not.
+	// The verdicts take each round's ratio to the victim alone in that
+	// round, as section 6 does: the phases of one round run back to back,
+	// so a disk that changed speed between rounds moves both sides alike.
 	var ri, rp, quiet spread
 	ret, quietAgg, unthrottledAgg := runs[elasticPhases[4]], runs[elasticPhases[2]].agg, runs[elasticPhases[1]].agg
 	for i := range ret.iops {
