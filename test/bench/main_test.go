@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 	flag.StringVar(&cfg.gobench, "bench.gobench", "", "output of `go test -bench` for the throttle core and stats worker")
 	flag.StringVar(&cfg.kube, "bench.kube", "", "output of the Kubernetes tier's TestApiserverWritesAtSteadyState (section 5)")
 	flag.StringVar(&cfg.command, "bench.command", "go test -tags bench ./test/bench", "command line to quote in the report")
-	flag.IntVar(&cfg.rounds, "bench.rounds", 3, "rounds of the accuracy, loop-overhead and neighbour measurements (the neighbour takes two more)")
+	flag.IntVar(&cfg.rounds, "bench.rounds", 3, "rounds of the accuracy, loop-overhead and neighbour measurements (figures judged on a p99, the neighbour and the publish path, take two more)")
 	flag.Parse()
 	if cfg.smoke {
 		cfg.rounds = 1
@@ -96,6 +96,17 @@ func pick[T any](full, smoke T) T {
 		return smoke
 	}
 	return full
+}
+
+// p99Rounds is how many rounds a figure judged on a p99 takes: two more
+// than the others, since a tail moves most from round to round on a busy
+// machine, and five rounds are the fewest whose range is a 90% interval of
+// the median (iobench.Spread.MedianInterval).
+func p99Rounds() int {
+	if cfg.smoke {
+		return 1
+	}
+	return cfg.rounds + 2
 }
 
 // retryRounds is how many disturbed rounds a figure measures again: none

@@ -121,7 +121,7 @@ func TestNoisyNeighbour(t *testing.T) {
 			// The victim's time per IO on a CPU and waiting for one.
 			cpuPerIO, waitPerIO [3]time.Duration
 		}
-		kept, marked, retried := iobench.Rounds(neighbourRounds(), retryRounds(), func(i int) round {
+		kept, marked, retried := iobench.Rounds(p99Rounds(), retryRounds(), func(i int) round {
 			var rd round
 			for k := range phases {
 				pi := (k + i) % len(phases)
@@ -316,13 +316,4 @@ func limitDirty(t *testing.T, dev throttle.Device, bytes int64) {
 	}
 	set("strict_limit", "1")
 	set("max_bytes", fmt.Sprint(bytes))
-}
-
-// neighbourRounds: the victim's p99 moves most from round to round on a
-// busy machine, so the neighbour takes two rounds more than the others.
-func neighbourRounds() int {
-	if cfg.smoke {
-		return 1
-	}
-	return cfg.rounds + 2
 }
