@@ -142,10 +142,11 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
 	const bare = "BenchmarkEnsure/v1/bare-writes"
 	bareP99 := get(bare, "p99-us")
-	rounds := len(bareP99)
+	syncRounds := len(get("BenchmarkSyncPerGroup/paired/groups=1", "sync-p50-us"))
 	var targets []target
-	fmt.Fprintf(b, "Every figure below is the median of %d rounds (one `go test -bench` run each) with the range over them; a ratio "+
-		"is taken within each round, beside the baseline measured in it, before its median.\n\n", rounds)
+	fmt.Fprintf(b, "Every figure below is the median of its rounds (one `go test -bench` run each) with the range over them: "+
+		"%d rounds of `BenchmarkEnsure` and of the container window, whose figures are judged on p99s, and %d of the others. "+
+		"A ratio is taken within each round, beside the baseline measured in it, before its median.\n\n", len(bareP99), syncRounds)
 	b.WriteString("Throttle core: `Ensure` of a new group with n groups already in the table (`BenchmarkEnsure`, internal/throttle: real v1 " +
 		"hierarchy and loop device — pod lookup by its inotify watch, the limit writes through one descriptor of the cgroup, a stat " +
 		"for containers — each call timed for p50/p99), and the table's own cost without file IO (`BenchmarkEnsureTableOnly`, null " +
