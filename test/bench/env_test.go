@@ -232,12 +232,46 @@ func (v *vol) teardown() {
 			v.e.t.Errorf("NodeUnpublishVolume %s: %v", v.id, err)
 		}
 	}
-	if _, err := node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging}); err != nil {
+	if err := v.unstage(ctx, node); err != nil {
 		v.e.t.Errorf("NodeUnstageVolume %s: %v", v.id, err)
 	}
 	if _, err := v.e.h.Controller().DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: v.id}); err != nil {
 		v.e.t.Errorf("DeleteVolume %s: %v", v.id, err)
 	}
+}
+
+// unstage calls NodeUnstageVolume as kubelet does: again while the
+// filesystem is busy, for up to 10 s. The IO of a benchmark's last phase
+// can keep the volume's mount busy for a moment after its processes were
+// reaped; each busy answer logs what held the mount, if anything did.
+func (v *vol) unstage(ctx context.Context, node csi.NodeClient) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging})
+		if err == nil || !strings.Contains(err.Error(), "target is busy") || time.Now().After(deadline) {
+			return err
+		}
+		v.e.t.Logf("NodeUnstageVolume %s: busy; held by %v", v.id, holders(v.staging))
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// holders lists the processes with a file, working directory or root
+// below dir, as "pid comm path".
+func holders(dir string) []string {
+	var out []string
+	links, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	more, _ := filepath.Glob("/proc/[0-9]*/cwd")
+	for _, l := range append(links, more...) {
+		target, err := os.Readlink(l)
+		if err != nil || !strings.HasPrefix(target, dir+"/") && target != dir {
+			continue
+		}
+		pid := strings.Split(l, "/")[2]
+		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+		out = append(out, fmt.Sprintf("%s %s %s", pid, strings.TrimSpace(string(comm)), target))
+	}
+	return out
 }
 
 // fill writes size bytes of data to path with direct IO, from the test's
