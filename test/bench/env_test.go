@@ -241,9 +241,10 @@ func (v *vol) teardown() {
 }
 
 // unstage calls NodeUnstageVolume as kubelet does: again while the
-// filesystem is busy, for up to 10 s. The IO of a benchmark's last phase
-// can keep the volume's mount busy for a moment after its processes were
-// reaped; each busy answer logs what held the mount, if anything did.
+// filesystem is busy, for up to 10 s. A neighbour run once found two
+// volumes' mounts busy right after its last phase, with every fio reaped,
+// and free again a minute later; each busy answer logs what held the
+// mount, if a process did.
 func (v *vol) unstage(ctx context.Context, node csi.NodeClient) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -256,8 +257,8 @@ func (v *vol) unstage(ctx context.Context, node csi.NodeClient) error {
 	}
 }
 
-// holders lists the processes with a file, working directory or root
-// below dir, as "pid comm path".
+// holders lists the processes with an open file or their working
+// directory below dir, as "pid comm path".
 func holders(dir string) []string {
 	var out []string
 	links, _ := filepath.Glob("/proc/[0-9]*/fd/*")
