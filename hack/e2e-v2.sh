@@ -19,6 +19,9 @@
 #        e.g. 'TestNode/pod_scope'; with it, the reboot boot is left out)
 # env:   CSI_BLKIO_E2EV2_TIMEOUT  seconds before a boot is killed (default 1500)
 #        CSI_BLKIO_E2EV2_MEM      VM memory in MiB (default 4096)
+#        CSI_BLKIO_E2EV2_STALL    seconds of a silent console before the VM is
+#                                 examined and stopped (default 240; the guest
+#                                 prints a heartbeat a minute)
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -36,10 +39,12 @@ done
 
 vm_timeout=${CSI_BLKIO_E2EV2_TIMEOUT:-1500}
 vm_mem=${CSI_BLKIO_E2EV2_MEM:-4096}
+stall_secs=${CSI_BLKIO_E2EV2_STALL:-240}
+source hack/qemu/stall.sh
 out=_output/e2e-v2
 t0=$(now)
 
-apt_install qemu-system-x86 e2fsprogs openssl >/dev/null
+apt_install qemu-system-x86 e2fsprogs openssl socat >/dev/null
 rm -rf "$out"
 mkdir -p "$out/payload/bin" "$out/payload/images" "$out/payload/pki"
 pay=$out/payload
@@ -107,28 +112,49 @@ echo "e2e-v2: image $image_dir, payload ${pay_mb} MiB, ready in $(since "$t0") s
 
 # --- boots ----------------------------------------------------------------------
 # boot PHASE: runs the VM until it powers off; the serial log is $out/PHASE.log.
+# A boot whose emulated machine stops executing (stall.sh) is run once more:
+# it ran none of the node's code to a verdict. The first boot starts again
+# from a fresh copy of the image; the reboot boots the same disk again, as a
+# node would after a crash. A guest that hangs is a failure, with the
+# kernel's backtraces.
 boot() {
-	local phase=$1 log=$out/$1.log t rc
+	local phase=$1 log=$out/$1.log mon=$out/$1.monitor t rc attempt stalled=0 qemu
 	local blacklist=modprobe.blacklist=floppy,pcspkr,kvm,kvm_amd,kvm_intel,ata_piix,ata_generic,pata_acpi,powernow_k8,psmouse,serio_raw,joydev
-	t=$(now)
-	set +e
-	# -nic none: the VM's only network is its own loopback. Start jobs get
-	# 10 minutes instead of systemd's 90 s: on a loaded host the emulated
-	# guest's clock jumps (a 30 s device timeout fired after 2 s). udev
-	# would load drivers for the emulated PC's legacy devices and for the
-	# virtualisation extensions -cpu max advertises, seconds of emulated
-	# CPU each for nothing the node uses: blacklisted.
-	timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
-		-nodefaults -no-user-config -display none -no-reboot -nic none \
-		-accel tcg -cpu max -smp 2 -m "$vm_mem" \
-		-serial stdio -monitor none \
-		-drive "file=$out/disk.img,format=raw,if=virtio,cache=unsafe" \
-		-drive "file=$out/payload.img,format=raw,if=virtio,readonly=on" \
-		-kernel "$image_dir/vmlinux" -initrd "$image_dir/initrd" \
-		-append "console=ttyS0 root=/dev/vda rw panic=-1 apparmor=0 systemd.show_status=0 systemd.default_timeout_start_sec=600 csiblkio.phase=$phase $blacklist" \
-		</dev/null >"$log.raw" 2>&1
-	rc=$?
-	set -e
+	for attempt in 1 2; do
+		t=$(now)
+		rm -f "$mon"
+		# -nic none: the VM's only network is its own loopback. Start jobs get
+		# 10 minutes instead of systemd's 90 s: on a loaded host the emulated
+		# guest's clock jumps (a 30 s device timeout fired after 2 s). udev
+		# would load drivers for the emulated PC's legacy devices and for the
+		# virtualisation extensions -cpu max advertises, seconds of emulated
+		# CPU each for nothing the node uses: blacklisted. The monitor socket
+		# and SysRq are for stall.sh.
+		timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
+			-nodefaults -no-user-config -display none -no-reboot -nic none \
+			-accel tcg -cpu max -smp 2 -m "$vm_mem" \
+			-serial stdio -monitor "unix:$mon,server=on,wait=off" \
+			-drive "file=$out/disk.img,format=raw,if=virtio,cache=unsafe" \
+			-drive "file=$out/payload.img,format=raw,if=virtio,readonly=on" \
+			-kernel "$image_dir/vmlinux" -initrd "$image_dir/initrd" \
+			-append "console=ttyS0 root=/dev/vda rw panic=-1 apparmor=0 sysrq_always_enabled systemd.show_status=0 systemd.default_timeout_start_sec=600 csiblkio.phase=$phase $blacklist" \
+			</dev/null >"$log.raw" 2>&1 &
+		qemu=$!
+		set +e
+		watch_console "$qemu" "$log.raw" "$mon"
+		stalled=$?
+		wait "$qemu"
+		rc=$?
+		set -e
+		rm -f "$mon"
+		if [ "$stalled" -eq 4 ] && [ "$attempt" -eq 1 ]; then
+			mv "$log.raw" "$log.stopped.raw"
+			echo "e2e-v2: $phase boot: the emulated machine stopped after $(since "$t") s (serial log $log.stopped.raw); booting it once more" >&2
+			[ "$phase" != first ] || cp --sparse=always "$image_dir/disk.img" "$out/disk.img"
+			continue
+		fi
+		break
+	done
 	# journald copies the payload's output to the console behind a prefix
 	# ("[  47.5] vm-run.sh[189]: "); drop it, so that lines read as printed.
 	tr -d '\r' <"$log.raw" | sed -E 's/^\[ *[0-9.]+\] [a-z0-9._-]+\[[0-9]+\]: //' >"$log"
@@ -141,6 +167,11 @@ boot() {
 		/@@e2ev2 result/ { res = ts }
 		END { if (res) printf "e2e-v2: %s boot: result at %.0f s, powered off %.0f s later\n", phase, res, ts - res }
 	' phase="$phase"
+	if [ "$stalled" -ne 0 ]; then
+		echo "e2e-v2: $phase boot stalled (see above); last lines of its console:" >&2
+		tail -n 60 "$log" >&2
+		return 1
+	fi
 	local result
 	result=$(grep -a '^@@e2ev2 result exit=' "$log" | tail -1 || true)
 	if [ -z "$result" ]; then
