@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"syscall"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -189,6 +190,12 @@ func (d *Driver) unmount(path string, remove bool) error {
 			break
 		}
 		if err := d.deps.Mounter.Unmount(path); err != nil {
+			if errors.Is(err, syscall.EBUSY) {
+				// The kubelet retries; nothing changed, so the retry
+				// succeeds once the user of the filesystem is gone.
+				return status.Errorf(codes.FailedPrecondition,
+					"%s is in use: a process has a file open or its working directory below it; stop that process, then retry", path)
+			}
 			return failure(err, "unmount "+path)
 		}
 	}

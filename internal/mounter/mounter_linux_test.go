@@ -146,3 +146,44 @@ func TestMountErrorNamesTheCall(t *testing.T) {
 		t.Fatalf("bind mount of a missing source: %v, want ENOENT", err)
 	}
 }
+
+// A filesystem with a file open on it stays mounted, and Unmount says so
+// with EBUSY; closed, it unmounts.
+func TestUnmountBusy(t *testing.T) {
+	_, target := dirs(t)
+	m := New()
+	if err := m.Mount(testutil.Prefix, target, "tmpfs", nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(target, "held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := m.Unmount(target); !errors.Is(err, unix.EBUSY) {
+		t.Fatalf("unmount with a file open: %v, want EBUSY", err)
+	}
+	if _, ok := mountPoint(t, target); !ok {
+		t.Fatalf("%s is no longer mounted after a busy unmount", target)
+	}
+	f.Close()
+	if err := m.Unmount(target); err != nil {
+		t.Fatalf("unmount after the file was closed: %v", err)
+	}
+	if _, ok := mountPoint(t, target); ok {
+		t.Errorf("%s is still mounted", target)
+	}
+}
+
+// Unmount of a directory that is no mount point fails with EINVAL, and of
+// a missing path with an error that os.ErrNotExist matches (the recovery
+// of stale publications treats that one as done).
+func TestUnmountNotMounted(t *testing.T) {
+	_, target := dirs(t)
+	if err := New().Unmount(target); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("unmount of a plain directory: %v, want EINVAL", err)
+	}
+	if err := New().Unmount(filepath.Join(target, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unmount of a missing path: %v, want one that is os.ErrNotExist", err)
+	}
+}

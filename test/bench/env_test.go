@@ -14,6 +14,8 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/csi-blkio/csi-blkio/internal/driver"
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
@@ -249,7 +251,7 @@ func (v *vol) unstage(ctx context.Context, node csi.NodeClient) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: v.id, StagingTargetPath: v.staging})
-		if err == nil || !strings.Contains(err.Error(), "target is busy") || time.Now().After(deadline) {
+		if status.Code(err) != codes.FailedPrecondition || time.Now().After(deadline) {
 			return err
 		}
 		v.e.t.Logf("NodeUnstageVolume %s: busy; held by %v", v.id, holders(v.staging))
