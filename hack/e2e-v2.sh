@@ -128,8 +128,8 @@ boot() {
 		# guest's clock jumps (a 30 s device timeout fired after 2 s). udev
 		# would load drivers for the emulated PC's legacy devices and for the
 		# virtualisation extensions -cpu max advertises, seconds of emulated
-		# CPU each for nothing the node uses: blacklisted. The monitor socket
-		# and SysRq are for stall.sh.
+		# CPU each for nothing the node uses: blacklisted. The monitor
+		# socket, SysRq and unknown_nmi_panic are for stall.sh.
 		timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
 			-nodefaults -no-user-config -display none -no-reboot -nic none \
 			-accel tcg -cpu max -smp 2 -m "$vm_mem" \
@@ -137,7 +137,7 @@ boot() {
 			-drive "file=$out/disk.img,format=raw,if=virtio,cache=unsafe" \
 			-drive "file=$out/payload.img,format=raw,if=virtio,readonly=on" \
 			-kernel "$image_dir/vmlinux" -initrd "$image_dir/initrd" \
-			-append "console=ttyS0 root=/dev/vda rw panic=-1 apparmor=0 sysrq_always_enabled systemd.show_status=0 systemd.default_timeout_start_sec=600 csiblkio.phase=$phase $blacklist" \
+			-append "console=ttyS0 root=/dev/vda rw panic=-1 apparmor=0 sysrq_always_enabled unknown_nmi_panic systemd.show_status=0 systemd.default_timeout_start_sec=600 csiblkio.phase=$phase $blacklist" \
 			</dev/null >"$log.raw" 2>&1 &
 		qemu=$!
 		set +e

@@ -5,15 +5,20 @@
 #
 # The guest prints at least a heartbeat a minute (vm-run.sh). Once its
 # console has been silent for stall_secs, the watch asks qemu's monitor
-# where the virtual CPUs are, then asks the guest's kernel for the blocked
-# tasks and every CPU's backtrace with SysRq (Alt+SysRq through the emulated
-# keyboard: handled in the kernel's interrupt path, so a guest whose user
-# space is wedged still answers), and stops the VM. Without the watch a
-# silent VM ran until the 25-minute boot timeout and left nothing to read.
+# where the virtual CPUs are and then asks the guest's kernel, in two steps:
+#   1. SysRq w and l (Alt+SysRq on the emulated keyboard): the blocked tasks
+#      and every CPU's backtrace. The kernel handles them in its interrupt
+#      path, so a guest whose user space is wedged still answers;
+#   2. if it does not, an NMI: with unknown_nmi_panic the kernel panics and
+#      prints the backtrace of a CPU that runs with interrupts off (a hard
+#      lockup, which nothing else reports: these virtual CPUs have no PMU
+#      for the NMI watchdog).
+# Then it stops the VM. Without the watch a silent VM ran until the
+# 25-minute boot timeout and left nothing to read.
 #
 # Needs socat. The caller sets stall_secs and starts qemu with
-# -monitor unix:SOCKET,server=on,wait=off and the kernel parameter
-# sysrq_always_enabled.
+# -monitor unix:SOCKET,server=on,wait=off and the kernel parameters
+# sysrq_always_enabled and unknown_nmi_panic.
 : "${stall_secs:?set stall_secs before sourcing stall.sh}"
 
 # vm_monitor SOCKET CMD...: sends HMP commands to qemu's monitor and prints
@@ -47,14 +52,27 @@ stop_vm() {
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
+# console_since RAWLOG MARK SECS: waits up to SECS for RAWLOG to grow past
+# MARK bytes, then 10 s more for the rest of the answer, and prints what
+# was added (nothing if it did not grow).
+console_since() {
+	local raw=$1 mark=$2 secs=$3 waited=0
+	while [ "$waited" -lt "$secs" ] && [ "$(stat -c %s "$raw")" = "$mark" ]; do
+		sleep 5
+		waited=$((waited + 5))
+	done
+	[ "$(stat -c %s "$raw")" = "$mark" ] || sleep 10
+	tail -c +"$((mark + 1))" "$raw" | tr -d '\r'
+}
+
 # watch_console PID RAWLOG SOCKET: waits while qemu PID runs. Returns 0 when
 # qemu ended by itself. When RAWLOG stops growing for stall_secs, it prints
-# what it finds out, kills qemu and returns
-#   3  the guest's kernel answered SysRq: the guest is alive and its node
-#      hangs (the backtraces are printed);
-#   4  it did not answer within a minute: the emulated machine stopped.
+# what it finds out, stops qemu and returns
+#   3  the guest's kernel answered SysRq or the NMI: the guest runs and
+#      hangs (its answer is printed);
+#   4  it answered neither: the emulated machine stopped executing.
 watch_console() {
-	local pid=$1 raw=$2 sock=$3 size last=-1 quiet=0 mark
+	local pid=$1 raw=$2 sock=$3 size last=-1 quiet=0 mark answer i cpus
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 10
 		size=$(stat -c %s "$raw" 2>/dev/null || echo 0)
@@ -66,7 +84,6 @@ watch_console() {
 		[ "$quiet" -ge "$stall_secs" ] || continue
 
 		echo "e2e-v2: no console output for $quiet s; the virtual CPUs, twice 5 s apart:" >&2
-		local i cpus
 		for i in 1 2; do
 			[ "$i" -eq 1 ] || sleep 5
 			cpus=$(vm_cpus "$sock")
@@ -77,21 +94,19 @@ watch_console() {
 		vm_monitor "$sock" "sendkey alt-sysrq-w" >/dev/null
 		sleep 2
 		vm_monitor "$sock" "sendkey alt-sysrq-l" >/dev/null
-		local waited=0
-		while [ "$waited" -lt 60 ] && [ "$(stat -c %s "$raw")" = "$mark" ]; do
-			sleep 5
-			waited=$((waited + 5))
-		done
-		sleep 10 # let the answer finish printing
-		local answer
-		answer=$(tail -c +"$((mark + 1))" "$raw" | tr -d '\r')
+		answer=$(console_since "$raw" "$mark" 60)
+		if [ -z "$answer" ]; then
+			echo "e2e-v2: no answer in 60 s; sending an NMI (a CPU with interrupts off panics with its backtrace)" >&2
+			vm_monitor "$sock" nmi >/dev/null
+			answer=$(console_since "$raw" "$mark" 30)
+		fi
 		stop_vm "$pid" "$sock"
 		if [ -n "$answer" ]; then
-			echo "e2e-v2: the guest's kernel answered: the guest runs and its node hangs. Its answer:" >&2
+			echo "e2e-v2: the guest's kernel answered: the guest runs and hangs. Its answer:" >&2
 			echo "$answer" | head -n 400 >&2
 			return 3
 		fi
-		echo "e2e-v2: the guest's kernel did not answer in 60 s: the emulated machine stopped executing" >&2
+		echo "e2e-v2: the guest's kernel answered neither SysRq nor the NMI: the emulated machine stopped executing" >&2
 		return 4
 	done
 	return 0
