@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -191,10 +193,7 @@ func (d *Driver) unmount(path string, remove bool) error {
 		}
 		if err := d.deps.Mounter.Unmount(path); err != nil {
 			if errors.Is(err, syscall.EBUSY) {
-				// The kubelet retries; nothing changed, so the retry
-				// succeeds once the user of the filesystem is gone.
-				return status.Errorf(codes.FailedPrecondition,
-					"%s is in use: a process has a file open or its working directory below it; stop that process, then retry", path)
+				return d.busy(path)
 			}
 			return failure(err, "unmount "+path)
 		}
@@ -205,4 +204,36 @@ func (d *Driver) unmount(path string, remove bool) error {
 		}
 	}
 	return nil
+}
+
+// busy answers an unmount of path that the kernel refused with EBUSY. The
+// kubelet retries a FailedPrecondition; nothing has changed, so the retry
+// succeeds once what holds the filesystem is gone. The kernel does not say
+// what that is, and an operator reading the event needs to know which of
+// its two causes to look for: another filesystem mounted below path (named
+// from the mount table), or else a process with a file or its working
+// directory there.
+func (d *Driver) busy(path string) error {
+	if below := d.mountsBelow(path); len(below) > 0 {
+		return status.Errorf(codes.FailedPrecondition,
+			"%s is in use: %s is mounted below it; unmount that, then retry", path, strings.Join(below, ", "))
+	}
+	return status.Errorf(codes.FailedPrecondition,
+		"%s is in use: a process has a file open or its working directory below it; stop that process, then retry", path)
+}
+
+// mountsBelow lists the mount points strictly below dir. An unreadable
+// mount table lists none: the answer then names the other cause.
+func (d *Driver) mountsBelow(dir string) []string {
+	mps, err := d.deps.Mounter.List()
+	if err != nil {
+		return nil
+	}
+	var below []string
+	for _, mp := range mps {
+		if strings.HasPrefix(mp.Path, dir+"/") && !slices.Contains(below, mp.Path) {
+			below = append(below, mp.Path)
+		}
+	}
+	return below
 }

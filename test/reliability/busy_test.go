@@ -6,15 +6,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
 
-// TestUnmountWhileInUse: a process with a file open on a volume keeps
-// NodeUnpublishVolume and NodeUnstageVolume from unmounting it. They answer
-// FailedPrecondition, the kubelet's cue to retry, and change nothing: the
-// mounts, the loop device and the record stay. Once the file is closed the
+// TestUnmountWhileInUse: a process with a file open on a volume, or another
+// filesystem mounted inside it, keeps NodeUnpublishVolume and
+// NodeUnstageVolume from unmounting it. They answer FailedPrecondition, the
+// kubelet's cue to retry, with the cause to remove, and change nothing: the
+// mounts, the loop device and the record stay. Once the cause is gone the
 // retries succeed.
 func TestUnmountWhileInUse(t *testing.T) {
 	e := newEnv(t)
@@ -39,6 +41,18 @@ func TestUnmountWhileInUse(t *testing.T) {
 	}
 	must(t, "close the file", held.Close())
 	must(t, "NodeUnpublishVolume after the file was closed", unpublishErr(p, v, target))
+
+	// Another filesystem mounted inside the volume holds it too, and the
+	// answer names that mount, the thing to unmount.
+	nested := filepath.Join(v.staging, "nested")
+	must(t, "make a directory in the staging mount", os.Mkdir(nested, 0o755))
+	must(t, "mount a tmpfs below the staging mount", unix.Mount("csiblkio-test-nested", nested, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { _ = unix.Unmount(nested, 0) }) // a failed test leaves no mount; EINVAL once unmounted
+	wantCode(t, "NodeUnstageVolume with a filesystem mounted below it", unstageErr(p, v), codes.FailedPrecondition, nested+" is mounted below it")
+	if ids := mountIDs(t, v.staging); len(ids) != 1 {
+		t.Errorf("after a busy unstage %s has %d mounts, want 1", v.staging, len(ids))
+	}
+	must(t, "unmount the tmpfs", unix.Unmount(nested, 0))
 
 	// A process whose working directory is in the filesystem holds it
 	// as an open file does.
