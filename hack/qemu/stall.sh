@@ -65,11 +65,18 @@ console_since() {
 	tail -c +"$((mark + 1))" "$raw" | tr -d '\r'
 }
 
+# answered_sysrq TEXT: whether TEXT holds the kernel's answer to the keys
+# (its "sysrq: " headers) or to the NMI (a backtrace or the panic it caused).
+answered_sysrq() {
+	grep -qE 'sysrq: |NMI' <<<"$1"
+}
+
 # watch_console PID RAWLOG SOCKET: waits while qemu PID runs. Returns 0 when
 # qemu ended by itself. When RAWLOG stops growing for stall_secs, it prints
 # what it finds out, stops qemu and returns
-#   3  the guest's kernel answered SysRq or the NMI: the guest runs and
-#      hangs (its answer is printed);
+#   3  the console printed again: the guest's kernel answered SysRq or the
+#      NMI (the guest runs and hangs), or it was only held back (the
+#      message says which, and what it printed follows);
 #   4  it answered neither: the emulated machine stopped executing.
 watch_console() {
 	local pid=$1 raw=$2 sock=$3 size last=-1 quiet=0 mark answer i cpus
@@ -102,7 +109,13 @@ watch_console() {
 		fi
 		stop_vm "$pid" "$sock"
 		if [ -n "$answer" ]; then
-			echo "e2e-v2: the guest's kernel answered: the guest runs and hangs. Its answer:" >&2
+			if answered_sysrq "$answer"; then
+				echo "e2e-v2: the guest's kernel answered: the guest runs and hangs. Its answer:" >&2
+			else
+				# Held back, not hung, most likely; stopped all the same,
+				# since a boot that went silent this long is not to be trusted.
+				echo "e2e-v2: the console printed again, but not the kernel's answer to SysRq or the NMI: the guest was held back for $quiet s or more. Stopped as if it hung. What it printed:" >&2
+			fi
 			echo "$answer" | head -n 400 >&2
 			return 3
 		fi
