@@ -11,6 +11,7 @@ import (
 	"k8s.io/mount-utils"
 
 	"github.com/csi-blkio/csi-blkio/internal/loop"
+	"github.com/csi-blkio/csi-blkio/internal/mounter"
 )
 
 // sweep is the last line of defence after the CSI calls that should have
@@ -44,12 +45,7 @@ func mountsUnder(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list mounts: %w", err)
 	}
-	var out []string
-	for _, mp := range mps {
-		if strings.HasPrefix(mp.Path, dir+"/") {
-			out = append(out, mp.Path)
-		}
-	}
+	out := mounter.Below(mps, dir)
 	slices.SortFunc(out, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 
+	"github.com/csi-blkio/csi-blkio/internal/mounter"
 	"github.com/csi-blkio/csi-blkio/internal/volume"
 )
 
@@ -229,11 +230,7 @@ func (d *Driver) mountsBelow(dir string) []string {
 	if err != nil {
 		return nil
 	}
-	var below []string
-	for _, mp := range mps {
-		if strings.HasPrefix(mp.Path, dir+"/") && !slices.Contains(below, mp.Path) {
-			below = append(below, mp.Path)
-		}
-	}
-	return below
+	below := mounter.Below(mps, dir)
+	slices.Sort(below)
+	return slices.Compact(below) // each path once in the message
 }
