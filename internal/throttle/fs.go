@@ -62,7 +62,7 @@ func (OSFS) ReadFiles(dir string, names []string) ([][]byte, error) {
 	defer unix.Close(dfd)
 	data := make([][]byte, len(names))
 	for i, name := range names {
-		if data[i], err = readAt(dfd, dir+"/", name); err != nil {
+		if data[i], err = readAt(dfd, dir, name); err != nil {
 			return nil, err
 		}
 	}
@@ -70,12 +70,11 @@ func (OSFS) ReadFiles(dir string, names []string) ([][]byte, error) {
 }
 
 // readAt reads the file name, relative to dirfd, into a pooled buffer and
-// returns an exact-size copy; dir is the directory's path with its slash,
-// for errors.
+// returns an exact-size copy; dir is dirfd's path, for errors.
 func readAt(dirfd int, dir, name string) ([]byte, error) {
 	fd, err := openAt(dirfd, name, unix.O_RDONLY)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: dir + name, Err: err}
+		return nil, pathError("open", dir, name, err)
 	}
 	defer unix.Close(fd)
 	bp := readBuffers.Get().(*[]byte)
@@ -91,7 +90,7 @@ func readAt(dirfd int, dir, name string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: dir + name, Err: err}
+			return nil, pathError("read", dir, name, err)
 		}
 		if n == 0 {
 			return bytes.Clone(buf), nil
@@ -126,7 +125,7 @@ func (OSFS) WriteFiles(dir string, names []string, data [][]byte) (int, error) {
 	}
 	defer unix.Close(dfd)
 	for i, name := range names {
-		if err := writeAt(dfd, dir+"/", name, data[i]); err != nil {
+		if err := writeAt(dfd, dir, name, data[i]); err != nil {
 			return i, err
 		}
 	}
@@ -134,14 +133,14 @@ func (OSFS) WriteFiles(dir string, names []string, data [][]byte) (int, error) {
 }
 
 // writeAt writes data with one write(2) to the existing file name, relative
-// to dirfd; dir is the directory's path with its slash, for errors.
+// to dirfd; dir is dirfd's path, for errors.
 func writeAt(dirfd int, dir, name string, data []byte) error {
 	// No O_CREAT: a cgroup file that is missing means the controller is
 	// not there, and creating a regular file in its place would hide that.
 	// No O_TRUNC either: it means nothing to cgroupfs.
 	fd, err := openAt(dirfd, name, unix.O_WRONLY)
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: dir + name, Err: err}
+		return pathError("open", dir, name, err)
 	}
 	for {
 		_, err = unix.Write(fd, data)
@@ -151,12 +150,23 @@ func writeAt(dirfd int, dir, name string, data []byte) error {
 	}
 	if err != nil {
 		unix.Close(fd)
-		return &fs.PathError{Op: "write", Path: dir + name, Err: err}
+		return pathError("write", dir, name, err)
 	}
 	if err := unix.Close(fd); err != nil {
-		return &fs.PathError{Op: "close", Path: dir + name, Err: err}
+		return pathError("close", dir, name, err)
 	}
 	return nil
+}
+
+// pathError names the file name of directory dir ("" when name is a whole
+// path) in an error. The path is put together here, on the error path
+// alone: joined before each call, it was an allocation for every file a
+// publish writes and a stats sweep reads.
+func pathError(op, dir, name string, err error) error {
+	if dir != "" {
+		name = dir + "/" + name
+	}
+	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
 func open(name string, mode int) (int, error) {

@@ -68,7 +68,8 @@ func TestV1WriteLimitsNamesTheFileThatFailed(t *testing.T) {
 }
 
 // TestOSFSReadFiles: the files of one directory read through one descriptor
-// of it; the first that fails ends the read with its full path in the error.
+// of it; the first that fails ends the read with its full path in the error,
+// as a read of one file by its whole path does.
 func TestOSFSReadFiles(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string]string{"a": "1\n", "b": ""} {
@@ -83,6 +84,10 @@ func TestOSFSReadFiles(t *testing.T) {
 	data, err = OSFS{}.ReadFiles(dir, []string{"a", "c", "b"})
 	if data != nil || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(dir, "c")) {
 		t.Fatalf("ReadFiles with a missing file = %q, %v; want nil and ENOENT naming %s/c", data, err, dir)
+	}
+	var pe *fs.PathError
+	if _, err := (OSFS{}).ReadFile(filepath.Join(dir, "c")); !errors.As(err, &pe) || pe.Path != filepath.Join(dir, "c") {
+		t.Fatalf("ReadFile of a missing file: %v; want a PathError with path %s/c", err, dir)
 	}
 	if _, err := (OSFS{}).ReadFiles(filepath.Join(dir, "gone"), []string{"a"}); !isGone(err) {
 		t.Fatalf("ReadFiles of a missing directory: %v; want an error isGone takes", err)
