@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 	flag.StringVar(&cfg.gobench, "bench.gobench", "", "output of `go test -bench` for the throttle core and stats worker")
 	flag.StringVar(&cfg.kube, "bench.kube", "", "output of the Kubernetes tier's TestApiserverWritesAtSteadyState (section 5)")
 	flag.StringVar(&cfg.command, "bench.command", "go test -tags bench ./test/bench", "command line to quote in the report")
-	flag.IntVar(&cfg.rounds, "bench.rounds", 3, "rounds of every repeated measurement (figures judged on a p99 take two more: the neighbour, the publish path, the elastic victim; hack/bench runs the throttle core's Go benchmarks likewise)")
+	flag.IntVar(&cfg.rounds, "bench.rounds", 3, "rounds of every repeated measurement (figures judged on a p99 take two more: the neighbour, the publish path, the elastic victim; hack/bench runs the throttle core's Go benchmarks judged on one 3N+2 times)")
 	flag.Parse()
 	if cfg.smoke {
 		cfg.rounds = 1

@@ -101,7 +101,7 @@ func writeReport(path string, h host, took time.Duration) error {
 		"interval and where the median fell). The interval runs from the k-th smallest round to the k-th largest, with the " +
 		"largest k for which it holds the true median with a probability of at least 90% whatever the figures' distribution, " +
 		"and k = 1 when none does: the rounds' whole range up to seven rounds (a probability of 75% for three, 94% for five), " +
-		"the second smallest to the second largest for eight or nine. A target made of several figures takes the worst " +
+		"the second smallest to the second largest for eight to ten, the third for eleven. A target made of several figures takes the worst " +
 		"verdict among them.\n\n")
 	var rows [][]string
 	for _, s := range secs {
