@@ -91,8 +91,8 @@ func TestScaling(t *testing.T) {
 			"and the stats ~0.5 KiB per group, the rest gRPC, informers and the runtime) plus the collector's headroom: at the " +
 			"default GOGC the heap grows to twice its live size before each collection. A stats sweep allocated ~88 KiB per group " +
 			"(a fresh 4 KiB buffer for each file read and each parse) until the reads went through pooled buffers and an " +
-			"exact-size copy, and each file's path was joined only for an error message: ~4 KiB now (`BenchmarkSyncPerGroup/sync`, " +
-			"B/op), so the collector runs less often and the heap's peaks are lower.\n")
+			"exact-size copy, and each file's path was joined only for an error message: ~4 KiB now (`go test -bench " +
+			"BenchmarkSyncPerGroup/sync -benchmem ./internal/statsworker`), so the collector runs less often and the heap's peaks are lower.\n")
 		targets = append(targets,
 			target{What: "plugin RSS idle", Goal: "<= 25 MiB", Measured: fmt.Sprintf("%s (anon %s, binary %s)", kibStr(m.idle.rss), kibStr(m.idle.anon), kibStr(m.idle.file)),
 				Verdict: iobench.AtMost(float64(m.idle.rss), 25*1024)},
