@@ -27,7 +27,7 @@ type spans struct {
 	d  map[string]time.Duration
 
 	// floor, when set, times Ensure's floor for a spec (the bare limit
-	// writes into a fresh pod cgroup of its own); timedThrottler takes it
+	// writes into a pod cgroup of its own); timedThrottler takes it
 	// beside every Ensure, before the call and after it in turn, so that
 	// both run in the same goroutine, at the same point of the publish
 	// path, with the same caches warm or cold. The floors go to floors,
