@@ -22,7 +22,10 @@ if [ "$(id -u)" -eq 0 ]; then
 	hack/qemu/node-image.sh >_output/node-image.log 2>&1 </dev/null &
 fi
 step "lint" hack/lint.sh
-step "unit, kernel and csi-sanity tests" go test -race -count=1 ./...
+# go test alone does not say which tests skipped; test-summary prints its
+# usual lines, then the count and every skip with its reason.
+go_test_listing_skips() { go test -json "$@" | go run ./hack/tools/test-summary; }
+step "unit, kernel and csi-sanity tests" go_test_listing_skips -race -count=1 ./...
 step "helm chart" hack/test-chart.sh
 step "kubernetes integration (real apiserver)" hack/test-kube.sh
 # Fuzz budgets are execution counts (~15-20 s here), not durations: a duration
