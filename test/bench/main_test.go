@@ -102,12 +102,7 @@ func pick[T any](full, smoke T) T {
 // than the others, since a tail moves most from round to round on a busy
 // machine, and five rounds are the fewest whose range is a 90% interval of
 // the median (iobench.Spread.MedianInterval).
-func p99Rounds() int {
-	if cfg.smoke {
-		return 1
-	}
-	return cfg.rounds + 2
-}
+func p99Rounds() int { return pick(cfg.rounds+2, 1) }
 
 // coreP99Rounds is how many rounds the throttle core's figures judged on a
 // p99 take (hack/bench runs its Go benchmarks as many times): 3N+2, eleven
@@ -115,12 +110,7 @@ func p99Rounds() int {
 // highest and the two lowest rounds. With five, the interval was every
 // round's range, and the verdicts of these figures turned on one round's
 // extreme from run to run. A round of the publish path takes ~7 s.
-func coreP99Rounds() int {
-	if cfg.smoke {
-		return 1
-	}
-	return 3*cfg.rounds + 2
-}
+func coreP99Rounds() int { return pick(3*cfg.rounds+2, 1) }
 
 // retryRounds is how many disturbed rounds a figure measures again: none
 // in a smoke run, whose figures mean nothing and which must stay short.
