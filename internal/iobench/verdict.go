@@ -2,6 +2,7 @@ package iobench
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -41,6 +42,21 @@ func SpreadAtMost(s Spread, goal float64) string {
 func SpreadAtLeast(s Spread, goal float64) string {
 	lo, hi, _ := s.MedianInterval()
 	return judge(AtLeast(s.Median(), goal), lo < goal && hi >= goal, lo, hi)
+}
+
+// SpreadWithin judges a figure that should lie within tolerance of goal
+// (a ratio of 1 within 1%, say), as SpreadAtMost does: met when the
+// interval of its median lies wholly inside the band, missed when wholly
+// outside it, else unresolved.
+func SpreadWithin(s Spread, goal, tolerance float64) string {
+	lo, hi, _ := s.MedianInterval()
+	edge := tolerance * (1 + 1e-9) // 0.99 is within 0.01 of 1, float rounding aside
+	in := func(x float64) bool { return math.Abs(x-goal) <= edge }
+	byMedian := "met"
+	if m := s.Median(); !in(m) {
+		byMedian = fmt.Sprintf("missed by %.1f%%", (math.Abs(m-goal)-tolerance)/goal*100)
+	}
+	return judge(byMedian, in(lo) != in(hi) || (lo < goal-edge && hi > goal+edge), lo, hi)
 }
 
 func judge(byMedian string, holdsGoal bool, lo, hi float64) string {

@@ -24,6 +24,15 @@ func TestSpreadVerdictsNeedTheIntervalOnOneSide(t *testing.T) {
 		// figure unresolved (the interval is the 2nd to the 8th value).
 		{"nine rounds, an outlier each side", SpreadAtLeast(Spread{0.5, 0.98, 0.99, 1, 1, 1, 1.01, 1.02, 1.5}, 0.97), "met"},
 		{"one value", SpreadAtMost(Spread{1.51}, 1.5), "missed by 1%"},
+		{"within, all rounds inside", SpreadWithin(Spread{0.995, 1.0, 1.008}, 1, 0.01), "met"},
+		{"within, all rounds under", SpreadWithin(Spread{0.95, 0.96, 0.97}, 1, 0.01), "missed by 3.0%"},
+		{"within, all rounds over", SpreadWithin(Spread{1.03, 1.05, 1.02}, 1, 0.01), "missed by 2.0%"},
+		{"within, rounds inside and under", SpreadWithin(Spread{0.97, 0.995, 1.0}, 1, 0.01),
+			"unresolved: 0.97-1 holds the goal (median: met)"},
+		{"within, rounds under and over", SpreadWithin(Spread{0.97, 0.98, 1.03}, 1, 0.01),
+			"unresolved: 0.97-1.03 holds the goal (median: missed by 1.0%)"},
+		{"within, rounds on the band's edges", SpreadWithin(Spread{0.99, 1.0, 1.01}, 1, 0.01), "met"},
+		{"within, a round on the band's lower edge", SpreadWithin(Spread{0.99, 1.0, 1.005}, 1, 0.01), "met"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, c.got, c.want)
