@@ -31,10 +31,20 @@ func TestReadRunDelay(t *testing.T) {
 	if d, err := readRunDelay(good); err != nil || d != 1139573330 {
 		t.Errorf("readRunDelay = %v, %v; want 1.139573330s", d, err)
 	}
-	bad := filepath.Join(dir, "bad")
-	os.WriteFile(bad, []byte("143856459\n"), 0o644)
-	if _, err := readRunDelay(bad); err == nil {
-		t.Error("a one-field schedstat parsed")
+	for _, c := range []string{"143856459\n", "143856459 \n", "143856459 11x9 467\n", "", "1 99999999999999999999 2\n"} {
+		bad := filepath.Join(dir, "bad")
+		os.WriteFile(bad, []byte(c), 0o644)
+		if d, err := readRunDelay(bad); err == nil {
+			t.Errorf("schedstat %q parsed as %v", c, d)
+		}
+	}
+	if _, err := readRunDelay(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Errorf("a missing file: %v", err)
+	}
+	// Benchmarks read it beside every timed call: it must not feed the
+	// garbage collector more than the path's bytes for open(2).
+	if a := testing.AllocsPerRun(100, func() { readRunDelay(good) }); a > 1 && !raceEnabled {
+		t.Errorf("readRunDelay allocates %v times per call", a)
 	}
 	// The real file of this thread, where the kernel has one.
 	runtime.LockOSThread()
