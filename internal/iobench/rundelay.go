@@ -46,10 +46,10 @@ func TaskRunDelay(pid int) (time.Duration, error) {
 
 // readRunDelay parses a schedstat file: "<ns on cpu> <ns waiting> <slices>".
 // It reads through raw system calls into a buffer on the stack, so that it
-// allocates only the path's bytes for open(2): benchmarks read it beside every timed call, and an
-// os.ReadFile there (an os.File, its finalizer, a buffer: ~1.8 KB) made
-// most of what such a benchmark allocated, which set the pace of the
-// garbage collector whose cycles the timed calls then met.
+// allocates only the path's bytes for open(2): benchmarks read it beside
+// every timed call, and os.ReadFile there (an os.File, its finalizer, a
+// buffer: ~1.8 KB) made most of what such a benchmark allocated, more than
+// the code it timed.
 func readRunDelay(path string) (time.Duration, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
