@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil/race"
 )
 
 func TestFloorDropsByTheShareSpentWaiting(t *testing.T) {
@@ -43,7 +45,7 @@ func TestReadRunDelay(t *testing.T) {
 	}
 	// Benchmarks read it beside every timed call: it must not feed the
 	// garbage collector more than the path's bytes for open(2).
-	if a := testing.AllocsPerRun(100, func() { readRunDelay(good) }); a > 1 && !raceEnabled {
+	if a := testing.AllocsPerRun(100, func() { readRunDelay(good) }); a > 1 && !race.Enabled {
 		t.Errorf("readRunDelay allocates %v times per call", a)
 	}
 	// The real file of this thread, where the kernel has one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"k8s.io/klog/v2"
 )
@@ -58,10 +59,10 @@ func (t *Table) Ensure(ctx context.Context, key Key, spec Spec) (Phase, error) {
 			return "", err
 		}
 		if logger := klog.FromContext(ctx).V(2); created && logger.Enabled() {
-			logger.Info("Throttle group created", "group", key, "spec", spec, "incarnation", g.inc, "placement", g.place.Load().message)
+			logger.Info("Throttle group created", "group", key, "spec", spec, "incarnation", g.inc, "placement", g.placement().message)
 		}
 		t.notify(key)
-		return phaseOf(g.place.Load(), g.stats.Load()), nil
+		return phaseOf(g.placement(), g.stats.Load()), nil
 	}
 }
 
@@ -134,7 +135,7 @@ func (t *Table) setLimits(g *group, l Limits) error {
 // g.mu held.
 func (t *Table) holdAll(g *group, l Limits) error {
 	want := g.kernelLimits(l)
-	for id := range g.held {
+	for _, id := range g.held {
 		if err := t.entries.hold(id, g.inc, want); err != nil {
 			return err
 		}
@@ -175,13 +176,13 @@ func (t *Table) Remove(ctx context.Context, key Key) error {
 func (t *Table) liftLocked(g *group) error {
 	t.unwatchLocked(g)
 	var errs []error
-	for id := range g.held {
-		if err := t.entries.release(id, g.inc); err != nil {
+	g.held = slices.DeleteFunc(g.held, func(id entryID) bool {
+		err := t.entries.release(id, g.inc)
+		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		delete(g.held, id)
-	}
+		return err == nil
+	})
 	return errors.Join(errs...)
 }
 

@@ -1,11 +1,33 @@
 package throttle
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // entryID names one kernel entry: the limits of one device in one cgroup.
 type entryID struct {
 	dir string
 	dev Device
+}
+
+// entrySet is the entries a group holds: its pod cgroup, a few containers
+// and at most one root-level or kubepods line. A slice, not a map, for the
+// same reason as holdings.
+type entrySet []entryID
+
+func (s entrySet) has(id entryID) bool { return slices.Contains(s, id) }
+
+// add puts id in s unless it is there.
+func (s *entrySet) add(id entryID) {
+	if !s.has(id) {
+		*s = append(*s, id)
+	}
+}
+
+// remove takes id out of s.
+func (s *entrySet) remove(id entryID) {
+	*s = slices.DeleteFunc(*s, func(x entryID) bool { return x == id })
 }
 
 // entries reference-counts kernel entries. Several groups can need the
@@ -30,9 +52,52 @@ type entry struct {
 	pins int // goroutines using this entry; guarded by entries.mu
 
 	mu      sync.Mutex
-	holders map[uint64]Limits // by group incarnation; guarded by mu
-	written Limits            // what the kernel holds, if known; guarded by mu
-	known   bool              // whether written is known; guarded by mu
+	holders holdings // guarded by mu
+	written Limits   // what the kernel holds, if known; guarded by mu
+	known   bool     // whether written is known; guarded by mu
+}
+
+// holdings are the limits an entry's holders ask for, one per group
+// incarnation. A slice, not a map: an entry has one holder but for a
+// volume-scope line shared by the pods of one volume, every write already
+// walks them all (strictest), and a map's first insert costs a
+// 300-byte table on the publish path for each new entry.
+type holdings []holding
+
+type holding struct {
+	inc    uint64
+	limits Limits
+}
+
+// find returns the index of inc's holding, or -1.
+func (hs holdings) find(inc uint64) int {
+	for i, h := range hs {
+		if h.inc == inc {
+			return i
+		}
+	}
+	return -1
+}
+
+// set makes inc hold l and returns what it held before, if anything.
+func (hs *holdings) set(inc uint64, l Limits) (old Limits, had bool) {
+	if i := hs.find(inc); i >= 0 {
+		old, (*hs)[i].limits = (*hs)[i].limits, l
+		return old, true
+	}
+	*hs = append(*hs, holding{inc, l})
+	return Limits{}, false
+}
+
+// drop removes inc's holding and returns what it held, if anything.
+func (hs *holdings) drop(inc uint64) (old Limits, had bool) {
+	i := hs.find(inc)
+	if i < 0 {
+		return Limits{}, false
+	}
+	old = (*hs)[i].limits
+	*hs = slices.Delete(*hs, i, i+1)
+	return old, true
 }
 
 func newEntries(b Backend) *entries {
@@ -44,7 +109,7 @@ func (r *entries) pin(id entryID) *entry {
 	defer r.mu.Unlock()
 	e := r.m[id]
 	if e == nil {
-		e = &entry{holders: map[uint64]Limits{}}
+		e = &entry{}
 		r.m[id] = e
 	}
 	e.pins++
@@ -70,13 +135,12 @@ func (r *entries) hold(id entryID, holder uint64, l Limits) error {
 	defer r.unpin(id, e)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	old, had := e.holders[holder]
-	e.holders[holder] = l
+	old, had := e.holders.set(holder, l)
 	if err := r.sync(id, e); err != nil {
 		if had {
-			e.holders[holder] = old
+			e.holders.set(holder, old)
 		} else {
-			delete(e.holders, holder)
+			e.holders.drop(holder)
 		}
 		return err
 	}
@@ -91,13 +155,12 @@ func (r *entries) release(id entryID, holder uint64) error {
 	defer r.unpin(id, e)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	old, had := e.holders[holder]
+	old, had := e.holders.drop(holder)
 	if !had {
 		return nil
 	}
-	delete(e.holders, holder)
 	if err := r.sync(id, e); err != nil && !isGone(err) {
-		e.holders[holder] = old
+		e.holders.set(holder, old)
 		return err
 	}
 	return nil
@@ -110,7 +173,7 @@ func (r *entries) forget(id entryID, holder uint64) {
 	defer r.unpin(id, e)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.holders, holder)
+	e.holders.drop(holder)
 	e.known = false
 }
 
@@ -132,9 +195,10 @@ func (r *entries) sync(id entryID, e *entry) error {
 // strictest combines limits knob by knob: the smallest set value wins, and
 // a knob is unlimited only if every holder leaves it unlimited. So one
 // holder can never lift a limit another holder still needs.
-func strictest(ls map[uint64]Limits) Limits {
+func strictest(hs holdings) Limits {
 	var out Limits
-	for _, l := range ls {
+	for _, h := range hs {
+		l := h.limits
 		out.ReadBytesPerSecond = minSet(out.ReadBytesPerSecond, l.ReadBytesPerSecond)
 		out.WriteBytesPerSecond = minSet(out.WriteBytesPerSecond, l.WriteBytesPerSecond)
 		out.ReadIOPS = minSet(out.ReadIOPS, l.ReadIOPS)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +40,17 @@ type OSFS struct{}
 
 var _ FS = OSFS{}
 
-func (OSFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
+func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+// Links is the link count of name, without the fs.FileInfo that Stat
+// builds on the heap for it (see linkCount).
+func (OSFS) Links(name string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(name, &st); err != nil {
+		return 0, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return uint64(st.Nlink), nil
+}
 func (OSFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
 
 // ReadFile and WriteFile use open, read or write, and close alone.
@@ -177,12 +189,45 @@ func open(name string, mode int) (int, error) {
 	return fd, nil
 }
 
+// cPath holds a path as the kernel takes it, NUL-terminated, in a buffer
+// the caller keeps on its stack: the unix package's wrappers copy each path
+// to the heap to add the NUL, an allocation for each of the six path calls
+// of a v1 Ensure and for every file a stats sweep reads.
+type cPath [256]byte
+
+// set copies name into p and returns it for the kernel, or false if it does
+// not fit or holds a NUL (the unix package's wrappers refuse that): such a
+// path takes the wrapper's way.
+func (p *cPath) set(name string) (*byte, bool) {
+	if len(name) >= len(p) || strings.IndexByte(name, 0) >= 0 {
+		return nil, false
+	}
+	n := copy(p[:], name)
+	p[n] = 0
+	return &p[0], true
+}
+
 // openAt is openat(2), retried on EINTR; its error is the bare errno.
 func openAt(dirfd int, name string, mode int) (int, error) {
-	for {
-		fd, err := unix.Openat(dirfd, name, mode|unix.O_CLOEXEC, 0)
-		if !errors.Is(err, unix.EINTR) {
-			return fd, err
+	var p cPath
+	path, ok := p.set(name)
+	if !ok {
+		for {
+			fd, err := unix.Openat(dirfd, name, mode|unix.O_CLOEXEC, 0)
+			if !errors.Is(err, unix.EINTR) {
+				return fd, err
+			}
 		}
+	}
+	for {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)),
+			uintptr(mode|unix.O_CLOEXEC), 0, 0, 0)
+		switch errno {
+		case 0:
+			return int(fd), nil
+		case unix.EINTR:
+			continue
+		}
+		return -1, errno
 	}
 }

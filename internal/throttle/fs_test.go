@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/csi-blkio/csi-blkio/internal/testutil/race"
 )
 
 // TestOSFSWriteFiles: the files of one directory written through one
@@ -93,3 +97,68 @@ func TestOSFSReadFiles(t *testing.T) {
 		t.Fatalf("ReadFiles of a missing directory: %v; want an error isGone takes", err)
 	}
 }
+
+// TestOpenAtPathsOnAndOffTheStack: a short path goes to the kernel from the
+// stack without an allocation; a path too long for that buffer, or one
+// holding a NUL, takes the unix package's way and behaves as it does.
+func TestOpenAtPathsOnAndOffTheStack(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "f")
+	deep := filepath.Join(dir, strings.Repeat("d", 200), strings.Repeat("e", 100))
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	long := filepath.Join(deep, "f")
+	if len(long) < len(cPath{}) || len(short) >= len(cPath{}) {
+		t.Fatalf("paths of %d and %d bytes do not fall on both sides of %d", len(short), len(long), len(cPath{}))
+	}
+	for _, p := range []string{short, long} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := openAt(unix.AT_FDCWD, p, unix.O_RDONLY)
+		if err != nil {
+			t.Fatalf("openAt of %d bytes: %v", len(p), err)
+		}
+		unix.Close(fd)
+		if _, err := openAt(unix.AT_FDCWD, p+"-missing", unix.O_RDONLY); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("openAt of a missing file of %d bytes: %v, want ENOENT", len(p), err)
+		}
+	}
+	if _, err := openAt(unix.AT_FDCWD, short+"\x00x", unix.O_RDONLY); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("openAt of a path with a NUL: %v, want EINVAL", err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if fd, err := openAt(unix.AT_FDCWD, short, unix.O_RDONLY); err == nil {
+			unix.Close(fd)
+		}
+	})
+	if allocs > 0 && !race.Enabled {
+		t.Errorf("openAt of a short path allocates %v times", allocs)
+	}
+}
+
+// TestLinkCount: OSFS answers through Links, another FS through Stat, and
+// both count a subdirectory's ".." link.
+func TestLinkCount(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []FS{OSFS{}, statOnlyFS{OSFS{}}} {
+		if n, ok := linkCount(f, dir); !ok || n != 2 {
+			t.Errorf("%T: an empty directory has %d links (%v), want 2", f, n, ok)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "child"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []FS{OSFS{}, statOnlyFS{OSFS{}}} {
+		if n, ok := linkCount(f, dir); !ok || n != 3 {
+			t.Errorf("%T: a directory with one child has %d links (%v), want 3", f, n, ok)
+		}
+		if _, ok := linkCount(f, filepath.Join(dir, "missing")); ok {
+			t.Errorf("%T: a missing directory has a link count", f)
+		}
+	}
+}
+
+// statOnlyFS hides OSFS.Links.
+type statOnlyFS struct{ FS }

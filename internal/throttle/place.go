@@ -144,12 +144,28 @@ func (t *Table) children(dir string) ([]string, error) {
 // limit writes. The stat comes after the watch is in place, as the read
 // would, so a container created meanwhile is still seen by one or the other.
 func (t *Table) childrenIfAny(dir string) ([]string, error) {
-	if fi, err := t.backend.FS().Stat(dir); err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 2 {
-			return nil, nil
-		}
+	if n, ok := linkCount(t.backend.FS(), dir); ok && n == 2 {
+		return nil, nil
 	}
 	return t.children(dir)
+}
+
+// linkCount is the link count of name, if f can tell it: through Links
+// where f has it (OSFS), else from Stat.
+func linkCount(f FS, name string) (uint64, bool) {
+	if lf, ok := f.(interface{ Links(string) (uint64, error) }); ok {
+		n, err := lf.Links(name)
+		return n, err == nil
+	}
+	fi, err := f.Stat(name)
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return uint64(st.Nlink), true
 }
 
 // place puts g's entries where spec wants them. New entries go in before
@@ -178,7 +194,7 @@ func (t *Table) place(g *group, spec Spec) error {
 		if err := t.entries.hold(id, g.inc, g.kernelLimits(spec.Limits)); err != nil {
 			return err
 		}
-		g.held[id] = struct{}{}
+		g.held.add(id)
 		return nil
 	}
 	for _, d := range tg.dirs {
@@ -198,16 +214,16 @@ func (t *Table) place(g *group, spec Spec) error {
 		}
 	}
 	var errs []error
-	for id := range g.held {
+	g.held = slices.DeleteFunc(g.held, func(id entryID) bool {
 		if slices.Contains(want, id) {
-			continue
+			return false
 		}
-		if err := t.entries.release(id, g.inc); err != nil {
+		err := t.entries.release(id, g.inc)
+		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		delete(g.held, id)
-	}
+		return err == nil
+	})
 	g.spec, g.placed, g.degraded = spec, true, tg.degraded
 	g.sinceScan, g.mustScan = 0, false
 	g.pod, g.statsDir, g.message = tg.pod, tg.statsDir, tg.message

@@ -69,10 +69,7 @@ func (t *Table) Readback(key Key) (Readback, error) {
 	if prev := g.readback.Load(); prev != nil {
 		rb.Repairs = prev.Repairs
 	}
-	ids := make([]entryID, 0, len(g.held))
-	for id := range g.held {
-		ids = append(ids, id)
-	}
+	ids := slices.Clone(g.held)
 	slices.SortFunc(ids, func(a, b entryID) int { return strings.Compare(a.dir, b.dir) })
 	for _, id := range ids {
 		c, repaired, err := t.entries.verify(id)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -48,9 +49,9 @@ func (h watchHandler) ChildRemoved(key Key, dir, child string) {
 	}
 	g.mu.Lock()
 	id := entryID{child, g.spec.Device}
-	if _, ok := g.held[id]; ok && !g.removed && g.watching == dir {
+	if g.held.has(id) && !g.removed && g.watching == dir {
 		t.entries.forget(id, g.inc)
-		delete(g.held, id)
+		g.held.remove(id)
 		g.publish(t.backend.Version())
 	}
 	g.mu.Unlock()
@@ -78,7 +79,7 @@ func (t *Table) placeChildLocked(g *group, dir, child string) (bool, error) {
 		return false, nil
 	}
 	id := entryID{child, g.spec.Device}
-	if _, ok := g.held[id]; ok {
+	if g.held.has(id) {
 		return false, nil
 	}
 	if err := t.entries.hold(id, g.inc, g.kernelLimits(g.spec.Limits)); err != nil {
@@ -87,7 +88,7 @@ func (t *Table) placeChildLocked(g *group, dir, child string) (bool, error) {
 		}
 		return false, err
 	}
-	g.held[id] = struct{}{}
+	g.held.add(id)
 	g.publish(t.backend.Version())
 	return true, nil
 }
@@ -163,13 +164,14 @@ func (t *Table) Reconcile(ctx context.Context, key Key) error {
 		}
 	}
 	changed := false
-	for id := range g.held {
+	g.held = slices.DeleteFunc(g.held, func(id entryID) bool {
 		if filepath.Dir(id.dir) == g.watching && !present[id.dir] {
 			t.entries.forget(id, g.inc)
-			delete(g.held, id)
 			changed = true
+			return true
 		}
-	}
+		return false
+	})
 	if changed {
 		g.publish(t.backend.Version())
 	}
@@ -186,7 +188,7 @@ func (t *Table) ReadCounters(key Key) (Counters, uint64, error) {
 	if g == nil {
 		return Counters{}, 0, fmt.Errorf("%w: %s", ErrGroupNotFound, key)
 	}
-	p := g.place.Load()
+	p := g.placement()
 	if !p.placed {
 		return Counters{}, g.inc, fmt.Errorf("group %s is not placed yet", key)
 	}

@@ -198,7 +198,7 @@ type group struct {
 	pod      string // pod cgroup, "" if not found
 	statsDir string
 	watching string // pod cgroup watched for children (v1), "" if none
-	held     map[entryID]struct{}
+	held     entrySet
 	message  string
 	// lift, when set, is what the kernel holds instead of spec.Limits
 	// (see SetLift).
@@ -235,9 +235,18 @@ type placement struct {
 }
 
 func newGroup(key Key, inc uint64) *group {
-	g := &group{key: key, inc: inc, held: map[entryID]struct{}{}}
-	g.place.Store(&placement{spec: Spec{Pod: PodRef{UID: key.PodUID}}, message: "placing"})
-	return g
+	return &group{key: key, inc: inc}
+}
+
+// placement is what publish last stored. Before the first placement it is
+// a "placing" one made here, on the rare read of a group that Ensure is
+// still placing, rather than stored by newGroup, where the publish path
+// would allocate it only to replace it a moment later.
+func (g *group) placement() *placement {
+	if p := g.place.Load(); p != nil {
+		return p
+	}
+	return &placement{spec: Spec{Pod: PodRef{UID: g.key.PodUID}}, message: "placing"}
 }
 
 // publish stores a snapshot of the placement. Called with mu held.
@@ -246,7 +255,7 @@ func (g *group) publish(version int) {
 		spec: g.spec, boost: g.boost, placed: g.placed, degraded: g.degraded, pod: g.pod, statsDir: g.statsDir,
 		message: g.message, semantics: semantics(version, g.spec.Scope, g.degraded), lift: g.lift,
 	}
-	for id := range g.held {
+	for _, id := range g.held {
 		p.cgroups = append(p.cgroups, id.dir)
 	}
 	slices.Sort(p.cgroups)
@@ -255,7 +264,7 @@ func (g *group) publish(version int) {
 }
 
 func (g *group) status(b Backend) GroupStatus {
-	p := g.place.Load()
+	p := g.placement()
 	st := GroupStatus{
 		Key: g.key, Spec: p.spec, Boost: p.boost, Burst: g.burst.Load(), Incarnation: g.inc,
 		BackendVersion: b.Version(), Backend: b.Description(), Semantics: p.semantics,

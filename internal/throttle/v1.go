@@ -3,6 +3,7 @@ package throttle
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,16 @@ const (
 	v1ServiceBytesRecursive = "blkio.throttle.io_service_bytes_recursive"
 	v1ServicedRecursive     = "blkio.throttle.io_serviced_recursive"
 )
+
+// limitWrite is the scratch space of one V1.WriteLimits: the four lines and
+// the names of their files. Nothing keeps them after the call.
+type limitWrite struct {
+	buf   []byte
+	names [len(V1Knobs)]string
+	lines [len(V1Knobs)][]byte
+}
+
+var limitWrites = sync.Pool{New: func() any { return &limitWrite{buf: make([]byte, 0, len(V1Knobs)*48)} }}
 
 // V1 is the cgroup v1 blkio backend.
 type V1 struct{ hierarchy }
@@ -44,7 +55,9 @@ func (b *V1) Description() string {
 //
 // This is the publish path's inner loop (four writes per cgroup): the four
 // files are written through one lookup of dir (FS.WriteFiles), and the
-// lines are built into one buffer.
+// lines are built into one buffer, taken from a pool with the slices that
+// name the files: handed through the FS interface they would escape, three
+// allocations on every entry written.
 func (b *V1) WriteLimits(dir string, dev Device, l Limits) error {
 	es := V1Entries(dev, l)
 	var order [len(es)]int
@@ -59,19 +72,20 @@ func (b *V1) WriteLimits(dir string, dev Device, l Limits) error {
 			order[n], n = i, n+1
 		}
 	}
-	var names [len(es)]string
-	var lines [len(es)][]byte
-	buf := make([]byte, 0, len(es)*48)
+	w := limitWrites.Get().(*limitWrite)
+	defer limitWrites.Put(w)
+	buf := w.buf[:0]
 	for j, i := range order {
 		start := len(buf)
 		buf = es[i].appendTo(buf)
-		names[j], lines[j] = string(V1Knobs[i]), buf[start:len(buf):len(buf)]
+		w.names[j], w.lines[j] = string(V1Knobs[i]), buf[start:len(buf):len(buf)]
 	}
-	written, err := b.fs.WriteFiles(dir, names[:], lines[:])
+	w.buf = buf
+	written, err := b.fs.WriteFiles(dir, w.names[:], w.lines[:])
 	if err == nil {
 		return nil
 	}
-	e, name := es[order[written]], dir+"/"+names[written]
+	e, name := es[order[written]], dir+"/"+w.names[written]
 	if errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("write %q to %s: device %s is not a block device the kernel knows (detached?): %w", e, name, dev, err)
 	}

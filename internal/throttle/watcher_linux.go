@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -26,9 +27,19 @@ type inotifyWatcher struct {
 	byWD   map[int32]*watch
 }
 
+// watch is one watched directory and the groups it reports to: the
+// groups of one pod's volumes, a handful. A slice, not a map, whose first
+// insert would cost a 260-byte table on the publish path.
 type watch struct {
 	dir  string
-	keys map[Key]struct{}
+	keys []Key
+}
+
+// addKey makes the watch report to key, once.
+func (wt *watch) addKey(key Key) {
+	if !slices.Contains(wt.keys, key) {
+		wt.keys = append(wt.keys, key)
+	}
 }
 
 // NewInotifyWatcher starts a watcher that reports to h.
@@ -65,23 +76,38 @@ func (w *inotifyWatcher) Watch(dir string, key Key) error {
 		return fmt.Errorf("watch %s: watcher closed", dir)
 	}
 	if wd, ok := w.byDir[dir]; ok {
-		w.byWD[wd].keys[key] = struct{}{}
+		w.byWD[wd].addKey(key)
 		return nil
 	}
-	wd, err := unix.InotifyAddWatch(w.fd, dir, watchMask)
+	wd, err := addWatch(w.fd, dir, watchMask)
 	if err != nil {
 		return fmt.Errorf("inotify_add_watch %s: %w", dir, err)
 	}
 	id := int32(wd)
 	if old, ok := w.byWD[id]; ok {
 		// The same inode under another name: share the watch.
-		old.keys[key] = struct{}{}
+		old.addKey(key)
 		w.byDir[dir] = id
 		return nil
 	}
 	w.byDir[dir] = id
-	w.byWD[id] = &watch{dir: dir, keys: map[Key]struct{}{key: {}}}
+	w.byWD[id] = &watch{dir: dir, keys: []Key{key}}
 	return nil
+}
+
+// addWatch is inotify_add_watch(2) with the path passed from the stack
+// (cPath), as openAt passes it.
+func addWatch(fd int, dir string, mask uint32) (int, error) {
+	var p cPath
+	path, ok := p.set(dir)
+	if !ok {
+		return unix.InotifyAddWatch(fd, dir, mask)
+	}
+	wd, _, errno := unix.Syscall(unix.SYS_INOTIFY_ADD_WATCH, uintptr(fd), uintptr(unsafe.Pointer(path)), uintptr(mask))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(wd), nil
 }
 
 func (w *inotifyWatcher) Unwatch(dir string, key Key) {
@@ -93,7 +119,7 @@ func (w *inotifyWatcher) Unwatch(dir string, key Key) {
 		return
 	}
 	wt := w.byWD[wd]
-	delete(wt.keys, key)
+	wt.keys = slices.DeleteFunc(wt.keys, func(k Key) bool { return k == key })
 	if len(wt.keys) > 0 {
 		return
 	}
@@ -168,11 +194,8 @@ func (w *inotifyWatcher) lookup(wd int32) (string, []Key) {
 	if !ok {
 		return "", nil
 	}
-	keys := make([]Key, 0, len(wt.keys))
-	for k := range wt.keys {
-		keys = append(keys, k)
-	}
-	return wt.dir, keys
+	// A copy: the handler runs without mu, while Watch may append.
+	return wt.dir, slices.Clone(wt.keys)
 }
 
 func (w *inotifyWatcher) allKeys() []Key {
@@ -180,9 +203,7 @@ func (w *inotifyWatcher) allKeys() []Key {
 	defer w.mu.Unlock()
 	var keys []Key
 	for _, wt := range w.byWD {
-		for k := range wt.keys {
-			keys = append(keys, k)
-		}
+		keys = append(keys, wt.keys...)
 	}
 	return keys
 }

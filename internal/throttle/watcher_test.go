@@ -2,9 +2,15 @@ package throttle
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 )
@@ -38,5 +44,36 @@ func TestOverflowNotifiesEveryWatchedGroup(t *testing.T) {
 	watchHandler{fx.table}.Overflow([]Key{k, other})
 	if fx.notes.count(k) != 1 || fx.notes.count(other) != 1 {
 		t.Fatalf("notified %v", fx.notes.keys)
+	}
+}
+
+// TestAddWatchPaths: inotify_add_watch from the stack buffer and, for a
+// path too long for it, the unix package's way; a missing path and a file
+// fail as findPod expects (not there, not a directory).
+func TestAddWatchPaths(t *testing.T) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	dir := t.TempDir()
+	long := filepath.Join(dir, strings.Repeat("d", 200), strings.Repeat("e", 100))
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, long} {
+		if _, err := addWatch(fd, d, watchMask); err != nil {
+			t.Errorf("watch of a directory of %d bytes: %v", len(d), err)
+		}
+		if _, err := addWatch(fd, d+"/missing", watchMask); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("watch of a missing path of %d bytes: %v, want ENOENT", len(d)+8, err)
+		}
+	}
+	if _, err := addWatch(fd, file, watchMask); !errors.Is(err, unix.ENOTDIR) {
+		t.Errorf("watch of a file: %v, want ENOTDIR", err)
 	}
 }
