@@ -293,19 +293,32 @@ func publishConcurrency(t *testing.T, e *env, n int, params map[string]string) (
 
 // bareLimitWrites times writing the four v1 limit lines of limits for dev
 // into a pod cgroup by hand, then drops them again (untimed): the kernel's
-// part of what Ensure does for a pod-scope group.
+// part of what Ensure does for a pod-scope group. The paths and lines are
+// put together before the clock starts, so that the floor times the system
+// calls alone (OSFS.WriteFile allocates nothing).
 func bareLimitWrites(t *testing.T, pod string, dev throttle.Device, limits throttle.Limits) time.Duration {
 	t.Helper()
-	write := func(es [4]throttle.V1Entry) {
+	var paths [4]string
+	for i, knob := range throttle.V1Knobs {
+		paths[i] = filepath.Join(pod, string(knob))
+	}
+	lines := func(es [4]throttle.V1Entry) (ls [4][]byte) {
 		for i, e := range es {
-			if err := (throttle.OSFS{}).WriteFile(filepath.Join(pod, string(throttle.V1Knobs[i])), []byte(e.String())); err != nil {
+			ls[i] = []byte(e.String())
+		}
+		return ls
+	}
+	write := func(ls [4][]byte) {
+		for i := range ls {
+			if err := (throttle.OSFS{}).WriteFile(paths[i], ls[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	set, unset := lines(throttle.V1Entries(dev, limits)), lines(throttle.V1Entries(dev, throttle.Limits{}))
 	start := time.Now()
-	write(throttle.V1Entries(dev, limits))
+	write(set)
 	took := time.Since(start)
-	write(throttle.V1Entries(dev, throttle.Limits{}))
+	write(unset)
 	return took
 }

@@ -152,7 +152,9 @@ func goBenchTables(t *testing.T, b *strings.Builder, bs map[string]goBench) []ta
 		"hierarchy and loop device — pod lookup by its inotify watch, the limit writes through one descriptor of the cgroup, a stat " +
 		"for containers — each call timed for p50/p99), and the table's own cost without file IO (`BenchmarkEnsureTableOnly`, null " +
 		"cgroup fs). Its floor: the four limit lines such a group needs, written by hand with the same write per file, each file " +
-		"opened by its full path. Both go into a pod cgroup made for the call (untimed), " +
+		"opened by its full path, the lines and paths put together before the clock starts: the floor allocates nothing, so a " +
+		"page fault of a growing heap counts against Ensure alone, where it belongs. Both go into a pod cgroup made for the call " +
+		"(untimed), " +
 		"as kubelet makes one just before it mounts a pod's volumes: the first limit for a device in a cgroup makes the kernel " +
 		"create that cgroup's throttle group for the device, and the first open of each file of a new cgroup looks it up afresh, " +
 		"work a floor that rewrote one warm cgroup would leave to Ensure alone. The floor is timed in every iteration beside the " +
