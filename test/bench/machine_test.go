@@ -3,12 +3,15 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
 // machineSample is what the disk holding the volumes' backing files and the
@@ -28,7 +31,30 @@ const (
 	statWrites       = 4
 	statSectorsWrite = 6
 	statFlushes      = 15 // kernels since 5.5
+	// statTimeInQueue is the milliseconds IOs spent in flight, summed
+	// over the IOs: over a window, divided by its length, the average
+	// number of IOs in flight at the device.
+	statTimeInQueue = 10
 )
+
+// deviceStat is one field of dev's stat file.
+func deviceStat(t *testing.T, dev throttle.Device, field int) uint64 {
+	t.Helper()
+	name := fmt.Sprintf("/sys/dev/block/%s/stat", dev)
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) <= field {
+		t.Fatalf("%s: %q has no field %d", name, b, field)
+	}
+	n, err := strconv.ParseUint(f[field], 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
 
 func sampleMachine(t *testing.T, diskDir string) machineSample {
 	t.Helper()

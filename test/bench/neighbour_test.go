@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -313,19 +312,7 @@ func sectorsWritten(t *testing.T, dev throttle.Device) uint64 {
 	if dev == (throttle.Device{}) {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/sys/dev/block/%s/stat", dev))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 7 {
-		t.Fatalf("/sys/dev/block/%s/stat: %q", dev, b)
-	}
-	n, err := strconv.ParseUint(f[6], 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return deviceStat(t, dev, statSectorsWrite)
 }
 
 // limitDirty caps the dirty page cache of dev's bdi (a loop device of this
