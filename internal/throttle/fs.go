@@ -191,8 +191,9 @@ func open(name string, mode int) (int, error) {
 
 // cPath holds a path as the kernel takes it, NUL-terminated, in a buffer
 // the caller keeps on its stack: the unix package's wrappers copy each path
-// to the heap to add the NUL, an allocation for each of the six path calls
-// of a v1 Ensure and for every file a stats sweep reads.
+// to the heap to add the NUL: an allocation for the watch and each of the
+// five opens of a v1 Ensure (its stat still takes the wrapper's way), and
+// for every file a stats sweep reads.
 type cPath [256]byte
 
 // set copies name into p and returns it for the kernel, or false if it does
