@@ -64,7 +64,7 @@ image: ## Build the plugin image csi-blkio/csi-blkio:<chart appVersion> (IMAGE=.
 	docker build -t $(IMAGE) .
 
 .PHONY: bench
-bench: ## Run the benchmarks beside their baselines, in rounds (root, ~20 min); writes docs/benchmarks.md.
+bench: ## Run the benchmarks beside their baselines, in rounds (root, ~30 min); writes docs/benchmarks.md and compares its verdicts with the old one.
 	hack/bench
 
 .PHONY: conformance
