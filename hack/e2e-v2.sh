@@ -112,11 +112,12 @@ echo "e2e-v2: image $image_dir, payload ${pay_mb} MiB, ready in $(since "$t0") s
 
 # --- boots ----------------------------------------------------------------------
 # boot PHASE: runs the VM until it powers off; the serial log is $out/PHASE.log.
-# A boot whose emulated machine stops executing (stall.sh) is run once more:
-# it ran none of the node's code to a verdict. The first boot starts again
-# from a fresh copy of the image; the reboot boots the same disk again, as a
-# node would after a crash. A guest that hangs is a failure, with the
-# kernel's backtraces.
+# A boot whose emulated machine stops executing, or whose kernel locks up in
+# one of stall.sh's known_guest_lockups, is run once more: it ran none of the
+# node's code to a verdict. The first boot starts again from a fresh copy of
+# the image; the reboot boots the same disk again, as a node would after a
+# crash. Any other guest that hangs is a failure, with the kernel's
+# backtraces, and so is a second stop or known lockup.
 boot() {
 	local phase=$1 log=$out/$1.log mon=$out/$1.monitor t rc attempt stalled=0 qemu
 	local blacklist=modprobe.blacklist=floppy,pcspkr,kvm,kvm_amd,kvm_intel,ata_piix,ata_generic,pata_acpi,powernow_k8,psmouse,serio_raw,joydev
@@ -129,7 +130,10 @@ boot() {
 		# would load drivers for the emulated PC's legacy devices and for the
 		# virtualisation extensions -cpu max advertises, seconds of emulated
 		# CPU each for nothing the node uses: blacklisted. The monitor
-		# socket, SysRq and unknown_nmi_panic are for stall.sh.
+		# socket, SysRq and unknown_nmi_panic are for stall.sh; with
+		# panic_print=0x40 that panic prints every CPU's backtrace, not
+		# only the one the NMI stopped (a CPU spinning on a lock shows
+		# where it waits; the other shows who holds it).
 		timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
 			-nodefaults -no-user-config -display none -no-reboot -nic none \
 			-accel tcg -cpu max -smp 2 -m "$vm_mem" \
@@ -137,7 +141,7 @@ boot() {
 			-drive "file=$out/disk.img,format=raw,if=virtio,cache=unsafe" \
 			-drive "file=$out/payload.img,format=raw,if=virtio,readonly=on" \
 			-kernel "$image_dir/vmlinux" -initrd "$image_dir/initrd" \
-			-append "console=ttyS0 root=/dev/vda rw panic=-1 apparmor=0 sysrq_always_enabled unknown_nmi_panic systemd.show_status=0 systemd.default_timeout_start_sec=600 csiblkio.phase=$phase $blacklist" \
+			-append "console=ttyS0 root=/dev/vda rw panic=-1 panic_print=0x40 apparmor=0 sysrq_always_enabled unknown_nmi_panic systemd.show_status=0 systemd.default_timeout_start_sec=600 csiblkio.phase=$phase $blacklist" \
 			</dev/null >"$log.raw" 2>&1 &
 		qemu=$!
 		set +e
@@ -147,9 +151,11 @@ boot() {
 		rc=$?
 		set -e
 		rm -f "$mon"
-		if [ "$stalled" -eq 4 ] && [ "$attempt" -eq 1 ]; then
+		if { [ "$stalled" -eq 4 ] || [ "$stalled" -eq 5 ]; } && [ "$attempt" -eq 1 ]; then
 			mv "$log.raw" "$log.stopped.raw"
-			echo "e2e-v2: $phase boot: the emulated machine stopped after $(since "$t") s (serial log $log.stopped.raw); booting it once more" >&2
+			local what="the emulated machine stopped"
+			[ "$stalled" -eq 4 ] || what="the guest's kernel locked up (see above)"
+			echo "e2e-v2: $phase boot: $what after $(since "$t") s (serial log $log.stopped.raw); booting it once more" >&2
 			[ "$phase" != first ] || cp --sparse=always "$image_dir/disk.img" "$out/disk.img"
 			continue
 		fi
