@@ -76,13 +76,15 @@ answered_sysrq() {
 # that ends in one of them reached no verdict on the node's code.
 #
 # tg_set_cfs_bandwidth: a write to a cgroup's cpu.max (the CPU controller's
-# quota, which the node's cgroup managers write as pods start; the plugin
-# writes only io.max) spinning with interrupts off on another CPU's
-# run-queue lock, which that CPU never released. A CI run on 2026-12-04 (kernel
-# 6.1.192, two emulated CPUs) went silent 159 s into its first boot, as its
-# first pods started; it answered neither SysRq key, and the NMI found the
-# writer there. An earlier CI run's first boot, before this watch existed,
-# had gone silent at a similar point (173 s, its first volumes mounted).
+# quota; the plugin writes only io.max) spinning with interrupts off on
+# another CPU's run-queue lock, which that CPU never released. A CI run on
+# 2026-12-04 (kernel 6.1.192, two emulated CPUs) went silent 159 s into its
+# first boot, most likely as systemd gave the Guaranteed test pod's slice
+# its quota; it answered neither SysRq key, and the NMI found the writer
+# there. The CPU holding the lock was most likely frozen at the static key that turning CPU
+# bandwidth control on or off rewrites (docs/operations.md has the stress
+# runs that froze a VM that way); vm-run.sh now keeps that switch from
+# turning, and this entry is for a lockup that comes anyway.
 known_guest_lockups=(
 	'tg_set_cfs_bandwidth|the CPU controller: a cpu.max write spinning on a run-queue lock'
 )

@@ -85,6 +85,28 @@ dump() {
 echo "e2ev2: phase $phase, kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)," \
 	"cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers), systemd $(systemctl --version | head -1), up $(uptime_s) s"
 [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || finish 99 "not-unified-cgroup2"
+
+# pin_cfs_bandwidth keeps the kernel's CPU bandwidth control switched on for
+# the whole boot. The kernel turns it on when the first cgroup gets a CPU
+# quota (cpu.max other than "max": here the Guaranteed test pod) and off when
+# the last one loses it, and each turn rewrites the scheduler's code in place
+# (a static key). On this 6.1 kernel under qemu's multi-threaded emulation,
+# writers flipping it back and forth froze a two-CPU VM within a minute, both
+# CPUs spinning with interrupts off at the patched site in update_curr; a CI
+# run froze the same way when its Guaranteed pod started. With one unit
+# holding a quota no pod reaches (1000 CPUs, on two), set while CPU 1 is
+# offline, the switch turns once, on one CPU, and never again: the unit has
+# no default dependencies, so shutdown does not stop it either.
+pin_cfs_bandwidth() {
+	local cpu1=/sys/devices/system/cpu/cpu1/online unit=csiblkio-cfs-pin rc
+	echo 0 >"$cpu1" || return 1
+	systemd-run --quiet --unit="$unit" -p DefaultDependencies=no -p CPUQuota=100000% sleep infinity
+	rc=$?
+	echo 1 >"$cpu1" || return 1
+	[ "$rc" -eq 0 ] || return 1
+	echo "e2ev2: CPU bandwidth control pinned on by $unit.service (cpu.max $(cat "/sys/fs/cgroup/system.slice/$unit.service/cpu.max")), $(nproc) cpus online"
+}
+pin_cfs_bandwidth || finish 99 "cfs-bandwidth-pin"
 # A heartbeat on the console every minute: the load and the processes
 # using the CPU, so that a slow step in the host's log says what the
 # emulated machine was busy with. It dies with the VM.
