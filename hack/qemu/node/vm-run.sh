@@ -93,7 +93,8 @@ echo "e2ev2: phase $phase, kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ 
 # (a static key). On this 6.1 kernel under qemu's multi-threaded emulation,
 # writers flipping it back and forth froze a two-CPU VM within a minute, both
 # CPUs spinning with interrupts off at the patched site in update_curr; a CI
-# run froze the same way when its Guaranteed pod started. With one unit
+# run froze, most likely the same way, as its Guaranteed pod started
+# (docs/operations.md, "A silent console is examined"). With one unit
 # holding a quota no pod reaches (1000 CPUs, on two), set while CPU 1 is
 # offline, the switch turns once, on one CPU, and never again: the unit has
 # no default dependencies, so shutdown does not stop it either.
