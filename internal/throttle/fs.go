@@ -45,11 +45,11 @@ func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 // Links is the link count of name, without the fs.FileInfo that Stat
 // builds on the heap for it (see linkCount).
 func (OSFS) Links(name string) (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(name, &st); err != nil {
-		return 0, &fs.PathError{Op: "stat", Path: name, Err: err}
+	n, err := statxLinks(name)
+	if err != nil {
+		return 0, &fs.PathError{Op: "statx", Path: name, Err: err}
 	}
-	return uint64(st.Nlink), nil
+	return n, nil
 }
 func (OSFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
 
@@ -191,9 +191,9 @@ func open(name string, mode int) (int, error) {
 
 // cPath holds a path as the kernel takes it, NUL-terminated, in a buffer
 // the caller keeps on its stack: the unix package's wrappers copy each path
-// to the heap to add the NUL: an allocation for the watch and each of the
-// five opens of a v1 Ensure (its stat still takes the wrapper's way), and
-// for every file a stats sweep reads.
+// to the heap to add the NUL: an allocation for the watch, each of the five
+// opens and the link count of a v1 Ensure, and for every file a stats sweep
+// reads.
 type cPath [256]byte
 
 // set copies name into p and returns it for the kernel, or false if it does
@@ -206,6 +206,37 @@ func (p *cPath) set(name string) (*byte, bool) {
 	n := copy(p[:], name)
 	p[n] = 0
 	return &p[0], true
+}
+
+// statxLinks is the link count of name from statx(2), asked for that field
+// alone, retried on EINTR; its error is the bare errno. statx, not the
+// stat family, because its syscall has one name on every architecture (the
+// stat that follows links is newfstatat on amd64 and fstatat on arm64). A
+// kernel or seccomp profile without statx (ENOSYS, or EPERM from filters
+// older than it), or a filesystem that does not fill the count, gets
+// stat(2) through the unix package.
+func statxLinks(name string) (uint64, error) {
+	var p cPath
+	if path, ok := p.set(name); ok {
+		var st unix.Statx_t
+		dirfd := unix.AT_FDCWD // a variable: the constant is negative
+		errno := unix.EINTR
+		for errno == unix.EINTR {
+			_, _, errno = unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(unsafe.Pointer(path)),
+				0, unix.STATX_NLINK, uintptr(unsafe.Pointer(&st)), 0)
+		}
+		switch {
+		case errno == 0 && st.Mask&unix.STATX_NLINK != 0:
+			return uint64(st.Nlink), nil
+		case errno != 0 && errno != unix.ENOSYS && errno != unix.EPERM:
+			return 0, errno
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(name, &st); err != nil {
+		return 0, err
+	}
+	return uint64(st.Nlink), nil
 }
 
 // openAt is openat(2), retried on EINTR; its error is the bare errno.

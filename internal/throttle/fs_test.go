@@ -139,9 +139,29 @@ func TestOpenAtPathsOnAndOffTheStack(t *testing.T) {
 }
 
 // TestLinkCount: OSFS answers through Links, another FS through Stat, and
-// both count a subdirectory's ".." link.
+// both count a subdirectory's ".." link. Links of a short path asks statx
+// from the stack, without an allocation; one too long for that takes
+// stat(2) through the unix package and answers the same.
 func TestLinkCount(t *testing.T) {
 	dir := t.TempDir()
+	long := filepath.Join(dir, strings.Repeat("d", 200), strings.Repeat("e", 100))
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := (OSFS{}).Links(long); err != nil || n != 2 {
+		t.Errorf("a directory of %d bytes has %d links (%v), want 2", len(long), n, err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, strings.Repeat("d", 200))); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := (OSFS{}).Links(dir); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 && !race.Enabled {
+		t.Errorf("Links of a short path allocates %v times", allocs)
+	}
 	for _, f := range []FS{OSFS{}, statOnlyFS{OSFS{}}} {
 		if n, ok := linkCount(f, dir); !ok || n != 2 {
 			t.Errorf("%T: an empty directory has %d links (%v), want 2", f, n, ok)
