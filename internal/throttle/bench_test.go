@@ -118,9 +118,10 @@ func newBenchInotify(b *testing.B) benchInotify {
 // pod-scope group makes on v1 when its pod cgroup is the first candidate
 // and has no child yet: the inotify watch that finds the pod cgroup, the
 // four limit writes through one descriptor of the cgroup (as
-// OSFS.WriteFiles makes them), the statx of its link count (children?).
-// Its ratio to Ensure is the cost of the table and of the Go code around
-// the calls; the watch is removed afterwards, untimed.
+// OSFS.WriteFiles makes them), the statx of its link count (which says
+// whether it has children). Its ratio to Ensure is the cost of the table
+// and of the Go code around the calls; the watch is removed afterwards,
+// untimed.
 func (ino benchInotify) timeEnsureSyscalls(b *testing.B, pod string, es [4]V1Entry) (wall, cpu, queued time.Duration) {
 	var wd int
 	ll := newLimitLines(pod, es)
