@@ -8,7 +8,6 @@ package drivertest
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,22 +153,29 @@ func (h *Harness) sweep(t *testing.T, base string) {
 // LoopsBackedUnder lists loop devices whose backing file lies below dir.
 func LoopsBackedUnder(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	return loopsWhere(t, func(file string) bool { return strings.HasPrefix(file, dir+"/") })
+}
+
+// LoopsBackedBy lists the loop devices whose backing file is file.
+func LoopsBackedBy(t *testing.T, file string) []string {
+	t.Helper()
+	return loopsWhere(t, func(backing string) bool { return backing == file })
+}
+
+// loopsWhere lists the loop devices whose backing file keep accepts, read
+// from sysfs by the plugin's own lister. A failed read fails the test but
+// lists nothing, so that a sweep in t.Cleanup goes on to the mounts.
+func loopsWhere(t *testing.T, keep func(backing string) bool) []string {
+	t.Helper()
+	atts, err := loop.NewKernel().List()
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("list loop devices: %v", err)
+		return nil
 	}
 	var out []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Errorf("read %s: %v", f, err)
-			continue
-		}
-		if strings.HasPrefix(strings.TrimSpace(string(b)), dir+"/") {
-			out = append(out, "/dev/"+filepath.Base(filepath.Dir(filepath.Dir(f))))
+	for _, a := range atts {
+		if keep(a.BackingFile) {
+			out = append(out, a.Device)
 		}
 	}
 	return out

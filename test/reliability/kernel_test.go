@@ -15,7 +15,6 @@ import (
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/iobench"
-	"github.com/csi-blkio/csi-blkio/internal/loop"
 	"github.com/csi-blkio/csi-blkio/internal/testutil"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 	"github.com/csi-blkio/csi-blkio/internal/volume"
@@ -29,21 +28,10 @@ func (e *env) record(t *testing.T, v vol) *volume.Record {
 
 func (e *env) backing(v vol) string { return filepath.Join(e.stateDir, "volumes", v.id+".img") }
 
-// boundTo lists the loop devices bound to file (through the plugin's own
-// sysfs reader).
+// boundTo lists the loop devices bound to file.
 func boundTo(t *testing.T, file string) []string {
 	t.Helper()
-	atts, err := loop.NewKernel().List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, a := range atts {
-		if a.BackingFile == file {
-			out = append(out, a.Device)
-		}
-	}
-	return out
+	return drivertest.LoopsBackedBy(t, file)
 }
 
 // loopOf returns the one loop device of v, failing on none or several.
