@@ -146,10 +146,7 @@ func (ino benchInotify) timeEnsureSyscalls(b *testing.B, pod string, es [4]V1Ent
 // groups in it — map, locks, entry refcounts, status snapshot.
 func BenchmarkEnsureTableOnly(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
-		tb, err := NewTable(Options{Backend: NewV2("/null", testutil.NullCgroupFS{})})
-		if err != nil {
-			b.Fatal(err)
-		}
+		tb := newTestTable(b, Options{Backend: NewV2("/null", testutil.NullCgroupFS{})})
 		for i := range n {
 			k, s := podSpec(testutil.PodUID(i), limit8M, ScopePod)
 			ensure(b, tb, k, s)

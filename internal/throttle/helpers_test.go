@@ -81,13 +81,21 @@ func newFixture(t testing.TB, version int, opts ...func(*Options)) *fixture {
 	if version == 2 {
 		fx.fake.EnableIO(t, "kroot/kubepods/burstable")
 	}
+	fx.table = newTestTable(t, o)
+	return fx
+}
+
+// newTestTable builds a table from o, fails t if that is refused, and
+// closes the table when t ends. (throttletest.NewTable does the same for
+// other packages; this package's own tests cannot import it.)
+func newTestTable(t testing.TB, o Options) *Table {
+	t.Helper()
 	tb, err := NewTable(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tb.Close() })
-	fx.table = tb
-	return fx
+	return tb
 }
 
 // pod creates the burstable pod cgroup of uid and returns its path.

@@ -41,12 +41,7 @@ func newKernelFixture(t testing.TB) *kernelFixture {
 		t.Fatalf("%s runs without direct IO", kf.loop.Path)
 	}
 	kf.dev = Device{Major: kf.loop.Major, Minor: kf.loop.Minor}
-	tb, err := NewTable(Options{Backend: NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: kf.parent})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tb.Close() })
-	kf.table = tb
+	kf.table = newTestTable(t, Options{Backend: NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: kf.parent})
 	return kf
 }
 
@@ -315,12 +310,7 @@ func TestKernelV1DegradedFallbackAndPromotion(t *testing.T) {
 	if _, ok := kf.table.Get(k); ok || hasLine(t, testutil.BlkioV1, V1WriteBPS, kf.line()) {
 		t.Fatalf("a refused placement left a group (%v) or the root-level entry", ok)
 	}
-	accepting, err := NewTable(Options{Backend: NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: kf.parent, AcceptUnheldV1: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { accepting.Close() })
-	kf.table = accepting
+	kf.table = newTestTable(t, Options{Backend: NewV1(testutil.BlkioV1, nil), KubeletCgroupRoot: kf.parent, AcceptUnheldV1: true})
 	if ph := ensure(t, kf.table, k, s); ph != PhaseDegraded {
 		t.Fatalf("phase %s, want Degraded", ph)
 	}
