@@ -11,14 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"golang.org/x/sys/unix"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/iobench"
@@ -292,7 +289,7 @@ type memFigures struct{ rss, anon, file, hwm uint64 }
 func measureRSS(t *testing.T, groups int) rssFigures {
 	parent := testutil.NewCgroupParentV1(t)
 	base := t.TempDir()
-	state, sock := filepath.Join(base, testutil.Prefix+"-state"), filepath.Join(base, "csi.sock")
+	state := filepath.Join(base, testutil.Prefix+"-state")
 	// Registered first so it runs last, after the plugin stopped: whatever
 	// a failed run left below base (mounts, loop devices) goes.
 	t.Cleanup(func() {
@@ -303,42 +300,18 @@ func measureRSS(t *testing.T, groups int) rssFigures {
 			exec.Command("losetup", "-d", d).Run()
 		}
 	})
-	logf, err := os.Create(filepath.Join(cfg.out, "plugin.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
 	var m rssFigures
 	m.interval = time.Second
 	dropPageCache(t, cfg.binary)
-	cmd := exec.Command(cfg.binary, "serve", "--endpoint", "unix://"+sock, "--node-id", "csiblkio-test-node",
-		"--state-dir", state, "--kubelet-cgroup-root", "/"+parent, "--stats-interval", m.interval.String())
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	waitSocket(t, sock, exited)
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	plugin := drivertest.StartProcess(t, cfg.binary, filepath.Join(cfg.out, "plugin.log"),
+		"--node-id", "csiblkio-test-node", "--state-dir", state, "--kubelet-cgroup-root", "/"+parent,
+		"--stats-interval", m.interval.String())
+	conn := plugin.Dial(t)
 	ctrl, node := csi.NewControllerClient(conn), csi.NewNodeClient(conn)
 	ctx := context.Background()
 
 	time.Sleep(time.Second)
-	m.idle = procMem(t, cmd.Process.Pid)
+	m.idle = procMem(t, plugin.Cmd.Process.Pid)
 
 	m.volumes = max(1, groups/100)
 	blockCap := &csi.VolumeCapability{
@@ -379,14 +352,18 @@ func measureRSS(t *testing.T, groups int) rssFigures {
 		}
 	}
 	m.publish = time.Since(start)
-	waitLimit(t, lastCtr, "write_bps_device", deviceOfBlock(t, pubs[len(pubs)-1].target), 100*uint64(mib))
+	blockDevice, err := throttle.DeviceOf(pubs[len(pubs)-1].target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLimit(t, lastCtr, "write_bps_device", blockDevice, 100*uint64(mib))
 	time.Sleep(m.interval) // the first sweep over all groups
 	m.settle = pick(10*time.Second, time.Second)
-	cpu0 := procCPU(t, cmd.Process.Pid)
+	cpu0 := procCPU(t, plugin.Cmd.Process.Pid)
 	time.Sleep(m.settle)
-	m.cpu = procCPU(t, cmd.Process.Pid) - cpu0
+	m.cpu = procCPU(t, plugin.Cmd.Process.Pid) - cpu0
 	m.sweeps = float64(m.settle) / float64(m.interval)
-	m.full = procMem(t, cmd.Process.Pid)
+	m.full = procMem(t, plugin.Cmd.Process.Pid)
 
 	for _, p := range pubs {
 		if _, err := node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: p.id, TargetPath: p.target}); err != nil {
@@ -402,35 +379,6 @@ func measureRSS(t *testing.T, groups int) rssFigures {
 		}
 	}
 	return m
-}
-
-func waitSocket(t *testing.T, sock string, exited <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			return
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("csi-blkio exited before serving: %v (see %s)", err, filepath.Join(cfg.out, "plugin.log"))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("csi-blkio did not create %s within 10 s", sock)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// deviceOfBlock is the device a block publication's target is bound to.
-func deviceOfBlock(t *testing.T, target string) throttle.Device {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Stat(target, &st); err != nil {
-		t.Fatal(err)
-	}
-	return throttle.Device{Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev)}
 }
 
 // procMem reads the memory lines of pid's /proc status.

@@ -10,14 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/csi-blkio/csi-blkio/internal/drivertest"
 	"github.com/csi-blkio/csi-blkio/internal/throttle"
 )
 
@@ -214,19 +213,12 @@ func byteUsage(t *testing.T, stats *csi.NodeGetVolumeStatsResponse) (used, total
 
 // runningDriver is a csi-blkio serve process and a client connection to it.
 type runningDriver struct {
-	conn    *grpc.ClientConn
-	logPath string
+	*drivertest.Process
+	conn *grpc.ClientConn
 }
 
 // log returns what the driver has logged so far.
-func (d runningDriver) log(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(d.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func (d runningDriver) log(t *testing.T) string { return d.ReadLog(t) }
 
 // waitForLine waits up to 10 s for a line of the driver's log that
 // contains every one of substrs (in any order: the key/value pairs a
@@ -299,60 +291,10 @@ func startDriver(t *testing.T, state string, tree kubeletTree) runningDriver {
 	if err != nil {
 		t.Fatalf("the csi-blkio binary is not in the VM: %v", err)
 	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "csi.sock")
-	drv := runningDriver{logPath: filepath.Join(dir, "csi-blkio.log")}
-	logFile, err := os.Create(drv.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", "--endpoint", "unix://"+sock, "--node-id", "v2kernel-vm",
-		"--state-dir", state, "--cgroup-root", cgroupRoot, "--kubelet-cgroup-root", tree.KubeletRoot(),
-		"--stats-interval", "1s", "-v", "5")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("csi-blkio exited with %v after SIGTERM", err)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("csi-blkio did not stop within 10 s of SIGTERM")
-		}
-		logFile.Close()
-		if t.Failed() {
-			t.Logf("csi-blkio log:\n%s", drv.log(t))
-		}
-	})
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("csi-blkio exited before serving (%v):\n%s", err, drv.log(t))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("csi-blkio did not create %s within 20 s", sock)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	drv.conn, err = grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { drv.conn.Close() })
-	return drv
+	p := drivertest.StartProcess(t, bin, filepath.Join(t.TempDir(), "csi-blkio.log"),
+		"--node-id", "v2kernel-vm", "--state-dir", state, "--cgroup-root", cgroupRoot,
+		"--kubelet-cgroup-root", tree.KubeletRoot(), "--stats-interval", "1s", "-v", "5")
+	return runningDriver{Process: p, conn: p.Dial(t)}
 }
 
 // mountDevice returns the device number of the filesystem mounted at dir,
