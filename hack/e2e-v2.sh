@@ -16,7 +16,7 @@
 # The verdict comes from the serial console (@@e2ev2 result exit=N).
 #
 # usage: hack/e2e-v2.sh [-run REGEX]   (REGEX: go test -run of the first boot,
-#        e.g. 'TestNode/pod_scope'; with it, the reboot boot is left out)
+#        e.g. 'TestNode/workloads/pod_scope'; with it, the reboot boot is left out)
 # env:   CSI_BLKIO_E2EV2_TIMEOUT  seconds before a boot is killed (default 1500)
 #        CSI_BLKIO_E2EV2_MEM      VM memory in MiB (default 4096)
 #        CSI_BLKIO_E2EV2_STALL    seconds of a silent console before the VM is
