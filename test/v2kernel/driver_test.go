@@ -29,6 +29,7 @@ import (
 func TestDriverEndToEnd(t *testing.T) {
 	requireV2Kernel(t)
 	const limit, total = 8 << 20, 24 << 20
+	const size, grown = 64 << 20, 128 << 20 // the volume's, created and expanded
 	// The state dir on ext4, as on a node: its loop devices then run with
 	// direct IO (tmpfs has no O_DIRECT).
 	state := filepath.Join(mkfsMount(t, attachLoop(t, 512<<20).Path), "csi-blkio")
@@ -57,7 +58,7 @@ func TestDriverEndToEnd(t *testing.T) {
 	}
 	created, err := ctl.CreateVolume(ctx, &csi.CreateVolumeRequest{
 		Name:               "csiblkio-test-" + randomHex(t, 4),
-		CapacityRange:      &csi.CapacityRange{RequiredBytes: 64 << 20},
+		CapacityRange:      &csi.CapacityRange{RequiredBytes: size},
 		VolumeCapabilities: []*csi.VolumeCapability{capability},
 		Parameters:         map[string]string{"writeBytesPerSecond": "8Mi", "csi.storage.k8s.io/fstype": "ext4"},
 	})
@@ -139,7 +140,7 @@ func TestDriverEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NodeGetVolumeStats: %v", err)
 	}
-	used, size := byteUsage(t, stats)
+	used, fsSize := byteUsage(t, stats)
 	if used < total {
 		t.Errorf("NodeGetVolumeStats reports %d bytes used, want at least the %d written", used, total)
 	}
@@ -156,7 +157,6 @@ func TestDriverEndToEnd(t *testing.T) {
 	// needs CAP_SYS_RESOURCE, which root has in this VM and lacks on the
 	// test machines (internal/driver's TestKernelExpandOnline/ext4 skips
 	// there): this is where it runs.
-	const grown = 128 << 20
 	exp, err := ctl.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id,
 		CapacityRange: &csi.CapacityRange{RequiredBytes: grown}, VolumeCapability: capability})
 	if err != nil || exp.GetCapacityBytes() != grown || !exp.GetNodeExpansionRequired() {
@@ -170,10 +170,10 @@ func TestDriverEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NodeGetVolumeStats after the expansion: %v", err)
 	}
-	_, grownSize := byteUsage(t, stats)
-	t.Logf("the mounted ext4 grew online from %d to %d bytes", size, grownSize)
-	if grownSize < size+(grown-64<<20)*3/4 {
-		t.Errorf("the filesystem holds %d bytes after expanding to %d; it held %d before", grownSize, grown, size)
+	_, grownFsSize := byteUsage(t, stats)
+	t.Logf("the mounted ext4 grew online from %d to %d bytes", fsSize, grownFsSize)
+	if grownFsSize < fsSize+(grown-size)*3/4 {
+		t.Errorf("the filesystem holds %d bytes after expanding to %d; it held %d before", grownFsSize, grown, fsSize)
 	}
 	if fi, err := os.Stat(filepath.Join(target, "data")); err != nil || fi.Size() != total {
 		t.Errorf("the data written before the expansion: %v, %v; want %d bytes", fi, err, total)
@@ -217,9 +217,6 @@ type runningDriver struct {
 	conn *grpc.ClientConn
 }
 
-// log returns what the driver has logged so far.
-func (d runningDriver) log(t *testing.T) string { return d.ReadLog(t) }
-
 // waitForLine waits up to 10 s for a line of the driver's log that
 // contains every one of substrs (in any order: the key/value pairs a
 // contextual logger adds come before the call's own) and returns the last
@@ -236,7 +233,7 @@ func (d runningDriver) waitForLine(t *testing.T, substrs ...string) string {
 		return true
 	}
 	for {
-		lines := strings.Split(d.log(t), "\n")
+		lines := strings.Split(d.ReadLog(t), "\n")
 		for i := len(lines) - 1; i >= 0; i-- {
 			if hasAll(lines[i]) {
 				return lines[i]
@@ -260,7 +257,7 @@ func (d runningDriver) waitForStats(t *testing.T, key throttle.Key, what string,
 	deadline := time.Now().Add(10 * time.Second)
 	var last throttle.Stats
 	for {
-		for _, line := range strings.Split(d.log(t), "\n") {
+		for _, line := range strings.Split(d.ReadLog(t), "\n") {
 			if !strings.Contains(line, `"Stats installed"`) || !strings.Contains(line, group) {
 				continue
 			}
