@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -208,6 +209,12 @@ func (p *cPath) set(name string) (*byte, bool) {
 	return &p[0], true
 }
 
+// statxRefused is set once statx(2) has answered ENOSYS or EPERM: the
+// kernel or the process's seccomp profile will refuse it every time, so
+// later link counts go to stat(2) at once instead of paying a failed
+// system call first, on the publish path.
+var statxRefused atomic.Bool
+
 // statxLinks is the link count of name from statx(2), asked for that field
 // alone, retried on EINTR; its error is the bare errno. statx, not the
 // stat family, because its syscall has one name on every architecture (the
@@ -217,7 +224,7 @@ func (p *cPath) set(name string) (*byte, bool) {
 // stat(2) through the unix package.
 func statxLinks(name string) (uint64, error) {
 	var p cPath
-	if path, ok := p.set(name); ok {
+	if path, ok := p.set(name); ok && !statxRefused.Load() {
 		var st unix.Statx_t
 		dirfd := unix.AT_FDCWD // a variable: the constant is negative
 		errno := unix.EINTR
@@ -228,7 +235,9 @@ func statxLinks(name string) (uint64, error) {
 		switch {
 		case errno == 0 && st.Mask&unix.STATX_NLINK != 0:
 			return uint64(st.Nlink), nil
-		case errno != 0 && errno != unix.ENOSYS && errno != unix.EPERM:
+		case errno == unix.ENOSYS || errno == unix.EPERM:
+			statxRefused.Store(true)
+		case errno != 0:
 			return 0, errno
 		}
 	}

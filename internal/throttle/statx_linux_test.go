@@ -52,7 +52,8 @@ func TestLinkCountWithoutStatx(t *testing.T) {
 const statxDeniedDone = "link counts checked with statx failing with "
 
 // linkCountsWithStatxDenied is the child's part: it installs the filter,
-// sees statx fail as asked, then checks the counts.
+// sees statx fail as asked, then checks the counts and that the refusal is
+// remembered.
 func linkCountsWithStatxDenied(t *testing.T, errno string) {
 	installStatxFilter(t, errno)
 	var st unix.Statx_t
@@ -60,6 +61,9 @@ func linkCountsWithStatxDenied(t *testing.T, errno string) {
 		t.Fatalf("statx with the filter in place: %v, want %s", err, errno)
 	}
 	checkLinkCounts(t)
+	if !statxRefused.Load() {
+		t.Errorf("statx answered %s, yet the link count still tries it first", errno)
+	}
 	if !t.Failed() {
 		t.Log(statxDeniedDone + errno)
 	}
